@@ -1,0 +1,383 @@
+//! Leaves: the half-day pieces an absence is split into, one per worked date and half.
+
+use crate::absence::{Absence, AbsenceStatus, Definition, LeaveAccount, Owner};
+use crate::ids::{AbsenceNumber, LeaveNumber};
+use crate::period::{Half, HalfDay, Period, epoch_day};
+use crate::timestamp::LocalTimestamp;
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// A leave key was not `{absence number}-{YYYYMMDD}-{AM|PM}`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a leave id looks like 78287-20180424-PM")]
+pub struct LeaveKeyError;
+
+/// The identity of a leave: `{absence number}-{YYYYMMDD}-{AM|PM}`, e.g. `78287-20180424-PM`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct LeaveKey {
+    absence: AbsenceNumber,
+    date: NaiveDate,
+    half: Half,
+}
+
+impl LeaveKey {
+    /// Builds a key.
+    #[must_use]
+    pub fn new(absence: AbsenceNumber, date: NaiveDate, half: Half) -> Self {
+        Self {
+            absence,
+            date,
+            half,
+        }
+    }
+
+    /// Parses `78287-20180424-PM`.
+    ///
+    /// # Errors
+    /// [`LeaveKeyError`] for anything else.
+    pub fn parse(text: &str) -> Result<Self, LeaveKeyError> {
+        let mut parts = text.split('-');
+        let (Some(number), Some(date), Some(half), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(LeaveKeyError);
+        };
+        let absence = number
+            .parse::<i64>()
+            .ok()
+            .and_then(|n| AbsenceNumber::new(n).ok())
+            .ok_or(LeaveKeyError)?;
+        let date = NaiveDate::parse_from_str(date, "%Y%m%d").map_err(|_| LeaveKeyError)?;
+        let half = match half {
+            "AM" => Half::Am,
+            "PM" => Half::Pm,
+            _ => return Err(LeaveKeyError),
+        };
+        Ok(Self {
+            absence,
+            date,
+            half,
+        })
+    }
+
+    /// The absence it belongs to.
+    #[must_use]
+    pub fn absence(&self) -> AbsenceNumber {
+        self.absence
+    }
+
+    /// Its date.
+    #[must_use]
+    pub fn date(&self) -> NaiveDate {
+        self.date
+    }
+
+    /// Its half.
+    #[must_use]
+    pub fn half(&self) -> Half {
+        self.half
+    }
+
+    /// The leave's stable numeric id (Protime `id`), derived from the key.
+    #[must_use]
+    pub fn number(&self) -> LeaveNumber {
+        let half = match self.half {
+            Half::Am => 0,
+            Half::Pm => 1,
+        };
+        LeaveNumber::from_raw((self.absence.get() << 17) + epoch_day(self.date) * 2 + half)
+    }
+}
+
+impl fmt::Display for LeaveKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}-{}-{}",
+            self.absence,
+            self.date.format("%Y%m%d"),
+            self.half.as_str()
+        )
+    }
+}
+
+/// Where a leave stands. A leave of a refused or cancelled absence does not exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum LeaveState {
+    /// Awaiting validation.
+    Pending,
+    /// Validated.
+    Approved,
+}
+
+/// One leave and everything its payloads carry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Leave {
+    /// Its identity.
+    pub key: LeaveKey,
+    /// Pending or approved.
+    pub state: LeaveState,
+    /// Who is absent.
+    pub owner: Owner,
+    /// The account it is counted on.
+    pub leave_account: LeaveAccount,
+    /// The absence definition originally requested.
+    pub requested_definition: Option<Definition>,
+    /// The absence definition that resulted.
+    pub resulting_definition: Option<Definition>,
+    /// The shift definition concerned.
+    pub shift_definition: Option<Definition>,
+    /// For an hours absence: start minute and duration. `None` for a half-day leave.
+    pub hours: Option<(u16, u16)>,
+    /// When the absence was requested.
+    pub created_at: Option<LocalTimestamp>,
+    /// When the absence was approved.
+    pub approved_at: Option<LocalTimestamp>,
+}
+
+/// Splits an absence into its leaves, in date and half order. A refused or cancelled absence has none.
+#[must_use]
+pub fn split_into_leaves(number: AbsenceNumber, absence: &Absence) -> Vec<Leave> {
+    let state = match absence.status {
+        AbsenceStatus::Pending => LeaveState::Pending,
+        AbsenceStatus::Approved => LeaveState::Approved,
+        AbsenceStatus::Refused | AbsenceStatus::Cancelled => return Vec::new(),
+    };
+    let make = |slot: HalfDay, hours: Option<(u16, u16)>| Leave {
+        key: LeaveKey::new(number, slot.date, slot.half),
+        state,
+        owner: absence.owner.clone(),
+        leave_account: absence.leave_account.clone(),
+        requested_definition: absence.requested_definition.clone(),
+        resulting_definition: absence.resulting_definition.clone(),
+        shift_definition: absence.shift_definition.clone(),
+        hours,
+        created_at: absence.created_at,
+        approved_at: absence.approved_at,
+    };
+    match &absence.period {
+        Period::HalfDays(range) => range
+            .half_days()
+            .filter(|slot| absence.calendar.is_worked(slot.date))
+            .map(|slot| make(slot, None))
+            .collect(),
+        Period::Hours(slot) if absence.calendar.is_worked(slot.date()) => vec![make(
+            HalfDay {
+                date: slot.date(),
+                half: slot.half(),
+            },
+            Some((slot.start_minute(), slot.duration_minutes())),
+        )],
+        Period::Hours(_) => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::absence::AbsenceParts;
+    use crate::calendar::WorkingCalendar;
+    use crate::ids::{AbsenceId, Revision};
+    use crate::period::{HalfDayRange, HourSlot};
+    use std::collections::BTreeSet;
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    fn absence(period: Period, calendar: WorkingCalendar, status: AbsenceStatus) -> Absence {
+        Absence::from_parts(AbsenceParts {
+            id: AbsenceId::parse("a-1").unwrap(),
+            revision: Revision::default(),
+            owner: Owner::new(134, "Luca".into(), "l@x".into(), "00001".into(), None).unwrap(),
+            leave_account: LeaveAccount {
+                id: 1718,
+                name: "Paid leave".into(),
+                category_id: 1,
+                category_name: "Paid".into(),
+            },
+            requested_definition: None,
+            resulting_definition: None,
+            shift_definition: None,
+            period,
+            status,
+            created_at: None,
+            approved_at: None,
+            cancelled_at: None,
+            calendar,
+        })
+    }
+
+    fn half_days(from: (&str, Half), to: (&str, Half)) -> Period {
+        Period::HalfDays(
+            HalfDayRange::new(
+                HalfDay {
+                    date: d(from.0),
+                    half: from.1,
+                },
+                HalfDay {
+                    date: d(to.0),
+                    half: to.1,
+                },
+            )
+            .unwrap(),
+        )
+    }
+
+    fn keys(period: Period, calendar: WorkingCalendar) -> Vec<String> {
+        let a = absence(period, calendar, AbsenceStatus::Approved);
+        split_into_leaves(AbsenceNumber::new(78287).unwrap(), &a)
+            .iter()
+            .map(|l| l.key.to_string())
+            .collect()
+    }
+
+    #[test]
+    fn two_full_days_make_four_leaves() {
+        // 2024-03-04 is a Monday.
+        let got = keys(
+            half_days(("2024-03-04", Half::Am), ("2024-03-05", Half::Pm)),
+            WorkingCalendar::default(),
+        );
+        assert_eq!(
+            got,
+            [
+                "78287-20240304-AM",
+                "78287-20240304-PM",
+                "78287-20240305-AM",
+                "78287-20240305-PM"
+            ]
+        );
+    }
+
+    #[test]
+    fn pm_start_and_am_end_are_honoured() {
+        let got = keys(
+            half_days(("2024-03-04", Half::Pm), ("2024-03-06", Half::Am)),
+            WorkingCalendar::default(),
+        );
+        assert_eq!(
+            got,
+            [
+                "78287-20240304-PM",
+                "78287-20240305-AM",
+                "78287-20240305-PM",
+                "78287-20240306-AM"
+            ]
+        );
+    }
+
+    #[test]
+    fn weekend_inside_is_skipped() {
+        // Friday AM to Monday PM.
+        let got = keys(
+            half_days(("2024-03-08", Half::Am), ("2024-03-11", Half::Pm)),
+            WorkingCalendar::default(),
+        );
+        assert_eq!(
+            got,
+            [
+                "78287-20240308-AM",
+                "78287-20240308-PM",
+                "78287-20240311-AM",
+                "78287-20240311-PM"
+            ]
+        );
+    }
+
+    #[test]
+    fn holiday_is_skipped() {
+        let cal = WorkingCalendar::new(Vec::new(), BTreeSet::from([d("2024-03-05")]));
+        let got = keys(
+            half_days(("2024-03-04", Half::Am), ("2024-03-06", Half::Pm)),
+            cal,
+        );
+        assert_eq!(
+            got,
+            [
+                "78287-20240304-AM",
+                "78287-20240304-PM",
+                "78287-20240306-AM",
+                "78287-20240306-PM"
+            ]
+        );
+    }
+
+    #[test]
+    fn leap_day_is_a_day_like_any_other() {
+        // 2024-02-29 is a Thursday.
+        let got = keys(
+            half_days(("2024-02-28", Half::Pm), ("2024-03-01", Half::Am)),
+            WorkingCalendar::default(),
+        );
+        assert_eq!(
+            got,
+            [
+                "78287-20240228-PM",
+                "78287-20240229-AM",
+                "78287-20240229-PM",
+                "78287-20240301-AM"
+            ]
+        );
+    }
+
+    #[test]
+    fn single_half_day() {
+        let got = keys(
+            half_days(("2024-03-04", Half::Pm), ("2024-03-04", Half::Pm)),
+            WorkingCalendar::default(),
+        );
+        assert_eq!(got, ["78287-20240304-PM"]);
+    }
+
+    #[test]
+    fn absence_entirely_on_a_weekend_has_no_leaves() {
+        let got = keys(
+            half_days(("2024-03-09", Half::Am), ("2024-03-10", Half::Pm)),
+            WorkingCalendar::default(),
+        );
+        assert!(got.is_empty());
+    }
+
+    #[test]
+    fn hours_make_one_leave_with_its_half() {
+        let slot = HourSlot::new(d("2024-03-04"), 14 * 60, 225).unwrap();
+        let a = absence(
+            Period::Hours(slot),
+            WorkingCalendar::default(),
+            AbsenceStatus::Pending,
+        );
+        let leaves = split_into_leaves(AbsenceNumber::new(5).unwrap(), &a);
+        assert_eq!(leaves.len(), 1);
+        assert_eq!(leaves[0].key.to_string(), "5-20240304-PM");
+        assert_eq!(leaves[0].hours, Some((840, 225)));
+        assert_eq!(leaves[0].state, LeaveState::Pending);
+    }
+
+    #[test]
+    fn refused_and_cancelled_absences_have_no_leaves() {
+        for status in [AbsenceStatus::Refused, AbsenceStatus::Cancelled] {
+            let a = absence(
+                half_days(("2024-03-04", Half::Am), ("2024-03-05", Half::Pm)),
+                WorkingCalendar::default(),
+                status,
+            );
+            assert!(split_into_leaves(AbsenceNumber::new(1).unwrap(), &a).is_empty());
+        }
+    }
+
+    #[test]
+    fn keys_parse_back_and_numbers_are_distinct() {
+        let key = LeaveKey::parse("78287-20180424-PM").unwrap();
+        assert_eq!(key.to_string(), "78287-20180424-PM");
+        assert!(LeaveKey::parse("78287-20180424-XM").is_err());
+        assert!(LeaveKey::parse("78287-2018-04-24-PM").is_err());
+        let am = LeaveKey::parse("78287-20180424-AM").unwrap().number();
+        let next = LeaveKey::parse("78287-20180425-AM").unwrap().number();
+        let other = LeaveKey::parse("78288-20180424-AM").unwrap().number();
+        assert_eq!(key.number().get(), am.get() + 1);
+        assert_eq!(next.get(), am.get() + 2);
+        assert_ne!(other, am);
+    }
+}

@@ -1,0 +1,199 @@
+//! Subscriptions: who receives which events, in which format, where.
+
+use crate::event::{LeaveEvent, LeaveEventRecord};
+use crate::leave::LeaveState;
+use serde::{Deserialize, Serialize};
+
+/// The format a subscriber receives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Collection {
+    /// Timmi Absences leave v1: one POST per leave and event.
+    Leaves,
+}
+
+impl Collection {
+    /// The collection's name, as in the APIs (`leaves`).
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Leaves => "leaves",
+        }
+    }
+
+    /// Parses a collection name.
+    #[must_use]
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "leaves" => Some(Self::Leaves),
+            _ => None,
+        }
+    }
+}
+
+/// Which events a subscriber wants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum EventFilter {
+    /// created, approved and deleted.
+    All,
+    /// approved, and deleted of leaves that had been approved *(ours)*.
+    ValidatedOnly,
+}
+
+impl EventFilter {
+    /// `all` or `validated_only`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::All => "all",
+            Self::ValidatedOnly => "validated_only",
+        }
+    }
+
+    /// Parses [`EventFilter::as_str`]'s output.
+    #[must_use]
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "all" => Some(Self::All),
+            "validated_only" => Some(Self::ValidatedOnly),
+            _ => None,
+        }
+    }
+
+    /// True when a subscriber with this filter is to be told about `record`.
+    #[must_use]
+    pub fn accepts(self, record: &LeaveEventRecord) -> bool {
+        match self {
+            Self::All => true,
+            Self::ValidatedOnly => match record.event {
+                LeaveEvent::Approved => true,
+                LeaveEvent::Created => false,
+                LeaveEvent::Deleted => record.previous_state == Some(LeaveState::Approved),
+            },
+        }
+    }
+}
+
+/// Whether a subscription receives new deliveries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum SubscriptionStatus {
+    /// Receives deliveries.
+    Enabled,
+    /// Receives nothing new.
+    Disabled,
+}
+
+impl SubscriptionStatus {
+    /// `Enabled` or `Disabled`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Enabled => "Enabled",
+            Self::Disabled => "Disabled",
+        }
+    }
+
+    /// Parses [`SubscriptionStatus::as_str`]'s output.
+    #[must_use]
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "Enabled" => Some(Self::Enabled),
+            "Disabled" => Some(Self::Disabled),
+            _ => None,
+        }
+    }
+}
+
+/// Why a destination URL was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DestinationUrlError {
+    /// Not an absolute URL.
+    #[error("must be an absolute URL: {0}")]
+    NotAbsolute(String),
+    /// A scheme other than https (or http where allowed).
+    #[error("scheme must be https (or http where the operator allows it), not {0}")]
+    Scheme(String),
+    /// The URL carries a user name or password.
+    #[error("must not carry a user name or password")]
+    UserInfo,
+    /// The URL has no host.
+    #[error("must name a host")]
+    NoHost,
+}
+
+/// Where deliveries are POSTed: an absolute `https` (or allowed `http`) URL without userinfo.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DestinationUrl(String);
+
+impl DestinationUrl {
+    /// Parses a destination; `allow_http` permits plain `http`.
+    ///
+    /// # Errors
+    /// [`DestinationUrlError`] naming what is wrong.
+    pub fn parse(text: &str, allow_http: bool) -> Result<Self, DestinationUrlError> {
+        let url =
+            url::Url::parse(text).map_err(|e| DestinationUrlError::NotAbsolute(e.to_string()))?;
+        match url.scheme() {
+            "https" => {}
+            "http" if allow_http => {}
+            other => return Err(DestinationUrlError::Scheme(other.to_owned())),
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(DestinationUrlError::UserInfo);
+        }
+        if url.host_str().is_none_or(str::is_empty) {
+            return Err(DestinationUrlError::NoHost);
+        }
+        Ok(Self(url.into()))
+    }
+
+    /// Wraps a URL read back from the store, where it was checked on the way in.
+    #[must_use]
+    pub fn from_trusted(text: String) -> Self {
+        Self(text)
+    }
+
+    /// The URL.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn destinations_are_checked() {
+        assert!(DestinationUrl::parse("https://example.com/hook", false).is_ok());
+        assert!(matches!(
+            DestinationUrl::parse("http://example.com/hook", false),
+            Err(DestinationUrlError::Scheme(_))
+        ));
+        assert!(DestinationUrl::parse("http://example.com/hook", true).is_ok());
+        assert!(matches!(
+            DestinationUrl::parse("ftp://x", true),
+            Err(DestinationUrlError::Scheme(_))
+        ));
+        assert!(matches!(
+            DestinationUrl::parse("/relative", true),
+            Err(DestinationUrlError::NotAbsolute(_))
+        ));
+        assert_eq!(
+            DestinationUrl::parse("https://u:p@example.com/", false),
+            Err(DestinationUrlError::UserInfo)
+        );
+    }
+
+    #[test]
+    fn names_round_trip() {
+        assert_eq!(Collection::parse("leaves"), Some(Collection::Leaves));
+        assert_eq!(Collection::parse("people"), None);
+        for f in [EventFilter::All, EventFilter::ValidatedOnly] {
+            assert_eq!(EventFilter::parse(f.as_str()), Some(f));
+        }
+        for s in [SubscriptionStatus::Enabled, SubscriptionStatus::Disabled] {
+            assert_eq!(SubscriptionStatus::parse(s.as_str()), Some(s));
+        }
+    }
+}
