@@ -1,1 +1,20 @@
-//! placeholder
+//! # absync-application
+//!
+//! The use cases of absync — ingest absences, manage subscriptions, dispatch due deliveries, issue and
+//! check tokens — and the port traits they drive (stores, delivery queue, webhook sender, clock).
+//!
+//! This crate must never name an adapter technology: no sqlx, tonic, axum or reqwest types. It knows the
+//! domain and its own ports; adapters implement the ports and bootstrap wires them together.
+
+pub mod dispatch;
+pub mod error;
+pub mod ingest;
+pub mod ports;
+pub mod subscriptions;
+pub mod tokens;
+
+pub use dispatch::{DispatchSettings, Dispatcher};
+pub use error::{ApplicationError, FieldViolation};
+pub use ingest::{ChangeOutcome, ChangeResult, IngestService};
+pub use subscriptions::{CreateSubscription, SubscriptionService};
+pub use tokens::{IssuedToken, Principal, TokenService};

@@ -35,7 +35,7 @@ impl WorkingCalendar {
         } else {
             working_weekdays
         };
-        days.sort_by_key(|d| d.num_days_from_monday());
+        days.sort_by_key(Weekday::num_days_from_monday);
         days.dedup();
         Self {
             working_weekdays: days,

@@ -36,6 +36,7 @@ pub use period::{Half, HalfDay, HalfDayRange, HourSlot, Period, PeriodError};
 pub use retry::{AttemptVerdict, RetryPolicy, RetryPolicyError};
 pub use revision::{RevisionDecision, decide_revision};
 pub use subscription::{
-    Collection, DestinationUrl, DestinationUrlError, EventFilter, SubscriptionStatus,
+    AuthorizationValue, AuthorizationValueError, Collection, DestinationUrl, DestinationUrlError,
+    EventFilter, SubscriptionStatus,
 };
 pub use timestamp::LocalTimestamp;

@@ -197,3 +197,83 @@ mod tests {
         }
     }
 }
+
+/// The `Authorization` header value a subscriber asked for. Never printed: `Debug` and
+/// [`AuthorizationValue::redacted`] show only its scheme (`Basic ****`).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthorizationValue(String);
+
+impl AuthorizationValue {
+    /// Wraps a header value.
+    ///
+    /// # Errors
+    /// [`AuthorizationValueError`] when empty, longer than 4096 bytes or not a valid header value.
+    pub fn parse(value: &str) -> Result<Self, AuthorizationValueError> {
+        if value.trim().is_empty() {
+            return Err(AuthorizationValueError::Empty);
+        }
+        if value.len() > 4096 {
+            return Err(AuthorizationValueError::TooLong);
+        }
+        if !value
+            .bytes()
+            .all(|b| b == b'\t' || (0x20..0x7f).contains(&b))
+        {
+            return Err(AuthorizationValueError::NotVisibleAscii);
+        }
+        Ok(Self(value.to_owned()))
+    }
+
+    /// The value to send. Only the sender calls this.
+    #[must_use]
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The scheme followed by `****`, e.g. `Basic ****`; just `****` when there is no scheme.
+    #[must_use]
+    pub fn redacted(&self) -> String {
+        match self.0.split_once(' ') {
+            Some((scheme, _)) => format!("{scheme} ****"),
+            None => "****".to_owned(),
+        }
+    }
+}
+
+impl std::fmt::Debug for AuthorizationValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+/// Why an `Authorization` value was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthorizationValueError {
+    /// Empty or blank.
+    #[error("must not be blank (leave it out instead)")]
+    Empty,
+    /// Over 4096 bytes.
+    #[error("must be at most 4096 bytes")]
+    TooLong,
+    /// Holds characters a header cannot carry.
+    #[error("must be visible ASCII")]
+    NotVisibleAscii,
+}
+
+#[cfg(test)]
+mod authorization_tests {
+    use super::*;
+
+    #[test]
+    fn authorization_is_never_shown_in_full() {
+        let v = AuthorizationValue::parse("Basic YWxhZGRpbjpvcGVuc2VzYW1l").unwrap();
+        assert_eq!(v.redacted(), "Basic ****");
+        assert_eq!(format!("{v:?}"), "Basic ****");
+        assert_eq!(
+            AuthorizationValue::parse("token").unwrap().redacted(),
+            "****"
+        );
+        assert!(AuthorizationValue::parse(" ").is_err());
+        assert!(AuthorizationValue::parse("a\nb").is_err());
+    }
+}

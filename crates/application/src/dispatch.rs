@@ -1,0 +1,160 @@
+//! DispatchDue: claim due deliveries, send them concurrently, record every attempt.
+
+use crate::error::ApplicationError;
+use crate::ports::{
+    AttemptReport, ClaimedDelivery, Clock, DeliveryQueue, NextStep, OutboundRequest, WebhookSender,
+};
+use absync_domain::{AttemptVerdict, RetryPolicy, payload};
+use futures::StreamExt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How the dispatcher works.
+#[derive(Debug, Clone)]
+pub struct DispatchSettings {
+    /// The retry cascade.
+    pub retry: RetryPolicy,
+    /// Deliveries claimed per cycle.
+    pub batch_size: u32,
+    /// Sends in flight at once.
+    pub concurrency: usize,
+    /// How long a claim is held before another dispatcher may take the delivery over.
+    pub lease: Duration,
+}
+
+impl Default for DispatchSettings {
+    fn default() -> Self {
+        Self {
+            retry: RetryPolicy::default(),
+            batch_size: 256,
+            concurrency: 64,
+            lease: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Sends due deliveries.
+#[derive(Clone)]
+pub struct Dispatcher {
+    queue: Arc<dyn DeliveryQueue>,
+    sender: Arc<dyn WebhookSender>,
+    clock: Arc<dyn Clock>,
+    settings: DispatchSettings,
+}
+
+impl std::fmt::Debug for Dispatcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Dispatcher")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Dispatcher {
+    /// Builds a dispatcher.
+    #[must_use]
+    pub fn new(
+        queue: Arc<dyn DeliveryQueue>,
+        sender: Arc<dyn WebhookSender>,
+        clock: Arc<dyn Clock>,
+        settings: DispatchSettings,
+    ) -> Self {
+        Self {
+            queue,
+            sender,
+            clock,
+            settings,
+        }
+    }
+
+    /// Claims one batch of due deliveries, sends them and records the attempts. Returns how many were
+    /// attempted; 0 means nothing is due now.
+    ///
+    /// # Errors
+    /// Store errors from claiming or recording. When recording fails the leases expire and the
+    /// deliveries are sent again later (at-least-once).
+    #[tracing::instrument(name = "dispatch_due", skip_all, err, fields(claimed))]
+    pub async fn dispatch_due(&self) -> Result<usize, ApplicationError> {
+        let now = self.clock.now();
+        let lease =
+            chrono::Duration::from_std(self.settings.lease).unwrap_or(chrono::Duration::MAX);
+        let claimed = self
+            .queue
+            .claim_due(now, self.settings.batch_size, now + lease)
+            .await?;
+        let count = claimed.len();
+        tracing::Span::current().record("claimed", count);
+        if count == 0 {
+            return Ok(0);
+        }
+        let reports: Vec<AttemptReport> = futures::stream::iter(claimed)
+            .map(|delivery| self.attempt(delivery))
+            .buffer_unordered(self.settings.concurrency.max(1))
+            .collect()
+            .await;
+        self.queue.record(reports).await?;
+        Ok(count)
+    }
+
+    #[tracing::instrument(name = "deliver", skip_all, fields(
+        tenant = %delivery.tenant, delivery_id = %delivery.id, subscription_id = %delivery.subscription,
+        leave_id = %delivery.record.key(), event = delivery.record.event.as_str(), attempt = delivery.attempts_made + 1,
+        status, error))]
+    async fn attempt(&self, delivery: ClaimedDelivery) -> AttemptReport {
+        let message = payload::render(delivery.collection, &delivery.record);
+        let mut headers: Vec<(String, String)> = message
+            .headers
+            .into_iter()
+            .map(|(name, value)| (name.to_owned(), value))
+            .collect();
+        if let Some(auth) = &delivery.authorization {
+            headers.push(("Authorization".to_owned(), auth.expose().to_owned()));
+        }
+        let started_at = self.clock.now();
+        let timer = Instant::now();
+        let outcome = self
+            .sender
+            .send(OutboundRequest {
+                url: delivery.destination.as_str().to_owned(),
+                headers,
+                body: message.body,
+            })
+            .await;
+        let duration = timer.elapsed();
+        let next = if outcome.is_success() {
+            NextStep::Succeeded
+        } else {
+            match self
+                .settings
+                .retry
+                .after_failure(delivery.attempts_made + 1)
+            {
+                AttemptVerdict::RetryAfter(delay) => NextStep::RetryAt(
+                    self.clock.now()
+                        + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX),
+                ),
+                AttemptVerdict::GiveUp => NextStep::Failed,
+            }
+        };
+        let span = tracing::Span::current();
+        match &outcome {
+            crate::ports::SendOutcome::Answered { status, .. } => {
+                span.record("status", status);
+            }
+            crate::ports::SendOutcome::NoAnswer { kind, .. } => {
+                span.record("error", kind.as_str());
+            }
+        }
+        tracing::debug!(?next, elapsed_ms = duration.as_millis(), "attempt finished");
+        AttemptReport {
+            delivery: delivery.id,
+            started_at,
+            duration,
+            outcome,
+            next,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,166 @@
+use super::*;
+use crate::ports::clock::MockClock;
+use crate::ports::deliveries::MockDeliveryQueue;
+use crate::ports::sender::MockWebhookSender;
+use crate::ports::{SendErrorKind, SendOutcome};
+use absync_domain::{
+    AbsenceNumber, AuthorizationValue, ChangeVersion, Collection, DeliveryId, DestinationUrl, Half,
+    Leave, LeaveAccount, LeaveEvent, LeaveEventRecord, LeaveKey, LeaveState, Owner, SubscriptionId,
+    TenantId,
+};
+use chrono::{DateTime, TimeZone, Utc};
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2024, 3, 1, 12, 0, 0).unwrap()
+}
+
+fn claimed(id: i64, attempts_made: u32) -> ClaimedDelivery {
+    ClaimedDelivery {
+        id: DeliveryId::new(id),
+        tenant: TenantId::parse("acme").unwrap(),
+        subscription: SubscriptionId::new("s1"),
+        collection: Collection::Leaves,
+        destination: DestinationUrl::from_trusted("https://example.com/hook".into()),
+        authorization: Some(AuthorizationValue::parse("Basic abc").unwrap()),
+        change_version: ChangeVersion::new(id),
+        record: LeaveEventRecord {
+            event: LeaveEvent::Approved,
+            leave: Leave {
+                key: LeaveKey::new(
+                    AbsenceNumber::new(1).unwrap(),
+                    "2024-03-04".parse().unwrap(),
+                    Half::Am,
+                ),
+                state: LeaveState::Approved,
+                owner: Owner::new(1, "A".into(), "a@x".into(), "1".into(), None).unwrap(),
+                leave_account: LeaveAccount {
+                    id: 1,
+                    name: "Paid".into(),
+                    category_id: 1,
+                    category_name: "Paid".into(),
+                },
+                requested_definition: None,
+                resulting_definition: None,
+                shift_definition: None,
+                hours: None,
+                created_at: None,
+                approved_at: None,
+            },
+            previous_state: None,
+            deletion: None,
+        },
+        attempts_made,
+    }
+}
+
+fn dispatcher(queue: MockDeliveryQueue, sender: MockWebhookSender) -> Dispatcher {
+    let mut clock = MockClock::new();
+    clock.expect_now().returning(now);
+    Dispatcher::new(
+        Arc::new(queue),
+        Arc::new(sender),
+        Arc::new(clock),
+        DispatchSettings::default(),
+    )
+}
+
+#[tokio::test]
+async fn nothing_due_sends_nothing() {
+    let mut queue = MockDeliveryQueue::new();
+    queue.expect_claim_due().returning(|_, _, _| Ok(Vec::new()));
+    queue.expect_record().never();
+    let mut sender = MockWebhookSender::new();
+    sender.expect_send().never();
+    assert_eq!(dispatcher(queue, sender).dispatch_due().await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn a_success_is_recorded_as_succeeded_with_the_rendered_message() {
+    let mut queue = MockDeliveryQueue::new();
+    queue
+        .expect_claim_due()
+        .withf(|at, limit, lease| {
+            *at == now() && *limit == 256 && *lease == now() + chrono::Duration::seconds(60)
+        })
+        .returning(|_, _, _| Ok(vec![claimed(1, 0)]));
+    queue
+        .expect_record()
+        .withf(|reports| reports.len() == 1 && reports[0].next == NextStep::Succeeded)
+        .times(1)
+        .returning(|_| Ok(()));
+    let mut sender = MockWebhookSender::new();
+    sender
+        .expect_send()
+        .withf(|req| {
+            let header = |name: &str| {
+                req.headers
+                    .iter()
+                    .find(|(k, _)| k == name)
+                    .map(|(_, v)| v.as_str())
+            };
+            req.url == "https://example.com/hook"
+                && header("Authorization") == Some("Basic abc")
+                && header("X-Event") == Some("approved")
+                && header("X-Version") == Some("1")
+                && header("X-Resource-Type") == Some("leave")
+                && header("Content-Type") == Some("application/json")
+                && req.body.starts_with(b"{\"id\":\"1-20240304-AM\"")
+        })
+        .returning(|_| SendOutcome::Answered {
+            status: 204,
+            body_excerpt: Vec::new(),
+        });
+    assert_eq!(dispatcher(queue, sender).dispatch_due().await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn a_failure_is_recorded_with_its_status_and_the_next_retry() {
+    let mut queue = MockDeliveryQueue::new();
+    queue
+        .expect_claim_due()
+        .returning(|_, _, _| Ok(vec![claimed(1, 0), claimed(2, 4)]));
+    queue
+        .expect_record()
+        .withf(|reports| {
+            let by_id = |id| reports.iter().find(|r| r.delivery == DeliveryId::new(id));
+            let first = by_id(1).map(|r| (r.next, r.outcome.clone()));
+            let last = by_id(2).map(|r| r.next);
+            first
+                == Some((
+                    NextStep::RetryAt(now() + chrono::Duration::minutes(5)),
+                    SendOutcome::Answered {
+                        status: 500,
+                        body_excerpt: b"boom".to_vec(),
+                    },
+                ))
+                && last == Some(NextStep::Failed)
+        })
+        .times(1)
+        .returning(|_| Ok(()));
+    let mut sender = MockWebhookSender::new();
+    sender.expect_send().returning(|_| SendOutcome::Answered {
+        status: 500,
+        body_excerpt: b"boom".to_vec(),
+    });
+    assert_eq!(dispatcher(queue, sender).dispatch_due().await.unwrap(), 2);
+}
+
+#[tokio::test]
+async fn no_answer_is_a_failure_too() {
+    let mut queue = MockDeliveryQueue::new();
+    queue
+        .expect_claim_due()
+        .returning(|_, _, _| Ok(vec![claimed(1, 1)]));
+    queue
+        .expect_record()
+        .withf(|reports| {
+            reports[0].next == NextStep::RetryAt(now() + chrono::Duration::minutes(15))
+        })
+        .returning(|_| Ok(()));
+    let mut sender = MockWebhookSender::new();
+    sender.expect_send().returning(|_| SendOutcome::NoAnswer {
+        kind: SendErrorKind::Timeout,
+        detail: "timed out".into(),
+    });
+    dispatcher(queue, sender).dispatch_due().await.unwrap();
+}

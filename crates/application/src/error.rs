@@ -1,0 +1,82 @@
+//! The errors use cases report. Adapters map each variant to their protocol (gRPC status, HTTP status).
+
+use crate::ports::StoreError;
+use absync_domain::{Revision, Scope};
+
+/// One bad input field and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldViolation {
+    /// The field's path as the caller spelled it (`absence.owner.id`).
+    pub field: String,
+    /// What is wrong.
+    pub description: String,
+}
+
+impl FieldViolation {
+    /// A violation of `field`.
+    pub fn new(field: impl Into<String>, description: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            description: description.into(),
+        }
+    }
+}
+
+/// What a use case reports when it cannot do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplicationError {
+    /// The input is invalid; nothing was written.
+    #[error("invalid input: {}", .0.iter().map(|v| format!("{}: {}", v.field, v.description)).collect::<Vec<_>>().join("; "))]
+    InvalidInput(Vec<FieldViolation>),
+    /// The thing does not exist for this tenant.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// The same revision came with different content.
+    #[error(
+        "revision {incoming} is already stored with different content (stored revision {stored})"
+    )]
+    RevisionConflict {
+        /// The stored revision.
+        stored: u64,
+        /// The incoming revision.
+        incoming: u64,
+    },
+    /// The absence kept changing under us; the caller may retry.
+    #[error("the absence was changed concurrently too often; retry")]
+    Contended,
+    /// No valid token.
+    #[error("missing, unknown or revoked token")]
+    Unauthenticated,
+    /// The token lacks a scope.
+    #[error("the token lacks the scope {}", .0.as_str())]
+    PermissionDenied(Scope),
+    /// The store cannot be reached; nothing was written, safe to retry.
+    #[error("the store is unavailable")]
+    Unavailable(#[source] StoreError),
+    /// Anything else.
+    #[error("unexpected error")]
+    Unexpected(#[source] StoreError),
+}
+
+impl ApplicationError {
+    /// One invalid field.
+    pub fn invalid(field: impl Into<String>, description: impl Into<String>) -> Self {
+        Self::InvalidInput(vec![FieldViolation::new(field, description)])
+    }
+
+    pub(crate) fn conflict(stored: Revision, incoming: Revision) -> Self {
+        Self::RevisionConflict {
+            stored: stored.get(),
+            incoming: incoming.get(),
+        }
+    }
+}
+
+impl From<StoreError> for ApplicationError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Unavailable(_) => Self::Unavailable(err),
+            StoreError::Conflict | StoreError::Unexpected(_) => Self::Unexpected(err),
+        }
+    }
+}

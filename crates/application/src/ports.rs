@@ -1,0 +1,32 @@
+//! Port traits: what the use cases need from the outside world. Adapters implement them.
+//!
+//! Every port is a `Send + Sync` trait used as `Arc<dyn Port>`; mocks come from `mockall` under the
+//! `mocks` feature (on for this crate's own tests).
+
+pub mod absences;
+pub mod clock;
+pub mod deliveries;
+pub mod sender;
+pub mod subscriptions;
+pub mod tokens;
+
+pub use absences::{AbsenceStore, AbsenceWrite, AppliedEvent, OutboxEvent, StoredAbsence};
+pub use clock::{Clock, SystemClock};
+pub use deliveries::{AttemptReport, ClaimedDelivery, DeliveryQueue, NextStep};
+pub use sender::{OutboundRequest, SendErrorKind, SendOutcome, WebhookSender};
+pub use subscriptions::{NewSubscription, Subscription, SubscriptionStore};
+pub use tokens::{TokenRecord, TokenStore};
+
+/// What a store adapter reports when it cannot do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The row changed since it was read (optimistic concurrency); read again and retry.
+    #[error("the record was changed concurrently")]
+    Conflict,
+    /// The store cannot be reached; nothing was written and the call is safe to retry.
+    #[error("the store is unavailable")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// Anything else.
+    #[error("unexpected store error")]
+    Unexpected(#[source] Box<dyn std::error::Error + Send + Sync>),
+}

@@ -1,0 +1,93 @@
+//! The absence store: current absences and their leaves, and the outbox write.
+
+use super::StoreError;
+use absync_domain::{
+    Absence, AbsenceId, AbsenceNumber, ChangeVersion, Leave, LeaveEvent, LeaveEventRecord,
+    LeaveKey, Revision, SubscriptionId, TenantId,
+};
+use async_trait::async_trait;
+
+/// An absence as stored, with its current leaves.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredAbsence {
+    /// absync's number for it.
+    pub number: AbsenceNumber,
+    /// Optimistic-concurrency token: changes on every write.
+    pub row_version: i64,
+    /// The last revision applied.
+    pub revision: Revision,
+    /// The current content; `None` once deleted at the source.
+    pub absence: Option<Absence>,
+    /// The current leaves.
+    pub leaves: Vec<Leave>,
+}
+
+/// One leave event and the subscriptions that are to receive it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxEvent {
+    /// The event.
+    pub record: LeaveEventRecord,
+    /// One delivery is written per subscription listed here.
+    pub subscriptions: Vec<SubscriptionId>,
+}
+
+/// Everything one change writes, in one transaction.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AbsenceWrite {
+    /// Whose absence.
+    pub tenant: TenantId,
+    /// The source's id.
+    pub absence_id: AbsenceId,
+    /// absync's number for it.
+    pub number: AbsenceNumber,
+    /// `None`: the absence must not exist yet; `Some(v)`: its stored `row_version` must still be `v`.
+    pub expected_row_version: Option<i64>,
+    /// The revision now applied.
+    pub revision: Revision,
+    /// The new content; `None` when deleted.
+    pub absence: Option<Absence>,
+    /// The leaves after the change.
+    pub leaves: Vec<Leave>,
+    /// The events, in order; each gets the next change version of the tenant.
+    pub events: Vec<OutboxEvent>,
+}
+
+/// An event as written, with its change version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppliedEvent {
+    /// The leave.
+    pub leave_key: LeaveKey,
+    /// What happened to it.
+    pub event: LeaveEvent,
+    /// Its per-tenant change version.
+    pub change_version: ChangeVersion,
+}
+
+/// Current absences and their leaves; the write that also fills the outbox.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait AbsenceStore: Send + Sync {
+    /// Loads an absence of a tenant.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] or [`StoreError::Unexpected`].
+    async fn load(
+        &self,
+        tenant: &TenantId,
+        id: &AbsenceId,
+    ) -> Result<Option<StoredAbsence>, StoreError>;
+
+    /// Hands out a fresh absence number.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] or [`StoreError::Unexpected`].
+    async fn allocate_number(&self) -> Result<AbsenceNumber, StoreError>;
+
+    /// Writes the absence, its leaves, its events (with new change versions) and one delivery per event
+    /// and listed subscription, all in one transaction. Returns the events with their versions, in order.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] when `expected_row_version` no longer holds (nothing is written);
+    /// [`StoreError::Unavailable`] or [`StoreError::Unexpected`] otherwise (nothing is written).
+    async fn write(&self, change: AbsenceWrite) -> Result<Vec<AppliedEvent>, StoreError>;
+}

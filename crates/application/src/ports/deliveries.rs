@@ -1,0 +1,84 @@
+//! The delivery queue: due deliveries are claimed, sent, and their attempts recorded.
+
+use super::StoreError;
+use super::sender::SendOutcome;
+use absync_domain::{
+    AuthorizationValue, ChangeVersion, Collection, DeliveryId, DestinationUrl, LeaveEventRecord,
+    SubscriptionId, TenantId,
+};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use std::time::Duration;
+
+/// A delivery claimed for sending, with everything needed to render and send it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClaimedDelivery {
+    /// The delivery.
+    pub id: DeliveryId,
+    /// Whose.
+    pub tenant: TenantId,
+    /// To which subscription.
+    pub subscription: SubscriptionId,
+    /// In which format.
+    pub collection: Collection,
+    /// Where.
+    pub destination: DestinationUrl,
+    /// The `Authorization` value to send, if any.
+    pub authorization: Option<AuthorizationValue>,
+    /// The event's change version.
+    pub change_version: ChangeVersion,
+    /// The event.
+    pub record: LeaveEventRecord,
+    /// Attempts made before this one.
+    pub attempts_made: u32,
+}
+
+/// What follows an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NextStep {
+    /// Delivered: done.
+    Succeeded,
+    /// Failed; try again at this time.
+    RetryAt(DateTime<Utc>),
+    /// Failed and out of attempts: it goes to the pending-tasks dashboard.
+    Failed,
+}
+
+/// One attempt and its consequence.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttemptReport {
+    /// The delivery.
+    pub delivery: DeliveryId,
+    /// When the attempt started.
+    pub started_at: DateTime<Utc>,
+    /// How long it took.
+    pub duration: Duration,
+    /// What the receiver answered.
+    pub outcome: SendOutcome,
+    /// What happens next.
+    pub next: NextStep,
+}
+
+/// Due deliveries and their attempts.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait DeliveryQueue: Send + Sync {
+    /// Claims up to `limit` deliveries due at `now`, leasing them until `lease_until`. Only the oldest
+    /// unfinished delivery of each (subscription, leave) is eligible.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] or [`StoreError::Unexpected`]; nothing is claimed then.
+    async fn claim_due(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Vec<ClaimedDelivery>, StoreError>;
+
+    /// Records attempts and moves each delivery to its next step, releasing its lease.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] or [`StoreError::Unexpected`]; the leases then expire and the
+    /// deliveries are claimed again (at-least-once).
+    async fn record(&self, reports: Vec<AttemptReport>) -> Result<(), StoreError>;
+}

@@ -1,0 +1,82 @@
+//! The subscription store.
+
+use super::StoreError;
+use absync_domain::{
+    AuthorizationValue, Collection, DestinationUrl, EventFilter, SubscriptionId,
+    SubscriptionStatus, TenantId,
+};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+/// A subscription to be created.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewSubscription {
+    /// Whose.
+    pub tenant: TenantId,
+    /// In which format.
+    pub collection: Collection,
+    /// Where deliveries go.
+    pub destination: DestinationUrl,
+    /// `Authorization` value to send.
+    pub authorization: Option<AuthorizationValue>,
+    /// Which events.
+    pub event_filter: EventFilter,
+    /// When it stops receiving new deliveries.
+    pub valid_until: Option<DateTime<Utc>>,
+}
+
+/// A stored subscription.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Subscription {
+    /// Its id.
+    pub id: SubscriptionId,
+    /// Whose.
+    pub tenant: TenantId,
+    /// In which format.
+    pub collection: Collection,
+    /// Where deliveries go.
+    pub destination: DestinationUrl,
+    /// `Authorization` value to send.
+    pub authorization: Option<AuthorizationValue>,
+    /// Which events.
+    pub event_filter: EventFilter,
+    /// Enabled or disabled.
+    pub status: SubscriptionStatus,
+    /// When it stops receiving new deliveries.
+    pub valid_until: Option<DateTime<Utc>>,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+}
+
+impl Subscription {
+    /// True when new events are to be delivered to it at `now`.
+    #[must_use]
+    pub fn receives_at(&self, now: DateTime<Utc>) -> bool {
+        self.status == SubscriptionStatus::Enabled
+            && self.valid_until.is_none_or(|until| now < until)
+    }
+}
+
+/// Subscriptions of every tenant, each query scoped by one.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait SubscriptionStore: Send + Sync {
+    /// Creates a subscription, enabled.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] or [`StoreError::Unexpected`].
+    async fn create(&self, new: NewSubscription) -> Result<Subscription, StoreError>;
+
+    /// The tenant's subscriptions that are not deleted, oldest first.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] or [`StoreError::Unexpected`].
+    async fn list(&self, tenant: &TenantId) -> Result<Vec<Subscription>, StoreError>;
+
+    /// Soft-deletes a subscription: it receives nothing new, its history stays. False when the tenant
+    /// has no such (undeleted) subscription.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] or [`StoreError::Unexpected`].
+    async fn delete(&self, tenant: &TenantId, id: &SubscriptionId) -> Result<bool, StoreError>;
+}

@@ -1,0 +1,215 @@
+//! Subscriptions: CreateSubscription, ListSubscriptions, DeleteSubscription.
+
+use crate::error::ApplicationError;
+use crate::ports::{Clock, NewSubscription, Subscription, SubscriptionStore};
+use absync_domain::{
+    AuthorizationValue, Collection, DestinationUrl, EventFilter, SubscriptionId, TenantId,
+};
+use chrono::{DateTime, Utc};
+use std::sync::Arc;
+
+/// A request to subscribe.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CreateSubscription {
+    /// Format.
+    pub collection: Collection,
+    /// Destination, as the caller wrote it (checked here).
+    pub destination_url: String,
+    /// `Authorization` value to send.
+    pub authorization: Option<AuthorizationValue>,
+    /// Which events.
+    pub event_filter: EventFilter,
+    /// When it stops receiving new deliveries.
+    pub valid_until: Option<DateTime<Utc>>,
+}
+
+/// The subscription use cases.
+#[derive(Clone)]
+pub struct SubscriptionService {
+    store: Arc<dyn SubscriptionStore>,
+    clock: Arc<dyn Clock>,
+    allow_http: bool,
+}
+
+impl std::fmt::Debug for SubscriptionService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SubscriptionService")
+            .field("allow_http", &self.allow_http)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SubscriptionService {
+    /// Builds the service; `allow_http` permits plain `http://` destinations.
+    #[must_use]
+    pub fn new(store: Arc<dyn SubscriptionStore>, clock: Arc<dyn Clock>, allow_http: bool) -> Self {
+        Self {
+            store,
+            clock,
+            allow_http,
+        }
+    }
+
+    /// Creates a subscription.
+    ///
+    /// # Errors
+    /// [`ApplicationError::InvalidInput`] naming `destination_url` or `valid_until`; store errors otherwise.
+    #[tracing::instrument(name = "create_subscription", skip_all, err,
+        fields(tenant = %tenant, collection = request.collection.as_str(), subscription_id))]
+    pub async fn create(
+        &self,
+        tenant: &TenantId,
+        request: CreateSubscription,
+    ) -> Result<Subscription, ApplicationError> {
+        let destination = DestinationUrl::parse(&request.destination_url, self.allow_http)
+            .map_err(|e| ApplicationError::invalid("destination_url", e.to_string()))?;
+        if let Some(until) = request.valid_until
+            && until <= self.clock.now()
+        {
+            return Err(ApplicationError::invalid(
+                "valid_until",
+                "must lie in the future",
+            ));
+        }
+        let created = self
+            .store
+            .create(NewSubscription {
+                tenant: tenant.clone(),
+                collection: request.collection,
+                destination,
+                authorization: request.authorization,
+                event_filter: request.event_filter,
+                valid_until: request.valid_until,
+            })
+            .await?;
+        tracing::Span::current().record("subscription_id", tracing::field::display(&created.id));
+        Ok(created)
+    }
+
+    /// Lists the tenant's subscriptions.
+    ///
+    /// # Errors
+    /// Store errors.
+    #[tracing::instrument(name = "list_subscriptions", skip_all, err, fields(tenant = %tenant))]
+    pub async fn list(&self, tenant: &TenantId) -> Result<Vec<Subscription>, ApplicationError> {
+        Ok(self.store.list(tenant).await?)
+    }
+
+    /// Soft-deletes a subscription.
+    ///
+    /// # Errors
+    /// [`ApplicationError::NotFound`] when the tenant has no such subscription; store errors otherwise.
+    #[tracing::instrument(name = "delete_subscription", skip_all, err, fields(tenant = %tenant, subscription_id = %id))]
+    pub async fn delete(
+        &self,
+        tenant: &TenantId,
+        id: &SubscriptionId,
+    ) -> Result<(), ApplicationError> {
+        if self.store.delete(tenant, id).await? {
+            Ok(())
+        } else {
+            Err(ApplicationError::NotFound("subscription"))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::clock::MockClock;
+    use crate::ports::subscriptions::MockSubscriptionStore;
+    use absync_domain::{SubscriptionId, SubscriptionStatus};
+    use chrono::TimeZone;
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2024, 3, 1, 12, 0, 0).unwrap()
+    }
+
+    fn service(store: MockSubscriptionStore, allow_http: bool) -> SubscriptionService {
+        let mut clock = MockClock::new();
+        clock.expect_now().returning(now);
+        SubscriptionService::new(Arc::new(store), Arc::new(clock), allow_http)
+    }
+
+    fn request(url: &str) -> CreateSubscription {
+        CreateSubscription {
+            collection: Collection::Leaves,
+            destination_url: url.into(),
+            authorization: Some(AuthorizationValue::parse("Basic abc").unwrap()),
+            event_filter: EventFilter::All,
+            valid_until: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_valid_subscription_is_stored() {
+        let mut store = MockSubscriptionStore::new();
+        store
+            .expect_create()
+            .withf(|n| {
+                n.destination.as_str() == "https://example.com/hook" && n.authorization.is_some()
+            })
+            .times(1)
+            .returning(|n| {
+                Ok(Subscription {
+                    id: SubscriptionId::new("s1"),
+                    tenant: n.tenant,
+                    collection: n.collection,
+                    destination: n.destination,
+                    authorization: n.authorization,
+                    event_filter: n.event_filter,
+                    status: SubscriptionStatus::Enabled,
+                    valid_until: n.valid_until,
+                    created_at: now(),
+                })
+            });
+        let created = service(store, false)
+            .create(
+                &TenantId::parse("acme").unwrap(),
+                request("https://example.com/hook"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(created.id, SubscriptionId::new("s1"));
+    }
+
+    #[tokio::test]
+    async fn bad_destinations_name_the_field_and_store_nothing() {
+        for url in ["ftp://x", "/relative", "http://example.com/hook"] {
+            let mut store = MockSubscriptionStore::new();
+            store.expect_create().never();
+            let err = service(store, false)
+                .create(&TenantId::parse("acme").unwrap(), request(url))
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(&err, ApplicationError::InvalidInput(v) if v[0].field == "destination_url"),
+                "{url}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_past_valid_until_is_refused() {
+        let mut store = MockSubscriptionStore::new();
+        store.expect_create().never();
+        let mut req = request("https://example.com/hook");
+        req.valid_until = Some(now() - chrono::Duration::seconds(1));
+        let err = service(store, false)
+            .create(&TenantId::parse("acme").unwrap(), req)
+            .await
+            .unwrap_err();
+        assert!(matches!(&err, ApplicationError::InvalidInput(v) if v[0].field == "valid_until"));
+    }
+
+    #[tokio::test]
+    async fn deleting_an_unknown_subscription_is_not_found() {
+        let mut store = MockSubscriptionStore::new();
+        store.expect_delete().returning(|_, _| Ok(false));
+        let err = service(store, false)
+            .delete(&TenantId::parse("acme").unwrap(), &SubscriptionId::new("x"))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ApplicationError::NotFound("subscription")));
+    }
+}
