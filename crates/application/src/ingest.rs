@@ -261,6 +261,7 @@ impl IngestService {
             absence,
             leaves: after,
             events,
+            at: now,
         })
     }
 }

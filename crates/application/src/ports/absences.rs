@@ -6,6 +6,7 @@ use absync_domain::{
     LeaveKey, Revision, SubscriptionId, TenantId,
 };
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 
 /// An absence as stored, with its current leaves.
 #[derive(Debug, Clone, PartialEq)]
@@ -50,6 +51,8 @@ pub struct AbsenceWrite {
     pub leaves: Vec<Leave>,
     /// The events, in order; each gets the next change version of the tenant.
     pub events: Vec<OutboxEvent>,
+    /// When the change is made: new deliveries are due from then.
+    pub at: DateTime<Utc>,
 }
 
 /// An event as written, with its change version.

@@ -1,0 +1,184 @@
+//! Absence store: current absences, the change log and the outbox, written in one transaction.
+
+use crate::error::{decode_error, store_error};
+use crate::store::PgStore;
+use absync_application::ports::{
+    AbsenceStore, AbsenceWrite, AppliedEvent, StoreError, StoredAbsence,
+};
+use absync_domain::{Absence, AbsenceId, AbsenceNumber, ChangeVersion, Leave, Revision, TenantId};
+use async_trait::async_trait;
+use sqlx::types::Json;
+
+fn revision_to_db(revision: Revision) -> i64 {
+    // Revision::new caps revisions at i64::MAX, so this never saturates.
+    i64::try_from(revision.get()).unwrap_or(i64::MAX)
+}
+
+fn json<T: serde::Serialize>(what: &'static str, value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| decode_error(what, e))
+}
+
+#[async_trait]
+impl AbsenceStore for PgStore {
+    #[tracing::instrument(name = "pg.load_absence", skip_all, err, fields(tenant = %tenant, absence_id = %id))]
+    async fn load(
+        &self,
+        tenant: &TenantId,
+        id: &AbsenceId,
+    ) -> Result<Option<StoredAbsence>, StoreError> {
+        let row: Option<(i64, i64, i64, Option<Json<Absence>>, Json<Vec<Leave>>)> = sqlx::query_as(
+            "SELECT number, revision, row_version, body, leaves FROM absences
+             WHERE tenant_id = $1 AND absence_id = $2",
+        )
+        .bind(tenant.as_str())
+        .bind(id.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(store_error)?;
+        let Some((number, revision, row_version, body, leaves)) = row else {
+            return Ok(None);
+        };
+        Ok(Some(StoredAbsence {
+            number: AbsenceNumber::new(number).map_err(|e| decode_error("absence number", e))?,
+            row_version,
+            revision: u64::try_from(revision)
+                .ok()
+                .and_then(|r| Revision::new(r).ok())
+                .ok_or_else(|| decode_error("revision", revision))?,
+            absence: body.map(|b| b.0),
+            leaves: leaves.0,
+        }))
+    }
+
+    #[tracing::instrument(name = "pg.allocate_absence_number", skip_all, err)]
+    async fn allocate_number(&self) -> Result<AbsenceNumber, StoreError> {
+        let (n,): (i64,) = sqlx::query_as("SELECT nextval('absence_numbers')")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(store_error)?;
+        AbsenceNumber::new(n).map_err(|e| decode_error("absence number", e))
+    }
+
+    #[tracing::instrument(name = "pg.write_absence", skip_all, err,
+        fields(tenant = %change.tenant, absence_id = %change.absence_id, events = change.events.len()))]
+    async fn write(&self, change: AbsenceWrite) -> Result<Vec<AppliedEvent>, StoreError> {
+        let body = change
+            .absence
+            .as_ref()
+            .map(|a| json("absence", a))
+            .transpose()?;
+        let leaves = json("leaves", &change.leaves)?;
+        let mut tx = self.pool.begin().await.map_err(store_error)?;
+
+        let written = match change.expected_row_version {
+            None => sqlx::query(
+                "INSERT INTO absences (tenant_id, absence_id, number, revision, row_version, body, leaves)
+                 VALUES ($1, $2, $3, $4, 1, $5::jsonb, $6::jsonb)
+                 ON CONFLICT (tenant_id, absence_id) DO NOTHING",
+            )
+            .bind(change.tenant.as_str())
+            .bind(change.absence_id.as_str())
+            .bind(change.number.get())
+            .bind(revision_to_db(change.revision))
+            .bind(&body)
+            .bind(&leaves)
+            .execute(&mut *tx)
+            .await,
+            Some(expected) => sqlx::query(
+                "UPDATE absences SET revision = $3, row_version = row_version + 1, body = $4::jsonb,
+                        leaves = $5::jsonb, updated_at = now()
+                 WHERE tenant_id = $1 AND absence_id = $2 AND row_version = $6",
+            )
+            .bind(change.tenant.as_str())
+            .bind(change.absence_id.as_str())
+            .bind(revision_to_db(change.revision))
+            .bind(&body)
+            .bind(&leaves)
+            .bind(expected)
+            .execute(&mut *tx)
+            .await,
+        }
+        .map_err(store_error)?;
+        if written.rows_affected() != 1 {
+            return Err(StoreError::Conflict);
+        }
+
+        if change.events.is_empty() {
+            tx.commit().await.map_err(store_error)?;
+            return Ok(Vec::new());
+        }
+
+        // Take the tenant's next change versions last, so its row lock is held only until commit.
+        let count = i64::try_from(change.events.len()).unwrap_or(i64::MAX);
+        let (last,): (i64,) = sqlx::query_as(
+            "UPDATE tenants SET change_version = change_version + $2 WHERE id = $1 RETURNING change_version",
+        )
+        .bind(change.tenant.as_str())
+        .bind(count)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(store_error)?;
+        let first = last - count + 1;
+
+        let mut versions = Vec::with_capacity(change.events.len());
+        let mut keys = Vec::with_capacity(change.events.len());
+        let mut kinds = Vec::with_capacity(change.events.len());
+        let mut records = Vec::with_capacity(change.events.len());
+        let mut delivery_subscriptions = Vec::new();
+        let mut delivery_versions = Vec::new();
+        let mut delivery_keys = Vec::new();
+        let mut applied = Vec::with_capacity(change.events.len());
+        for (event, version) in change.events.iter().zip(first..) {
+            let key = event.record.key();
+            versions.push(version);
+            keys.push(key.to_string());
+            kinds.push(event.record.event.as_str());
+            records.push(json("leave event", &event.record)?);
+            for subscription in &event.subscriptions {
+                delivery_subscriptions.push(subscription.as_str().to_owned());
+                delivery_versions.push(version);
+                delivery_keys.push(key.to_string());
+            }
+            applied.push(AppliedEvent {
+                leave_key: key,
+                event: event.record.event,
+                change_version: ChangeVersion::new(version),
+            });
+        }
+        sqlx::query(
+            "INSERT INTO leave_events (tenant_id, change_version, absence_number, leave_key, event, record)
+             SELECT $1, v, $2, k, e, r::jsonb FROM UNNEST($3::bigint[], $4::text[], $5::text[], $6::text[]) AS t(v, k, e, r)",
+        )
+        .bind(change.tenant.as_str())
+        .bind(change.number.get())
+        .bind(&versions)
+        .bind(&keys)
+        .bind(&kinds)
+        .bind(&records)
+        .execute(&mut *tx)
+        .await
+        .map_err(store_error)?;
+
+        let deliveries = delivery_subscriptions.len();
+        if deliveries > 0 {
+            sqlx::query(
+                "INSERT INTO deliveries (tenant_id, subscription_id, change_version, leave_key, status, next_attempt_at)
+                 SELECT $1, s::uuid, v, k, 'pending', $5
+                 FROM UNNEST($2::text[], $3::bigint[], $4::text[]) AS t(s, v, k)",
+            )
+            .bind(change.tenant.as_str())
+            .bind(&delivery_subscriptions)
+            .bind(&delivery_versions)
+            .bind(&delivery_keys)
+            .bind(change.at)
+            .execute(&mut *tx)
+            .await
+            .map_err(store_error)?;
+        }
+        tx.commit().await.map_err(store_error)?;
+        if deliveries > 0 {
+            self.signal_work();
+        }
+        Ok(applied)
+    }
+}

@@ -1,0 +1,190 @@
+//! Delivery queue: claim due deliveries with a lease, record attempts in batches.
+
+use crate::error::{decode_error, store_error};
+use crate::store::PgStore;
+use absync_application::ports::{
+    AttemptReport, ClaimedDelivery, DeliveryQueue, NextStep, SendOutcome, StoreError,
+};
+use absync_domain::{
+    AuthorizationValue, ChangeVersion, Collection, DeliveryId, DestinationUrl, LeaveEventRecord,
+    SubscriptionId, TenantId,
+};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::types::Json;
+
+/// Picks due deliveries — pending, due, not leased (or lease expired), of a live subscription, and the
+/// oldest pending one of their (subscription, leave) — locks them without waiting for other claimers,
+/// leases them, and returns them with their subscription and event.
+const CLAIM: &str = "
+WITH due AS (
+    SELECT d.id
+    FROM deliveries d
+    JOIN subscriptions s ON s.id = d.subscription_id AND s.deleted_at IS NULL
+    WHERE d.status = 'pending'
+      AND d.next_attempt_at <= $1
+      AND (d.lease_until IS NULL OR d.lease_until <= $1)
+      AND NOT EXISTS (
+          SELECT 1 FROM deliveries older
+          WHERE older.subscription_id = d.subscription_id
+            AND older.leave_key = d.leave_key
+            AND older.status = 'pending'
+            AND older.change_version < d.change_version)
+    ORDER BY d.next_attempt_at, d.id
+    LIMIT $2
+    FOR UPDATE OF d SKIP LOCKED
+), claimed AS (
+    UPDATE deliveries d SET lease_until = $3
+    FROM due WHERE d.id = due.id
+    RETURNING d.id, d.tenant_id, d.subscription_id, d.change_version, d.attempt_count
+)
+SELECT c.id, c.tenant_id, c.subscription_id::text, s.collection, s.destination, s.authorization_value,
+       c.change_version, e.record, c.attempt_count
+FROM claimed c
+JOIN subscriptions s ON s.id = c.subscription_id
+JOIN leave_events e ON e.tenant_id = c.tenant_id AND e.change_version = c.change_version
+ORDER BY c.id";
+
+#[derive(sqlx::FromRow)]
+struct ClaimRow {
+    id: i64,
+    tenant_id: String,
+    subscription_id: String,
+    collection: String,
+    destination: String,
+    authorization_value: Option<String>,
+    change_version: i64,
+    record: Json<LeaveEventRecord>,
+    attempt_count: i32,
+}
+
+impl TryFrom<ClaimRow> for ClaimedDelivery {
+    type Error = StoreError;
+
+    fn try_from(row: ClaimRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: DeliveryId::new(row.id),
+            tenant: TenantId::parse(&row.tenant_id).map_err(|e| decode_error("tenant id", e))?,
+            subscription: SubscriptionId::new(row.subscription_id),
+            collection: Collection::parse(&row.collection)
+                .ok_or_else(|| decode_error("collection", &row.collection))?,
+            destination: DestinationUrl::from_trusted(row.destination),
+            authorization: row
+                .authorization_value
+                .map(|v| AuthorizationValue::parse(&v))
+                .transpose()
+                .map_err(|e| decode_error("authorization", e))?,
+            change_version: ChangeVersion::new(row.change_version),
+            record: row.record.0,
+            attempts_made: u32::try_from(row.attempt_count).unwrap_or(0),
+        })
+    }
+}
+
+/// Bytes kept of a response body.
+const EXCERPT_LIMIT: usize = 4096;
+
+#[async_trait]
+impl DeliveryQueue for PgStore {
+    #[tracing::instrument(name = "pg.claim_due", skip_all, err, fields(limit, claimed))]
+    async fn claim_due(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Vec<ClaimedDelivery>, StoreError> {
+        let rows: Vec<ClaimRow> = sqlx::query_as(CLAIM)
+            .bind(now)
+            .bind(i64::from(limit))
+            .bind(lease_until)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(store_error)?;
+        tracing::Span::current().record("claimed", rows.len());
+        rows.into_iter().map(ClaimedDelivery::try_from).collect()
+    }
+
+    #[tracing::instrument(name = "pg.record_attempts", skip_all, err, fields(reports = reports.len()))]
+    async fn record(&self, reports: Vec<AttemptReport>) -> Result<(), StoreError> {
+        if reports.is_empty() {
+            return Ok(());
+        }
+        let n = reports.len();
+        let mut ids = Vec::with_capacity(n);
+        let mut statuses = Vec::with_capacity(n);
+        let mut next_at: Vec<Option<DateTime<Utc>>> = Vec::with_capacity(n);
+        let mut started = Vec::with_capacity(n);
+        let mut durations = Vec::with_capacity(n);
+        let mut http_statuses: Vec<Option<i32>> = Vec::with_capacity(n);
+        let mut error_kinds: Vec<Option<String>> = Vec::with_capacity(n);
+        let mut error_details: Vec<Option<String>> = Vec::with_capacity(n);
+        let mut excerpts: Vec<Vec<u8>> = Vec::with_capacity(n);
+        for report in reports {
+            ids.push(report.delivery.get());
+            let (status, at) = match report.next {
+                NextStep::Succeeded => ("succeeded", None),
+                NextStep::RetryAt(at) => ("pending", Some(at)),
+                NextStep::Failed => ("failed", None),
+            };
+            statuses.push(status);
+            next_at.push(at);
+            started.push(report.started_at);
+            durations.push(i32::try_from(report.duration.as_millis()).unwrap_or(i32::MAX));
+            match report.outcome {
+                SendOutcome::Answered {
+                    status,
+                    mut body_excerpt,
+                } => {
+                    body_excerpt.truncate(EXCERPT_LIMIT);
+                    http_statuses.push(Some(i32::from(status)));
+                    error_kinds.push(None);
+                    error_details.push(None);
+                    excerpts.push(body_excerpt);
+                }
+                SendOutcome::NoAnswer { kind, detail } => {
+                    http_statuses.push(None);
+                    error_kinds.push(Some(kind.as_str().to_owned()));
+                    error_details.push(Some(detail));
+                    excerpts.push(Vec::new());
+                }
+            }
+        }
+        let mut tx = self.pool.begin().await.map_err(store_error)?;
+        sqlx::query(
+            "INSERT INTO delivery_attempts
+                 (delivery_id, tenant_id, started_at, duration_ms, http_status, error_kind, error_detail, response_excerpt)
+             SELECT r.id, d.tenant_id, r.started_at, r.duration_ms, r.http_status, r.error_kind, r.error_detail, r.excerpt
+             FROM UNNEST($1::bigint[], $2::timestamptz[], $3::int[], $4::int[], $5::text[], $6::text[], $7::bytea[])
+                  AS r(id, started_at, duration_ms, http_status, error_kind, error_detail, excerpt)
+             JOIN deliveries d ON d.id = r.id",
+        )
+        .bind(&ids)
+        .bind(&started)
+        .bind(&durations)
+        .bind(&http_statuses)
+        .bind(&error_kinds)
+        .bind(&error_details)
+        .bind(&excerpts)
+        .execute(&mut *tx)
+        .await
+        .map_err(store_error)?;
+        sqlx::query(
+            "UPDATE deliveries d
+             SET status = r.status, attempt_count = d.attempt_count + 1,
+                 next_attempt_at = COALESCE(r.next_at, d.next_attempt_at), lease_until = NULL,
+                 last_http_status = r.http_status, last_error = r.error_kind, updated_at = now()
+             FROM UNNEST($1::bigint[], $2::text[], $3::timestamptz[], $4::int[], $5::text[])
+                  AS r(id, status, next_at, http_status, error_kind)
+             WHERE d.id = r.id AND d.status = 'pending'",
+        )
+        .bind(&ids)
+        .bind(&statuses)
+        .bind(&next_at)
+        .bind(&http_statuses)
+        .bind(&error_kinds)
+        .execute(&mut *tx)
+        .await
+        .map_err(store_error)?;
+        tx.commit().await.map_err(store_error)
+    }
+}

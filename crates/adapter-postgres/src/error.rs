@@ -1,0 +1,55 @@
+//! Translation of sqlx errors at the seam: nothing sqlx-specific crosses a port.
+
+use absync_application::ports::StoreError;
+
+/// The store could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// The database URL is not valid.
+    #[error("invalid database URL: {0}")]
+    Url(#[source] sqlx::Error),
+    /// The server could not be reached or refused the connection.
+    #[error("cannot connect to PostgreSQL")]
+    Connect(#[source] sqlx::Error),
+    /// The schema migrations failed.
+    #[error("database migration failed")]
+    Migrate(#[source] sqlx::migrate::MigrateError),
+}
+
+/// SQLSTATE classes that mean "the server is not there right now": connection exceptions (08),
+/// operator intervention such as a shutdown (57P), insufficient resources (53).
+fn is_transient_state(code: &str) -> bool {
+    code.starts_with("08") || code.starts_with("57P") || code.starts_with("53")
+}
+
+pub(crate) fn store_error(err: sqlx::Error) -> StoreError {
+    let transient = match &err {
+        sqlx::Error::Io(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|c| is_transient_state(&c)),
+        _ => false,
+    };
+    if transient {
+        StoreError::Unavailable(Box::new(err))
+    } else {
+        StoreError::Unexpected(Box::new(err))
+    }
+}
+
+/// A stored value that does not decode (JSON written by another version, an unknown enum name).
+#[derive(Debug, thiserror::Error)]
+#[error("stored {what} does not decode: {detail}")]
+pub(crate) struct DecodeError {
+    pub(crate) what: &'static str,
+    pub(crate) detail: String,
+}
+
+pub(crate) fn decode_error(what: &'static str, detail: impl std::fmt::Display) -> StoreError {
+    StoreError::Unexpected(Box::new(DecodeError {
+        what,
+        detail: detail.to_string(),
+    }))
+}

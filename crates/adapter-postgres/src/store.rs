@@ -1,0 +1,111 @@
+//! The connection pool and the handle every port implementation hangs off.
+
+use crate::MIGRATOR;
+use crate::error::ConnectError;
+use sqlx::migrate::MigrateDatabase;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgPool, Postgres};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// Pool sizing and timeouts.
+#[derive(Debug, Clone)]
+pub struct PoolSettings {
+    /// Most connections held.
+    pub max_connections: u32,
+    /// How long a caller waits for a connection before the store counts as unavailable.
+    pub acquire_timeout: Duration,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        Self {
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// absync's PostgreSQL store. Cheap to clone; implements every store port.
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pub(crate) pool: PgPool,
+    work: Arc<Notify>,
+}
+
+impl PgStore {
+    /// Connects to `url`, creating the database first when it does not exist.
+    ///
+    /// # Errors
+    /// [`ConnectError`] when the URL is invalid or the server cannot be reached.
+    pub async fn connect(url: &str, settings: &PoolSettings) -> Result<Self, ConnectError> {
+        let options = PgConnectOptions::from_str(url).map_err(ConnectError::Url)?;
+        if !Postgres::database_exists(url)
+            .await
+            .map_err(ConnectError::Connect)?
+        {
+            tracing::info!(database = options.get_database(), "creating database");
+            Postgres::create_database(url)
+                .await
+                .map_err(ConnectError::Connect)?;
+        }
+        let pool = PgPoolOptions::new()
+            .max_connections(settings.max_connections)
+            .acquire_timeout(settings.acquire_timeout)
+            .connect_with(options)
+            .await
+            .map_err(ConnectError::Connect)?;
+        Ok(Self::from_pool(pool))
+    }
+
+    /// Wraps an existing pool (tests hand in their per-test database).
+    #[must_use]
+    pub fn from_pool(pool: PgPool) -> Self {
+        Self {
+            pool,
+            work: Arc::new(Notify::new()),
+        }
+    }
+
+    /// Applies pending migrations.
+    ///
+    /// # Errors
+    /// [`ConnectError::Migrate`] when a migration fails.
+    pub async fn migrate(&self) -> Result<(), ConnectError> {
+        MIGRATOR
+            .run(&self.pool)
+            .await
+            .map_err(ConnectError::Migrate)
+    }
+
+    /// Resolves when a write in this process has queued new deliveries (or at once if one did since the
+    /// last wait). Dispatchers wait on it between polls so new work goes out at once.
+    pub async fn work_queued(&self) {
+        self.work.notified().await;
+    }
+
+    pub(crate) fn signal_work(&self) {
+        self.work.notify_one();
+    }
+
+    /// True when the database answers.
+    pub async fn is_reachable(&self) -> bool {
+        sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
+    }
+
+    /// Closes the pool, waiting for connections in use to be returned.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Checks the text form of a UUID before it reaches a `uuid` cast (a bad one would be a query error).
+pub(crate) fn is_uuid(text: &str) -> bool {
+    text.len() == 36
+        && text.char_indices().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => c == '-',
+            _ => c.is_ascii_hexdigit(),
+        })
+}

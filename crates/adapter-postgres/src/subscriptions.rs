@@ -1,0 +1,103 @@
+//! Subscription store.
+
+use crate::error::{decode_error, store_error};
+use crate::store::{PgStore, is_uuid};
+use absync_application::ports::{NewSubscription, StoreError, Subscription, SubscriptionStore};
+use absync_domain::{
+    AuthorizationValue, Collection, DestinationUrl, EventFilter, SubscriptionId,
+    SubscriptionStatus, TenantId,
+};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+const COLUMNS: &str = "id::text, tenant_id, collection, destination, authorization_value, event_filter, status, valid_until, created_at";
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: String,
+    tenant_id: String,
+    collection: String,
+    destination: String,
+    authorization_value: Option<String>,
+    event_filter: String,
+    status: String,
+    valid_until: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+}
+
+impl TryFrom<Row> for Subscription {
+    type Error = StoreError;
+
+    fn try_from(row: Row) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: SubscriptionId::new(row.id),
+            tenant: TenantId::parse(&row.tenant_id).map_err(|e| decode_error("tenant id", e))?,
+            collection: Collection::parse(&row.collection)
+                .ok_or_else(|| decode_error("collection", &row.collection))?,
+            destination: DestinationUrl::from_trusted(row.destination),
+            authorization: row
+                .authorization_value
+                .map(|v| AuthorizationValue::parse(&v))
+                .transpose()
+                .map_err(|e| decode_error("authorization", e))?,
+            event_filter: EventFilter::parse(&row.event_filter)
+                .ok_or_else(|| decode_error("event filter", &row.event_filter))?,
+            status: SubscriptionStatus::parse(&row.status)
+                .ok_or_else(|| decode_error("subscription status", &row.status))?,
+            valid_until: row.valid_until,
+            created_at: row.created_at,
+        })
+    }
+}
+
+#[async_trait]
+impl SubscriptionStore for PgStore {
+    #[tracing::instrument(name = "pg.create_subscription", skip_all, err, fields(tenant = %new.tenant))]
+    async fn create(&self, new: NewSubscription) -> Result<Subscription, StoreError> {
+        let row: Row = sqlx::query_as(&format!(
+            "WITH tenant AS (INSERT INTO tenants (id) VALUES ($1) ON CONFLICT (id) DO NOTHING)
+             INSERT INTO subscriptions (tenant_id, collection, destination, authorization_value, event_filter, status, valid_until)
+             VALUES ($1, $2, $3, $4, $5, 'Enabled', $6)
+             RETURNING {COLUMNS}"
+        ))
+        .bind(new.tenant.as_str())
+        .bind(new.collection.as_str())
+        .bind(new.destination.as_str())
+        .bind(new.authorization.as_ref().map(AuthorizationValue::expose))
+        .bind(new.event_filter.as_str())
+        .bind(new.valid_until)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(store_error)?;
+        row.try_into()
+    }
+
+    #[tracing::instrument(name = "pg.list_subscriptions", skip_all, err, fields(tenant = %tenant))]
+    async fn list(&self, tenant: &TenantId) -> Result<Vec<Subscription>, StoreError> {
+        let rows: Vec<Row> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM subscriptions WHERE tenant_id = $1 AND deleted_at IS NULL ORDER BY created_at, id"
+        ))
+        .bind(tenant.as_str())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_error)?;
+        rows.into_iter().map(Subscription::try_from).collect()
+    }
+
+    #[tracing::instrument(name = "pg.delete_subscription", skip_all, err, fields(tenant = %tenant, subscription_id = %id))]
+    async fn delete(&self, tenant: &TenantId, id: &SubscriptionId) -> Result<bool, StoreError> {
+        if !is_uuid(id.as_str()) {
+            return Ok(false);
+        }
+        let done = sqlx::query(
+            "UPDATE subscriptions SET deleted_at = now()
+             WHERE tenant_id = $1 AND id = $2::uuid AND deleted_at IS NULL",
+        )
+        .bind(tenant.as_str())
+        .bind(id.as_str())
+        .execute(&self.pool)
+        .await
+        .map_err(store_error)?;
+        Ok(done.rows_affected() == 1)
+    }
+}

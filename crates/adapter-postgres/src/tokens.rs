@@ -1,0 +1,65 @@
+//! Token store: hashes and scopes.
+
+use crate::error::{decode_error, store_error};
+use crate::store::PgStore;
+use absync_application::ports::{StoreError, TokenRecord, TokenStore};
+use absync_domain::{Scope, TenantId};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+type TokenRow = (String, String, Vec<String>, Option<String>, DateTime<Utc>);
+
+fn to_record(row: TokenRow) -> Result<TokenRecord, StoreError> {
+    let (id, tenant, scopes, label, created_at) = row;
+    Ok(TokenRecord {
+        id,
+        tenant: TenantId::parse(&tenant).map_err(|e| decode_error("tenant id", e))?,
+        scopes: scopes
+            .iter()
+            .map(|s| Scope::parse(s))
+            .collect::<Result<_, _>>()
+            .map_err(|e| decode_error("token scope", e))?,
+        label,
+        created_at,
+    })
+}
+
+#[async_trait]
+impl TokenStore for PgStore {
+    #[tracing::instrument(name = "pg.create_token", skip_all, err, fields(tenant = %tenant))]
+    async fn create(
+        &self,
+        tenant: &TenantId,
+        hash: [u8; 32],
+        scopes: &[Scope],
+        label: Option<String>,
+    ) -> Result<TokenRecord, StoreError> {
+        let scopes: Vec<String> = scopes.iter().map(|s| s.as_str().to_owned()).collect();
+        let row: TokenRow = sqlx::query_as(
+            "WITH tenant AS (INSERT INTO tenants (id) VALUES ($1) ON CONFLICT (id) DO NOTHING)
+             INSERT INTO api_tokens (tenant_id, token_hash, scopes, label) VALUES ($1, $2, $3, $4)
+             RETURNING id::text, tenant_id, scopes, label, created_at",
+        )
+        .bind(tenant.as_str())
+        .bind(hash.as_slice())
+        .bind(&scopes)
+        .bind(label)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(store_error)?;
+        to_record(row)
+    }
+
+    #[tracing::instrument(name = "pg.find_token", skip_all, err)]
+    async fn find_active(&self, hash: [u8; 32]) -> Result<Option<TokenRecord>, StoreError> {
+        let row: Option<TokenRow> = sqlx::query_as(
+            "SELECT id::text, tenant_id, scopes, label, created_at FROM api_tokens
+             WHERE token_hash = $1 AND revoked_at IS NULL",
+        )
+        .bind(hash.as_slice())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(store_error)?;
+        row.map(to_record).transpose()
+    }
+}
