@@ -1,0 +1,118 @@
+use super::*;
+
+fn valid() -> proto::Absence {
+    proto::Absence {
+        absence_id: "hr-1".into(),
+        revision: 1,
+        owner: Some(proto::Owner {
+            id: 134,
+            name: "Luca Pacioli".into(),
+            email: "luca@example.com".into(),
+            employee_number: "00001".into(),
+            badge_number: None,
+        }),
+        leave_account: Some(proto::LeaveAccount {
+            id: 1718,
+            name: "Paid leave 2018".into(),
+            category_id: 1,
+            category_name: "Paid leave".into(),
+        }),
+        period: Some(proto::absence::Period::HalfDays(proto::HalfDayPeriod {
+            start_date: "2024-03-04".into(),
+            start_half: proto::HalfDay::Am.into(),
+            end_date: "2024-03-05".into(),
+            end_half: proto::HalfDay::Pm.into(),
+        })),
+        status: proto::AbsenceStatus::Approved.into(),
+        created_at: "2024-03-01T09:00:00.000".into(),
+        non_working_dates: vec!["2024-05-01".into()],
+        ..Default::default()
+    }
+}
+
+fn fields(absence: proto::Absence) -> Vec<String> {
+    absence_from_proto(Some(absence))
+        .unwrap_err()
+        .into_iter()
+        .map(|v| v.field)
+        .collect()
+}
+
+#[test]
+fn a_valid_absence_converts_and_round_trips() {
+    let absence = absence_from_proto(Some(valid())).unwrap();
+    assert_eq!(absence.owner.id(), 134);
+    let back = absence_to_proto(&absence);
+    assert_eq!(absence_from_proto(Some(back)).unwrap(), absence);
+}
+
+#[test]
+fn a_missing_absence_is_named() {
+    let err = absence_from_proto(None).unwrap_err();
+    assert_eq!(err[0].field, "absence");
+}
+
+#[test]
+fn every_bad_field_is_named() {
+    let mut a = valid();
+    a.owner = None;
+    assert_eq!(fields(a), ["absence.owner"]);
+
+    let mut a = valid();
+    a.owner.as_mut().unwrap().id = 0;
+    assert_eq!(fields(a), ["absence.owner.id"]);
+
+    let mut a = valid();
+    a.absence_id = String::new();
+    a.status = 0;
+    a.created_at = "yesterday".into();
+    assert_eq!(
+        fields(a),
+        ["absence.absence_id", "absence.status", "absence.created_at"]
+    );
+
+    let mut a = valid();
+    a.period = Some(proto::absence::Period::HalfDays(proto::HalfDayPeriod {
+        start_date: "2024-03-05".into(),
+        start_half: proto::HalfDay::Am.into(),
+        end_date: "2024-03-04".into(),
+        end_half: proto::HalfDay::Pm.into(),
+    }));
+    assert_eq!(fields(a), ["absence.half_days.end_date"]);
+
+    let mut a = valid();
+    a.period = Some(proto::absence::Period::HalfDays(proto::HalfDayPeriod {
+        start_date: "2024-02-30".into(),
+        start_half: 0,
+        end_date: "2024-03-04".into(),
+        end_half: proto::HalfDay::Pm.into(),
+    }));
+    assert_eq!(
+        fields(a),
+        [
+            "absence.half_days.start_date",
+            "absence.half_days.start_half"
+        ]
+    );
+
+    let mut a = valid();
+    a.period = None;
+    a.non_working_dates = vec!["2024-13-01".into()];
+    a.working_weekdays = vec![9];
+    assert_eq!(
+        fields(a),
+        [
+            "absence.period",
+            "absence.working_weekdays[0]",
+            "absence.non_working_dates[0]"
+        ]
+    );
+
+    let mut a = valid();
+    a.period = Some(proto::absence::Period::Hours(proto::HourPeriod {
+        date: "2024-03-04".into(),
+        start_minute: 1380,
+        duration_minutes: 120,
+    }));
+    assert_eq!(fields(a), ["absence.hours.duration_minutes"]);
+}
