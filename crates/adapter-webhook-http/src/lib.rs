@@ -1,1 +1,12 @@
-//! placeholder
+//! # absync-adapter-webhook-http
+//!
+//! The outbound side of absync: [`HttpWebhookSender`] implements the application's `WebhookSender` port
+//! with reqwest (rustls). One POST per call, a total timeout, redirects never followed, the answer's
+//! status and the first 4 KiB of its body read with a bound; every failure becomes a `SendOutcome`.
+//!
+//! This crate must never render payloads or touch a store: the body and headers arrive ready in the
+//! `OutboundRequest`. It never logs header values (one of them is the subscriber's secret).
+
+mod sender;
+
+pub use sender::{EXCERPT_LIMIT, HttpWebhookSender, SenderBuildError, SenderSettings};

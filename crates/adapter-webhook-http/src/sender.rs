@@ -1,0 +1,198 @@
+//! [`HttpWebhookSender`]: one POST, classified.
+
+use absync_application::ports::{OutboundRequest, SendErrorKind, SendOutcome, WebhookSender};
+use async_trait::async_trait;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use std::error::Error as _;
+use std::time::{Duration, Instant};
+
+/// Bytes of a response body kept for the delivery record.
+pub const EXCERPT_LIMIT: usize = 4096;
+
+/// How the sender behaves.
+#[derive(Debug, Clone)]
+pub struct SenderSettings {
+    /// Total time a subscriber has to answer (connect, send, status and headers).
+    pub timeout: Duration,
+    /// The `User-Agent` sent.
+    pub user_agent: String,
+    /// Idle keep-alive connections kept per host.
+    pub pool_max_idle_per_host: usize,
+}
+
+impl Default for SenderSettings {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(10),
+            user_agent: concat!("absync/", env!("CARGO_PKG_VERSION")).to_owned(),
+            pool_max_idle_per_host: 32,
+        }
+    }
+}
+
+/// The HTTP client could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum SenderBuildError {
+    /// The user agent is not a valid header value.
+    #[error("invalid user agent")]
+    UserAgent(#[source] reqwest::header::InvalidHeaderValue),
+    /// reqwest refused the configuration (e.g. no TLS backend).
+    #[error("cannot build the HTTP client")]
+    Client(#[source] reqwest::Error),
+}
+
+/// POSTs webhooks with a shared, keep-alive connection pool.
+#[derive(Debug, Clone)]
+pub struct HttpWebhookSender {
+    client: reqwest::Client,
+    timeout: Duration,
+}
+
+impl HttpWebhookSender {
+    /// Builds the sender.
+    ///
+    /// # Errors
+    /// [`SenderBuildError`] when the settings cannot make a client.
+    pub fn new(settings: SenderSettings) -> Result<Self, SenderBuildError> {
+        let client = reqwest::Client::builder()
+            .user_agent(
+                HeaderValue::from_str(&settings.user_agent).map_err(SenderBuildError::UserAgent)?,
+            )
+            .timeout(settings.timeout)
+            .connect_timeout(settings.timeout.min(Duration::from_secs(5)))
+            .redirect(reqwest::redirect::Policy::none())
+            .pool_max_idle_per_host(settings.pool_max_idle_per_host)
+            .build()
+            .map_err(SenderBuildError::Client)?;
+        Ok(Self {
+            client,
+            timeout: settings.timeout,
+        })
+    }
+
+    fn headers(request: &OutboundRequest) -> Result<HeaderMap, String> {
+        let mut headers = HeaderMap::with_capacity(request.headers.len());
+        for (name, value) in &request.headers {
+            let header = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| format!("invalid header name {name:?}"))?;
+            // The value is never echoed: it may be the subscriber's secret.
+            let value = HeaderValue::from_str(value)
+                .map_err(|_| format!("invalid value for header {name}"))?;
+            headers.append(header, value);
+        }
+        Ok(headers)
+    }
+}
+
+/// Reads at most [`EXCERPT_LIMIT`] bytes of the body; stops at the limit, an error or the deadline, and
+/// drops the rest unread.
+async fn excerpt(mut response: reqwest::Response, deadline: Instant) -> Vec<u8> {
+    let mut kept = Vec::new();
+    while kept.len() < EXCERPT_LIMIT {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(remaining, response.chunk()).await {
+            Ok(Ok(Some(chunk))) => {
+                let room = EXCERPT_LIMIT - kept.len();
+                kept.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            }
+            _ => break,
+        }
+    }
+    kept
+}
+
+fn classify(err: &reqwest::Error) -> SendErrorKind {
+    if err.is_timeout() {
+        return SendErrorKind::Timeout;
+    }
+    // Best effort: a TLS failure shows up somewhere in the source chain as a rustls error or message.
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let text = cause.to_string().to_ascii_lowercase();
+        if text.contains("certificate") || text.contains("tls") || text.contains("handshake") {
+            return SendErrorKind::Tls;
+        }
+        source = cause.source();
+    }
+    if err.is_connect() {
+        SendErrorKind::Connect
+    } else if err.is_builder() {
+        SendErrorKind::Refused
+    } else {
+        SendErrorKind::Other
+    }
+}
+
+fn describe(err: reqwest::Error) -> String {
+    let err = err.without_url();
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+#[async_trait]
+impl WebhookSender for HttpWebhookSender {
+    #[tracing::instrument(name = "http.post", skip_all, fields(url = %request.url, status, error))]
+    async fn send(&self, request: OutboundRequest) -> SendOutcome {
+        let span = tracing::Span::current();
+        let started = Instant::now();
+        let url = match reqwest::Url::parse(&request.url) {
+            Ok(url) => url,
+            Err(err) => {
+                span.record("error", "refused");
+                return SendOutcome::NoAnswer {
+                    kind: SendErrorKind::Refused,
+                    detail: format!("invalid destination URL: {err}"),
+                };
+            }
+        };
+        let headers = match Self::headers(&request) {
+            Ok(headers) => headers,
+            Err(detail) => {
+                span.record("error", "refused");
+                return SendOutcome::NoAnswer {
+                    kind: SendErrorKind::Refused,
+                    detail,
+                };
+            }
+        };
+        let outcome = match self
+            .client
+            .post(url)
+            .headers(headers)
+            .body(request.body)
+            .send()
+            .await
+        {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                span.record("status", status);
+                SendOutcome::Answered {
+                    status,
+                    body_excerpt: excerpt(response, started + self.timeout).await,
+                }
+            }
+            Err(err) => {
+                let kind = classify(&err);
+                span.record("error", kind.as_str());
+                SendOutcome::NoAnswer {
+                    kind,
+                    detail: describe(err),
+                }
+            }
+        };
+        tracing::debug!(
+            elapsed_ms = started.elapsed().as_millis(),
+            "webhook POST finished"
+        );
+        outcome
+    }
+}
+
+#[cfg(test)]
+mod tests;
