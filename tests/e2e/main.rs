@@ -1,1 +1,9 @@
-fn main() {}
+//! End-to-end tests: the absync service, wired exactly as `absync serve` wires it, on ephemeral ports
+//! against a fresh database per test (`#[sqlx::test]`, `DATABASE_URL`) and a local receiver.
+
+#![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
+
+mod app;
+mod delivery;
+mod ingest;
+mod validation;

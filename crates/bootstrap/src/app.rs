@@ -1,0 +1,171 @@
+//! The service: built from [`ServeArgs`], listeners bound first (so port 0 works and the address can
+//! be read back), then run until a shutdown signal.
+
+use crate::config::ServeArgs;
+use crate::dispatch_loop;
+use absync_adapter_grpc::GrpcApi;
+use absync_adapter_postgres::{PgStore, PoolSettings};
+use absync_adapter_webhook_http::{HttpWebhookSender, SenderSettings};
+use absync_application::ports::SystemClock;
+use absync_application::{
+    DispatchSettings, Dispatcher, IngestService, SubscriptionService, TokenService,
+};
+use absync_domain::RetryPolicy;
+use anyhow::Context;
+use secrecy::ExposeSecret;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// A built, not yet running, absync service.
+#[derive(Debug)]
+pub struct Application {
+    grpc_listener: TcpListener,
+    grpc_addr: SocketAddr,
+    store: PgStore,
+    api: GrpcApi,
+    dispatcher: Dispatcher,
+    poll_interval: Duration,
+    shutdown_timeout: Duration,
+}
+
+impl Application {
+    /// Connects to the database (creating it if needed), applies migrations, binds the gRPC listener and
+    /// wires every adapter to its use cases.
+    ///
+    /// # Errors
+    /// When the database cannot be reached or migrated, or the address cannot be bound.
+    pub async fn build(args: &ServeArgs) -> anyhow::Result<Self> {
+        let store = PgStore::connect(
+            args.database.database_url.expose_secret(),
+            &PoolSettings {
+                max_connections: args.database_max_connections,
+                ..PoolSettings::default()
+            },
+        )
+        .await
+        .context("opening the database (ABSYNC_DATABASE_URL)")?;
+        store
+            .migrate()
+            .await
+            .context("applying database migrations")?;
+
+        let sender = HttpWebhookSender::new(SenderSettings {
+            timeout: args.delivery_timeout,
+            ..SenderSettings::default()
+        })
+        .context("building the webhook HTTP client")?;
+        let retry =
+            RetryPolicy::new(args.retry_schedule.clone()).context("ABSYNC_RETRY_SCHEDULE")?;
+
+        let clock = Arc::new(SystemClock);
+        let shared = Arc::new(store.clone());
+        let api = GrpcApi {
+            ingest: IngestService::new(shared.clone(), shared.clone(), clock.clone()),
+            subscriptions: SubscriptionService::new(shared.clone(), clock.clone(), args.allow_http),
+            tokens: TokenService::new(shared.clone()),
+        };
+        let dispatcher = Dispatcher::new(
+            shared,
+            Arc::new(sender),
+            clock,
+            DispatchSettings {
+                retry,
+                batch_size: args.dispatch_batch_size,
+                concurrency: usize::from(args.dispatch_concurrency),
+                lease: args.dispatch_lease,
+            },
+        );
+
+        let grpc_listener = TcpListener::bind(args.grpc_addr).await.with_context(|| {
+            format!(
+                "binding the gRPC address {} (ABSYNC_GRPC_ADDR)",
+                args.grpc_addr
+            )
+        })?;
+        let grpc_addr = grpc_listener.local_addr()?;
+        Ok(Self {
+            grpc_listener,
+            grpc_addr,
+            store,
+            api,
+            dispatcher,
+            poll_interval: args.dispatch_poll_interval,
+            shutdown_timeout: args.shutdown_timeout,
+        })
+    }
+
+    /// The address the gRPC API listens on.
+    #[must_use]
+    pub fn grpc_addr(&self) -> SocketAddr {
+        self.grpc_addr
+    }
+
+    /// Serves until `shutdown` resolves; then stops accepting calls and claiming deliveries, and waits
+    /// (at most the shutdown timeout) for in-flight calls and sends to finish. Deliveries still leased
+    /// when the time is up are sent again after their lease expires.
+    ///
+    /// # Errors
+    /// When the gRPC server fails.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let mut grpc_stop = stop_rx.clone();
+        let grpc = tokio::spawn(absync_adapter_grpc::serve(
+            self.grpc_listener,
+            self.api,
+            async move {
+                let _ = grpc_stop.wait_for(|stop| *stop).await;
+            },
+        ));
+        let dispatcher = tokio::spawn(dispatch_loop::run(
+            self.dispatcher,
+            self.store.clone(),
+            self.poll_interval,
+            stop_rx,
+        ));
+        tracing::info!(grpc_addr = %self.grpc_addr, "absync is serving");
+
+        let mut grpc = grpc;
+        let early = tokio::select! {
+            () = shutdown => None,
+            result = &mut grpc => Some(result),
+        };
+        tracing::info!("shutting down");
+        let _ = stop_tx.send(true);
+        let grpc_result = match early {
+            Some(result) => result,
+            None => match tokio::time::timeout(self.shutdown_timeout, &mut grpc).await {
+                Ok(result) => result,
+                Err(_) => {
+                    tracing::warn!(
+                        "gRPC calls still running at the shutdown timeout; abandoning them"
+                    );
+                    grpc.abort();
+                    Ok(Ok(()))
+                }
+            },
+        };
+        let mut dispatcher = dispatcher;
+        if tokio::time::timeout(self.shutdown_timeout, &mut dispatcher)
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "deliveries still in flight at the shutdown timeout; they will be retried"
+            );
+            dispatcher.abort();
+        }
+        self.store.close().await;
+        grpc_result
+            .context("the gRPC server task failed")?
+            .context("the gRPC server failed")?;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}

@@ -1,0 +1,172 @@
+//! Command line and environment configuration. Every flag can also be set by its `ABSYNC_*` variable.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use secrecy::SecretString;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// absync: keeps external tools in sync with an HR absence system by webhook.
+#[derive(Debug, Parser)]
+#[command(name = "absync", version, about)]
+pub struct Cli {
+    /// Log format.
+    #[arg(long, env = "ABSYNC_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// absync's commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the service: gRPC API and webhook dispatcher (applies pending migrations first).
+    Serve(ServeArgs),
+    /// Apply pending database migrations and exit.
+    Migrate(DatabaseArgs),
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+/// Where the database is.
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseArgs {
+    /// PostgreSQL URL. The database is created if it does not exist.
+    #[arg(
+        long,
+        env = "ABSYNC_DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/absync",
+        value_parser = parse_secret,
+        hide_default_value = false
+    )]
+    pub database_url: SecretString,
+}
+
+fn parse_secret(text: &str) -> Result<SecretString, std::convert::Infallible> {
+    Ok(SecretString::from(text.to_owned()))
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text.trim())
+        .map_err(|e| format!("{e} (examples: 250ms, 10s, 5m, 1h)"))
+}
+
+fn parse_schedule(text: &str) -> Result<Vec<Duration>, String> {
+    if text.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    text.split(',')
+        .map(|part| {
+            let delay = parse_duration(part)?;
+            if delay.is_zero() {
+                return Err(format!("{part:?}: a retry delay must be greater than zero"));
+            }
+            Ok(delay)
+        })
+        .collect()
+}
+
+/// `absync serve` settings.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Database.
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Address of the gRPC API (port 0 picks a free port).
+    #[arg(long, env = "ABSYNC_GRPC_ADDR", default_value = "127.0.0.1:50051")]
+    pub grpc_addr: SocketAddr,
+    /// Delays between delivery attempts, comma-separated; after the last one a delivery has failed.
+    #[arg(long, env = "ABSYNC_RETRY_SCHEDULE", default_value = "5m,15m,1h,24h", value_parser = parse_schedule)]
+    pub retry_schedule: std::vec::Vec<Duration>,
+    /// How long a subscriber has to answer a POST.
+    #[arg(long, env = "ABSYNC_DELIVERY_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub delivery_timeout: Duration,
+    /// Deliveries sent at once.
+    #[arg(long, env = "ABSYNC_DISPATCH_CONCURRENCY", default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..))]
+    pub dispatch_concurrency: u16,
+    /// Deliveries claimed per dispatch cycle.
+    #[arg(long, env = "ABSYNC_DISPATCH_BATCH_SIZE", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub dispatch_batch_size: u32,
+    /// How often the dispatcher looks for due retries and work queued by other instances.
+    #[arg(long, env = "ABSYNC_DISPATCH_POLL_INTERVAL", default_value = "1s", value_parser = parse_duration)]
+    pub dispatch_poll_interval: Duration,
+    /// How long a claimed delivery stays reserved; after a crash it is sent again once this expires.
+    #[arg(long, env = "ABSYNC_DISPATCH_LEASE", default_value = "60s", value_parser = parse_duration)]
+    pub dispatch_lease: Duration,
+    /// Permit plain http:// destinations (for tests and closed networks).
+    #[arg(long, env = "ABSYNC_ALLOW_HTTP")]
+    pub allow_http: bool,
+    /// How long shutdown waits for in-flight calls and deliveries.
+    #[arg(long, env = "ABSYNC_SHUTDOWN_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub shutdown_timeout: Duration,
+    /// Database connections held at most.
+    #[arg(long, env = "ABSYNC_DATABASE_MAX_CONNECTIONS", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..))]
+    pub database_max_connections: u32,
+}
+
+/// `absync token …`.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token and print it once (only its hash is stored).
+    Create {
+        /// Database.
+        #[command(flatten)]
+        database: DatabaseArgs,
+        /// The tenant the token acts for (lower-case letters, digits, '-', '_').
+        #[arg(long)]
+        tenant: String,
+        /// A scope (repeat or comma-separate): absences:write, absences:read, webhooks:write,
+        /// webhooks:read, deliveries:read, deliveries:write.
+        #[arg(long = "scope", required = true, value_delimiter = ',')]
+        scopes: Vec<String>,
+        /// A note for operators.
+        #[arg(long)]
+        label: Option<String>,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn schedules_parse_and_zero_delays_are_refused() {
+        assert_eq!(
+            parse_schedule("5m,15m,1h,24h").unwrap(),
+            [300, 900, 3600, 86_400].map(Duration::from_secs)
+        );
+        assert_eq!(
+            parse_schedule("20ms, 40ms").unwrap(),
+            [20, 40].map(Duration::from_millis)
+        );
+        assert!(parse_schedule("5m,0s").is_err());
+        assert!(parse_schedule("soon").is_err());
+    }
+
+    #[test]
+    fn serve_defaults_match_the_documentation() {
+        let cli = Cli::try_parse_from(["absync", "serve"]).unwrap();
+        let Command::Serve(args) = cli.command else {
+            panic!("serve expected")
+        };
+        assert_eq!(args.grpc_addr.to_string(), "127.0.0.1:50051");
+        assert_eq!(args.delivery_timeout, Duration::from_secs(10));
+        assert_eq!(args.retry_schedule.len(), 4);
+    }
+}

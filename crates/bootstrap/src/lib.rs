@@ -1,0 +1,16 @@
+//! # absync-bootstrap
+//!
+//! The `absync` binary: configuration (clap, every flag also an `ABSYNC_*` variable), wiring of the
+//! adapters into the use cases, the service lifecycle (listeners, dispatcher, graceful shutdown) and the
+//! operator commands (`migrate`, `token create`).
+//!
+//! This crate must never hold business rules or protocol mapping: it only builds and connects the
+//! pieces. The end-to-end tests start the service through [`Application`] exactly as `absync serve` does.
+
+pub mod app;
+pub mod config;
+mod dispatch_loop;
+pub mod telemetry;
+
+pub use app::Application;
+pub use config::{Cli, Command, DatabaseArgs, LogFormat, ServeArgs, TokenCommand};

@@ -1,0 +1,120 @@
+//! `spawn_app`: one running absync per test, with a token, a receiver and clients.
+
+use absync_adapter_grpc::proto;
+use absync_adapter_postgres::PgStore;
+use absync_application::TokenService;
+use absync_bootstrap::{Application, Cli, Command};
+use absync_domain::{Scope, TenantId};
+use absync_e2e::client::Clients;
+use absync_e2e::database::url_for;
+use absync_e2e::receiver::Receiver;
+use clap::Parser;
+use sqlx::PgPool;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use std::sync::Arc;
+use tokio::sync::oneshot;
+
+/// A running absync and what a test needs around it.
+pub(crate) struct TestApp {
+    pub(crate) clients: Clients,
+    pub(crate) receiver: Receiver,
+    pub(crate) pool: PgPool,
+    pub(crate) grpc_addr: std::net::SocketAddr,
+    _stop: oneshot::Sender<()>,
+}
+
+/// Starts absync on its own database (from `#[sqlx::test(migrations = false)]`), with a millisecond
+/// poll interval, http destinations allowed, a receiver and a token with every scope for tenant `acme`.
+pub(crate) async fn spawn_app(pool_options: PgPoolOptions, connect: PgConnectOptions) -> TestApp {
+    let database = connect
+        .get_database()
+        .expect("sqlx::test names the database")
+        .to_owned();
+    let url = url_for(&database);
+    let cli = Cli::try_parse_from([
+        "absync",
+        "serve",
+        "--database-url",
+        &url,
+        "--grpc-addr",
+        "127.0.0.1:0",
+        "--allow-http",
+        "--dispatch-poll-interval",
+        "50ms",
+        "--shutdown-timeout",
+        "5s",
+    ])
+    .unwrap();
+    let Command::Serve(args) = cli.command else {
+        unreachable!()
+    };
+    let app = Application::build(&args).await.unwrap();
+    let grpc_addr = app.grpc_addr();
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(app.run_until_stopped(async move {
+        let _ = stopped.await;
+    }));
+
+    let pool = pool_options.connect_with(connect).await.unwrap();
+    let token = TokenService::new(Arc::new(PgStore::from_pool(pool.clone())))
+        .issue(
+            &TenantId::parse("acme").unwrap(),
+            &Scope::ALL,
+            Some("e2e".into()),
+        )
+        .await
+        .unwrap()
+        .token;
+    TestApp {
+        clients: Clients::connect(grpc_addr, Some(token)).await,
+        receiver: Receiver::start().await,
+        pool,
+        grpc_addr,
+        _stop: stop,
+    }
+}
+
+impl TestApp {
+    /// Subscribes the receiver's `/hook` to `leaves` with an Authorization value.
+    pub(crate) async fn subscribe(&mut self, filter: proto::EventFilter) -> proto::Subscription {
+        let request = self.clients.request(proto::CreateSubscriptionRequest {
+            destination_url: self.receiver.url("/hook"),
+            collection: proto::Collection::Leaves.into(),
+            authorization: Some("Basic YWxhZGRpbjpvcGVuc2VzYW1l".into()),
+            event_filter: filter.into(),
+            valid_until: String::new(),
+        });
+        self.clients
+            .subscriptions
+            .create_subscription(request)
+            .await
+            .unwrap()
+            .into_inner()
+            .subscription
+            .unwrap()
+    }
+
+    /// Puts an absence.
+    pub(crate) async fn put(
+        &mut self,
+        absence: proto::Absence,
+    ) -> Result<proto::ChangeResponse, tonic::Status> {
+        let request = self.clients.request(proto::PutAbsenceRequest {
+            absence: Some(absence),
+        });
+        self.clients
+            .ingest
+            .put_absence(request)
+            .await
+            .map(tonic::Response::into_inner)
+    }
+
+    /// Counts rows of a table.
+    pub(crate) async fn count(&self, table: &str) -> i64 {
+        let (n,): (i64,) = sqlx::query_as(&format!("SELECT count(*) FROM {table}"))
+            .fetch_one(&self.pool)
+            .await
+            .unwrap();
+        n
+    }
+}
