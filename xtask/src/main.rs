@@ -1,1 +1,61 @@
-fn main() {}
+//! Project automation, run as `cargo xtask <command>`:
+//!
+//! - `test [args…]`: make sure PostgreSQL is reachable, then run the whole test suite.
+//! - `ci`: formatting check, clippy with `-D warnings`, the dependency rule, then `test`.
+//! - `deps`: check the crate dependency rule over `cargo metadata`.
+
+mod ci;
+mod deps;
+mod postgres;
+mod test;
+
+use std::process::{Command, ExitCode};
+
+const USAGE: &str = "usage: cargo xtask <command>
+
+commands:
+  test [args…]  make sure PostgreSQL is reachable (DATABASE_URL, else 127.0.0.1:5432, started if stopped),
+                then run every test of the workspace; extra args go to the test runner
+  ci            cargo fmt --check, clippy -D warnings, the dependency rule, then test
+  deps          check that inner crates never depend on outer ones (domain stays free of I/O crates)";
+
+fn main() -> ExitCode {
+    let mut args = std::env::args().skip(1);
+    let command = args.next();
+    let rest: Vec<String> = args.collect();
+    let result = match command.as_deref() {
+        Some("test") => test::run(&rest),
+        Some("ci") => ci::run(),
+        Some("deps") => deps::run(),
+        Some("help" | "--help" | "-h") | None => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Some(other) => {
+            eprintln!("unknown command {other:?}\n\n{USAGE}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("xtask: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The cargo that runs us (`CARGO`), or `cargo`.
+pub(crate) fn cargo() -> Command {
+    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+}
+
+/// Runs a command, failing with its description when it does not succeed.
+pub(crate) fn run_checked(mut command: Command, what: &str) -> anyhow::Result<()> {
+    eprintln!("xtask: {what}");
+    let status = command
+        .status()
+        .map_err(|e| anyhow::anyhow!("cannot start {what}: {e}"))?;
+    anyhow::ensure!(status.success(), "{what} failed ({status})");
+    Ok(())
+}

@@ -1,0 +1,37 @@
+//! `cargo xtask test`: PostgreSQL up, then every test of the workspace (nextest when installed, plus
+//! doctests; `cargo test` otherwise).
+
+use crate::{cargo, postgres, run_checked};
+
+fn nextest_available() -> bool {
+    cargo()
+        .args(["nextest", "--version"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+pub(crate) fn run(extra: &[String]) -> anyhow::Result<()> {
+    let url = postgres::ensure_reachable()?;
+    eprintln!("xtask: tests use DATABASE_URL={url}");
+    if nextest_available() {
+        let mut tests = cargo();
+        tests
+            .args(["nextest", "run", "--workspace", "--no-fail-fast"])
+            .args(extra)
+            .env("DATABASE_URL", &url);
+        run_checked(tests, "cargo nextest run --workspace")?;
+        let mut doc = cargo();
+        doc.args(["test", "--workspace", "--doc"])
+            .env("DATABASE_URL", &url);
+        run_checked(doc, "cargo test --workspace --doc")
+    } else {
+        let mut tests = cargo();
+        tests
+            .args(["test", "--workspace", "--no-fail-fast"])
+            .args(extra)
+            .env("DATABASE_URL", &url);
+        run_checked(tests, "cargo test --workspace")
+    }
+}
