@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
 
+mod api;
 mod app;
 mod delivery;
 mod ingest;
