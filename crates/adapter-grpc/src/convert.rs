@@ -357,6 +357,7 @@ pub(crate) fn subscription_to_proto(s: &Subscription) -> proto::Subscription {
         id: s.id.to_string(),
         collection: match s.collection {
             absync_domain::Collection::Leaves => proto::Collection::Leaves,
+            absync_domain::Collection::Absences => proto::Collection::Absences,
         }
         .into(),
         destination_url: s.destination.as_str().to_owned(),

@@ -21,8 +21,12 @@ fn create_request(body: proto::CreateSubscriptionRequest) -> Result<CreateSubscr
     let mut v = Violations::default();
     let collection = match proto::Collection::try_from(body.collection) {
         Ok(proto::Collection::Leaves) => Some(Collection::Leaves),
+        Ok(proto::Collection::Absences) => Some(Collection::Absences),
         _ => {
-            v.add("collection", "required: COLLECTION_LEAVES");
+            v.add(
+                "collection",
+                "required: COLLECTION_LEAVES or COLLECTION_ABSENCES",
+            );
             None
         }
     };

@@ -4,7 +4,7 @@ use crate::error::ApplicationError;
 use crate::ports::{
     AttemptReport, ClaimedDelivery, Clock, DeliveryQueue, NextStep, OutboundRequest, WebhookSender,
 };
-use absync_domain::{AttemptVerdict, RetryPolicy, payload};
+use absync_domain::{AttemptVerdict, RenderContext, RetryPolicy, payload};
 use futures::StreamExt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -101,7 +101,14 @@ impl Dispatcher {
         leave_id = %delivery.record.key(), event = delivery.record.event.as_str(), attempt = delivery.attempts_made + 1,
         status, error))]
     async fn attempt(&self, delivery: ClaimedDelivery) -> AttemptReport {
-        let message = payload::render(delivery.collection, &delivery.record);
+        let message = payload::render(
+            delivery.collection,
+            &delivery.record,
+            RenderContext {
+                tenant: &delivery.tenant,
+                change_version: delivery.change_version,
+            },
+        );
         let mut headers: Vec<(String, String)> = message
             .headers
             .into_iter()

@@ -8,6 +8,9 @@ use absync_domain::{
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
 
+/// How long an `absences` (Protime) subscription lives when the request sets no `valid_until` *(ours)*.
+pub const ABSENCES_VALIDITY_DAYS: i64 = 90;
+
 /// A request to subscribe.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CreateSubscription {
@@ -63,14 +66,19 @@ impl SubscriptionService {
     ) -> Result<Subscription, ApplicationError> {
         let destination = DestinationUrl::parse(&request.destination_url, self.allow_http)
             .map_err(|e| ApplicationError::invalid("destination_url", e.to_string()))?;
+        let now = self.clock.now();
         if let Some(until) = request.valid_until
-            && until <= self.clock.now()
+            && until <= now
         {
             return Err(ApplicationError::invalid(
                 "valid_until",
                 "must lie in the future",
             ));
         }
+        let valid_until = request.valid_until.or(match request.collection {
+            Collection::Leaves => None,
+            Collection::Absences => Some(now + chrono::Duration::days(ABSENCES_VALIDITY_DAYS)),
+        });
         let created = self
             .store
             .create(NewSubscription {
@@ -79,7 +87,7 @@ impl SubscriptionService {
                 destination,
                 authorization: request.authorization,
                 event_filter: request.event_filter,
-                valid_until: request.valid_until,
+                valid_until,
             })
             .await?;
         tracing::Span::current().record("subscription_id", tracing::field::display(&created.id));
@@ -186,6 +194,42 @@ mod tests {
                 matches!(&err, ApplicationError::InvalidInput(v) if v[0].field == "destination_url"),
                 "{url}"
             );
+        }
+    }
+
+    #[tokio::test]
+    async fn absences_subscriptions_expire_after_90_days_by_default_and_leaves_never() {
+        for (collection, expected) in [
+            (
+                Collection::Absences,
+                Some(now() + chrono::Duration::days(90)),
+            ),
+            (Collection::Leaves, None),
+        ] {
+            let mut store = MockSubscriptionStore::new();
+            store
+                .expect_create()
+                .withf(move |n| n.valid_until == expected)
+                .times(1)
+                .returning(|n| {
+                    Ok(Subscription {
+                        id: SubscriptionId::new("s1"),
+                        tenant: n.tenant,
+                        collection: n.collection,
+                        destination: n.destination,
+                        authorization: n.authorization,
+                        event_filter: n.event_filter,
+                        status: SubscriptionStatus::Enabled,
+                        valid_until: n.valid_until,
+                        created_at: now(),
+                    })
+                });
+            let mut req = request("https://example.com/hook");
+            req.collection = collection;
+            service(store, false)
+                .create(&TenantId::parse("acme").unwrap(), req)
+                .await
+                .unwrap();
         }
     }
 

@@ -31,7 +31,7 @@ pub use ids::{
     SubscriptionId, TenantId,
 };
 pub use leave::{Leave, LeaveKey, LeaveKeyError, LeaveState, split_into_leaves};
-pub use payload::WebhookMessage;
+pub use payload::{RenderContext, WebhookMessage};
 pub use period::{Half, HalfDay, HalfDayRange, HourSlot, Period, PeriodError};
 pub use retry::{AttemptVerdict, RetryPolicy, RetryPolicyError};
 pub use revision::{RevisionDecision, decide_revision};

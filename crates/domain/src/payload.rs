@@ -1,8 +1,10 @@
 //! Wire payloads: the exact message a subscriber receives for one leave event.
 
+pub mod protime;
 pub mod timmi;
 
 use crate::event::LeaveEventRecord;
+use crate::ids::{ChangeVersion, TenantId};
 use crate::subscription::Collection;
 
 /// A rendered message: the format's headers and the body. Transport headers that depend on the
@@ -15,10 +17,24 @@ pub struct WebhookMessage {
     pub body: Vec<u8>,
 }
 
+/// What a rendering needs besides the event itself.
+#[derive(Debug, Clone, Copy)]
+pub struct RenderContext<'a> {
+    /// Whose event (Protime's `request.id` starts with it).
+    pub tenant: &'a TenantId,
+    /// The event's change version (Protime's `changeVersion`).
+    pub change_version: ChangeVersion,
+}
+
 /// Renders `record` in the format of `collection`.
 #[must_use]
-pub fn render(collection: Collection, record: &LeaveEventRecord) -> WebhookMessage {
+pub fn render(
+    collection: Collection,
+    record: &LeaveEventRecord,
+    context: RenderContext<'_>,
+) -> WebhookMessage {
     match collection {
         Collection::Leaves => timmi::render(record),
+        Collection::Absences => protime::render(record, context),
     }
 }

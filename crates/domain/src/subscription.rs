@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 pub enum Collection {
     /// Timmi Absences leave v1: one POST per leave and event.
     Leaves,
+    /// Protime absence v1: one delta item per leave event.
+    Absences,
 }
 
 impl Collection {
@@ -17,6 +19,7 @@ impl Collection {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Leaves => "leaves",
+            Self::Absences => "absences",
         }
     }
 
@@ -25,6 +28,7 @@ impl Collection {
     pub fn parse(text: &str) -> Option<Self> {
         match text {
             "leaves" => Some(Self::Leaves),
+            "absences" => Some(Self::Absences),
             _ => None,
         }
     }
@@ -188,6 +192,7 @@ mod tests {
     #[test]
     fn names_round_trip() {
         assert_eq!(Collection::parse("leaves"), Some(Collection::Leaves));
+        assert_eq!(Collection::parse("absences"), Some(Collection::Absences));
         assert_eq!(Collection::parse("people"), None);
         for f in [EventFilter::All, EventFilter::ValidatedOnly] {
             assert_eq!(EventFilter::parse(f.as_str()), Some(f));

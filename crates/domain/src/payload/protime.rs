@@ -1,0 +1,282 @@
+//! Protime absence v1: one delta item per leave event, with the event properties of the Protime webhook
+//! document nested by their dotted names.
+
+use super::{RenderContext, WebhookMessage};
+use crate::absence::Definition;
+use crate::event::{DeletionReason, LeaveEvent, LeaveEventRecord};
+use crate::ids::ChangeVersion;
+use crate::leave::LeaveState;
+use crate::period::Half;
+use serde::Serialize;
+
+/// `X-Version` of this format.
+pub const VERSION: &str = "1";
+/// `X-Resource-Type` of this format.
+pub const RESOURCE_TYPE: &str = "absence";
+
+/// A change version as Protime shows it: 20 upper-case hex digits, zero-padded, so that string order is
+/// change order.
+#[must_use]
+pub fn change_version_text(version: ChangeVersion) -> String {
+    format!("{:020X}", version.get())
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Item<'a> {
+    change_type: &'static str,
+    change_version: String,
+    id: i64,
+    person: Person<'a>,
+    resulting_absence_definition: Option<DefinitionRef<'a>>,
+    requested_absence_definition: Option<DefinitionRef<'a>>,
+    shift_definition: Option<ShiftRef<'a>>,
+    date: String,
+    start_time_in_minutes: u16,
+    duration_in_minutes: u16,
+    calculated_duration_in_minutes: u16,
+    day_part: &'static str,
+    request: RequestRef,
+    status: &'static str,
+    approval_level: &'static str,
+    is_locked: bool,
+    period_type: &'static str,
+}
+
+#[derive(Serialize)]
+struct Person<'a> {
+    id: i64,
+    #[serde(rename = "@employee-number")]
+    employee_number: &'a str,
+    #[serde(rename = "@badge-number")]
+    badge_number: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct DefinitionRef<'a> {
+    id: i64,
+    #[serde(rename = "@absence-code")]
+    code: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct ShiftRef<'a> {
+    id: i64,
+    #[serde(rename = "@shift-code")]
+    code: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct RequestRef {
+    id: String,
+}
+
+fn absence_definition(d: Option<&Definition>) -> Option<DefinitionRef<'_>> {
+    d.map(|d| DefinitionRef {
+        id: d.id,
+        code: d.code.as_deref(),
+    })
+}
+
+/// Minutes of a half-day leave *(ours)*: the morning is 00:00–12:00, the afternoon 12:00–24:00.
+const HALF_DAY_MINUTES: u16 = 12 * 60;
+
+/// Renders one leave event as a Protime delta item.
+#[must_use]
+pub fn render(record: &LeaveEventRecord, context: RenderContext<'_>) -> WebhookMessage {
+    let leave = &record.leave;
+    let (start, duration) = leave.hours.unwrap_or(match leave.key.half() {
+        Half::Am => (0, HALF_DAY_MINUTES),
+        Half::Pm => (HALF_DAY_MINUTES, HALF_DAY_MINUTES),
+    });
+    let refused = record
+        .deletion
+        .is_some_and(|d| d.reason == DeletionReason::Refused);
+    let approval_level = match leave.state {
+        _ if refused => "NotApproved",
+        LeaveState::Pending => "AwaitingApproval",
+        LeaveState::Approved => "Approved",
+    };
+    let item = Item {
+        change_type: match record.event {
+            LeaveEvent::Created | LeaveEvent::Approved => "InsertOrUpdate",
+            LeaveEvent::Deleted => "Delete",
+        },
+        change_version: change_version_text(context.change_version),
+        id: leave.key.number().get(),
+        person: Person {
+            id: leave.owner.id(),
+            employee_number: &leave.owner.employee_number,
+            badge_number: leave.owner.badge_number.as_deref(),
+        },
+        resulting_absence_definition: absence_definition(leave.resulting_definition.as_ref()),
+        requested_absence_definition: absence_definition(leave.requested_definition.as_ref()),
+        shift_definition: leave.shift_definition.as_ref().map(|d| ShiftRef {
+            id: d.id,
+            code: d.code.as_deref(),
+        }),
+        date: leave.key.date().format("%Y-%m-%d").to_string(),
+        start_time_in_minutes: start,
+        duration_in_minutes: duration,
+        calculated_duration_in_minutes: duration,
+        day_part: match leave.key.half() {
+            Half::Am => "First",
+            Half::Pm => "Second",
+        },
+        request: RequestRef {
+            id: format!(
+                "{}-{}-{}",
+                context.tenant,
+                leave.owner.id(),
+                leave.key.absence()
+            ),
+        },
+        status: "Manual",
+        approval_level,
+        is_locked: false,
+        period_type: "Day",
+    };
+    WebhookMessage {
+        headers: vec![
+            ("Content-Type", "application/json".to_owned()),
+            ("X-Version", VERSION.to_owned()),
+            ("X-Resource-Type", RESOURCE_TYPE.to_owned()),
+            ("X-Event", record.event.as_str().to_owned()),
+        ],
+        // Serialising plain structs of strings and integers cannot fail.
+        body: serde_json::to_vec(&item).unwrap_or_default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::absence::{LeaveAccount, Owner};
+    use crate::event::Deletion;
+    use crate::ids::{AbsenceNumber, TenantId};
+    use crate::leave::{Leave, LeaveKey};
+    use crate::timestamp::LocalTimestamp;
+    use serde_json::json;
+
+    fn leave(state: LeaveState, half: Half, hours: Option<(u16, u16)>) -> Leave {
+        Leave {
+            key: LeaveKey::new(
+                AbsenceNumber::new(78287).unwrap(),
+                "2018-04-24".parse().unwrap(),
+                half,
+            ),
+            state,
+            owner: Owner::new(
+                134,
+                "Luca".into(),
+                "l@x".into(),
+                "00001".into(),
+                Some("B-17".into()),
+            )
+            .unwrap(),
+            leave_account: LeaveAccount {
+                id: 1718,
+                name: "Paid".into(),
+                category_id: 1,
+                category_name: "Paid".into(),
+            },
+            requested_definition: Some(Definition {
+                id: 11,
+                code: Some("VAC".into()),
+            }),
+            resulting_definition: Some(Definition { id: 12, code: None }),
+            shift_definition: None,
+            hours,
+            created_at: None,
+            approved_at: None,
+        }
+    }
+
+    fn body(record: &LeaveEventRecord, version: i64) -> serde_json::Value {
+        let tenant = TenantId::parse("acme").unwrap();
+        let msg = render(
+            record,
+            RenderContext {
+                tenant: &tenant,
+                change_version: ChangeVersion::new(version),
+            },
+        );
+        serde_json::from_slice(&msg.body).unwrap()
+    }
+
+    #[test]
+    fn an_approved_morning_is_an_insert_or_update_item_with_every_property() {
+        let record = LeaveEventRecord {
+            event: LeaveEvent::Approved,
+            leave: leave(LeaveState::Approved, Half::Am, None),
+            previous_state: None,
+            deletion: None,
+        };
+        let id = record.leave.key.number().get();
+        assert_eq!(
+            body(&record, 42),
+            json!({
+                "changeType": "InsertOrUpdate",
+                "changeVersion": "0000000000000000002A",
+                "id": id,
+                "person": {"id": 134, "@employee-number": "00001", "@badge-number": "B-17"},
+                "resultingAbsenceDefinition": {"id": 12, "@absence-code": null},
+                "requestedAbsenceDefinition": {"id": 11, "@absence-code": "VAC"},
+                "shiftDefinition": null,
+                "date": "2018-04-24",
+                "startTimeInMinutes": 0,
+                "durationInMinutes": 720,
+                "calculatedDurationInMinutes": 720,
+                "dayPart": "First",
+                "request": {"id": "acme-134-78287"},
+                "status": "Manual",
+                "approvalLevel": "Approved",
+                "isLocked": false,
+                "periodType": "Day"
+            })
+        );
+    }
+
+    #[test]
+    fn hours_pending_and_refusal() {
+        let pending = LeaveEventRecord {
+            event: LeaveEvent::Created,
+            leave: leave(LeaveState::Pending, Half::Pm, Some((840, 90))),
+            previous_state: None,
+            deletion: None,
+        };
+        let b = body(&pending, 1);
+        assert_eq!(b["dayPart"], json!("Second"));
+        assert_eq!(b["startTimeInMinutes"], json!(840));
+        assert_eq!(b["durationInMinutes"], json!(90));
+        assert_eq!(b["approvalLevel"], json!("AwaitingApproval"));
+
+        let refused = LeaveEventRecord {
+            event: LeaveEvent::Deleted,
+            leave: leave(LeaveState::Pending, Half::Pm, None),
+            previous_state: Some(LeaveState::Pending),
+            deletion: Some(Deletion {
+                reason: DeletionReason::Refused,
+                at: LocalTimestamp::parse("2018-04-20T10:00:00").unwrap(),
+            }),
+        };
+        let b = body(&refused, 2);
+        assert_eq!(b["changeType"], json!("Delete"));
+        assert_eq!(b["approvalLevel"], json!("NotApproved"));
+        assert_eq!(b["startTimeInMinutes"], json!(720));
+    }
+
+    #[test]
+    fn change_versions_sort_as_text_in_change_order() {
+        let versions = [1_i64, 9, 10, 255, 4096, i64::MAX];
+        let texts: Vec<String> = versions
+            .iter()
+            .map(|v| change_version_text(ChangeVersion::new(*v)))
+            .collect();
+        assert!(texts.iter().all(|t| t.len() == 20));
+        let mut sorted = texts.clone();
+        sorted.sort();
+        assert_eq!(sorted, texts);
+        assert_eq!(texts[3], "000000000000000000FF");
+    }
+}
