@@ -77,9 +77,21 @@ pub(crate) async fn spawn_app(pool_options: PgPoolOptions, connect: PgConnectOpt
 impl TestApp {
     /// Subscribes the receiver's `/hook` to `leaves` with an Authorization value.
     pub(crate) async fn subscribe(&mut self, filter: proto::EventFilter) -> proto::Subscription {
+        self.subscribe_to(proto::Collection::Leaves, filter)
+            .await
+            .subscription
+            .unwrap()
+    }
+
+    /// Subscribes the receiver's `/hook` to `collection`; the answer carries the signing secret.
+    pub(crate) async fn subscribe_to(
+        &mut self,
+        collection: proto::Collection,
+        filter: proto::EventFilter,
+    ) -> proto::CreateSubscriptionResponse {
         let request = self.clients.request(proto::CreateSubscriptionRequest {
             destination_url: self.receiver.url("/hook"),
-            collection: proto::Collection::Leaves.into(),
+            collection: collection.into(),
             authorization: Some("Basic YWxhZGRpbjpvcGVuc2VzYW1l".into()),
             event_filter: filter.into(),
             valid_until: String::new(),
@@ -90,8 +102,6 @@ impl TestApp {
             .await
             .unwrap()
             .into_inner()
-            .subscription
-            .unwrap()
     }
 
     /// Puts an absence.

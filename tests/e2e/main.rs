@@ -7,4 +7,5 @@ mod api;
 mod app;
 mod delivery;
 mod ingest;
+mod signing;
 mod validation;

@@ -85,6 +85,7 @@ impl Subscriptions for SubscriptionsApi {
             .map_err(to_status)?;
         Ok(Response::new(proto::CreateSubscriptionResponse {
             subscription: Some(subscription_to_proto(&created)),
+            signing_secret: created.signing_secret.expose(),
         }))
     }
 
@@ -110,5 +111,25 @@ impl Subscriptions for SubscriptionsApi {
             .await
             .map_err(to_status)?;
         Ok(Response::new(proto::DeleteSubscriptionResponse {}))
+    }
+
+    async fn rotate_signing_secret(
+        &self,
+        request: Request<proto::RotateSigningSecretRequest>,
+    ) -> Result<Response<proto::RotateSigningSecretResponse>, Status> {
+        let tenant = self.auth.tenant(&request, Scope::WebhooksWrite).await?;
+        let id = SubscriptionId::new(request.into_inner().id);
+        let rotated = self
+            .subscriptions
+            .rotate_secret(&tenant, &id)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(proto::RotateSigningSecretResponse {
+            signing_secret: rotated.signing_secret.expose(),
+            previous_secret_valid_until: rotated
+                .previous_secret
+                .map(|p| p.until.to_rfc3339())
+                .unwrap_or_default(),
+        }))
     }
 }

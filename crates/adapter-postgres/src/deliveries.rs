@@ -7,7 +7,7 @@ use absync_application::ports::{
 };
 use absync_domain::{
     AuthorizationValue, ChangeVersion, Collection, DeliveryId, DestinationUrl, LeaveEventRecord,
-    SubscriptionId, TenantId,
+    SigningSecret, SubscriptionId, TenantId,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -39,7 +39,8 @@ WITH due AS (
     RETURNING d.id, d.tenant_id, d.subscription_id, d.change_version, d.attempt_count
 )
 SELECT c.id, c.tenant_id, c.subscription_id::text, s.collection, s.destination, s.authorization_value,
-       c.change_version, e.record, c.attempt_count
+       c.change_version, e.record, c.attempt_count, s.signing_secret,
+       CASE WHEN s.previous_secret_expires_at > $1 THEN s.previous_signing_secret END AS previous_signing_secret
 FROM claimed c
 JOIN subscriptions s ON s.id = c.subscription_id
 JOIN leave_events e ON e.tenant_id = c.tenant_id AND e.change_version = c.change_version
@@ -56,6 +57,8 @@ struct ClaimRow {
     change_version: i64,
     record: Json<LeaveEventRecord>,
     attempt_count: i32,
+    signing_secret: String,
+    previous_signing_secret: Option<String>,
 }
 
 impl TryFrom<ClaimRow> for ClaimedDelivery {
@@ -77,6 +80,10 @@ impl TryFrom<ClaimRow> for ClaimedDelivery {
             change_version: ChangeVersion::new(row.change_version),
             record: row.record.0,
             attempts_made: u32::try_from(row.attempt_count).unwrap_or(0),
+            signing_secrets: std::iter::once(row.signing_secret)
+                .chain(row.previous_signing_secret)
+                .map(|s| SigningSecret::parse(&s).map_err(|e| decode_error("signing secret", e)))
+                .collect::<Result<_, _>>()?,
         })
     }
 }

@@ -2,15 +2,18 @@
 
 use crate::error::{decode_error, store_error};
 use crate::store::{PgStore, is_uuid};
-use absync_application::ports::{NewSubscription, StoreError, Subscription, SubscriptionStore};
+use absync_application::ports::{
+    NewSubscription, PreviousSecret, StoreError, Subscription, SubscriptionStore,
+};
 use absync_domain::{
-    AuthorizationValue, Collection, DestinationUrl, EventFilter, SubscriptionId,
+    AuthorizationValue, Collection, DestinationUrl, EventFilter, SigningSecret, SubscriptionId,
     SubscriptionStatus, TenantId,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-const COLUMNS: &str = "id::text, tenant_id, collection, destination, authorization_value, event_filter, status, valid_until, created_at";
+const COLUMNS: &str = "id::text, tenant_id, collection, destination, authorization_value, event_filter, status, \
+     valid_until, created_at, signing_secret, previous_signing_secret, previous_secret_expires_at";
 
 #[derive(sqlx::FromRow)]
 struct Row {
@@ -23,6 +26,9 @@ struct Row {
     status: String,
     valid_until: Option<DateTime<Utc>>,
     created_at: DateTime<Utc>,
+    signing_secret: String,
+    previous_signing_secret: Option<String>,
+    previous_secret_expires_at: Option<DateTime<Utc>>,
 }
 
 impl TryFrom<Row> for Subscription {
@@ -46,6 +52,16 @@ impl TryFrom<Row> for Subscription {
                 .ok_or_else(|| decode_error("subscription status", &row.status))?,
             valid_until: row.valid_until,
             created_at: row.created_at,
+            signing_secret: SigningSecret::parse(&row.signing_secret)
+                .map_err(|e| decode_error("signing secret", e))?,
+            previous_secret: match (row.previous_signing_secret, row.previous_secret_expires_at) {
+                (Some(secret), Some(until)) => Some(PreviousSecret {
+                    secret: SigningSecret::parse(&secret)
+                        .map_err(|e| decode_error("signing secret", e))?,
+                    until,
+                }),
+                _ => None,
+            },
         })
     }
 }
@@ -56,8 +72,9 @@ impl SubscriptionStore for PgStore {
     async fn create(&self, new: NewSubscription) -> Result<Subscription, StoreError> {
         let row: Row = sqlx::query_as(&format!(
             "WITH tenant AS (INSERT INTO tenants (id) VALUES ($1) ON CONFLICT (id) DO NOTHING)
-             INSERT INTO subscriptions (tenant_id, collection, destination, authorization_value, event_filter, status, valid_until)
-             VALUES ($1, $2, $3, $4, $5, 'Enabled', $6)
+             INSERT INTO subscriptions
+                 (tenant_id, collection, destination, authorization_value, event_filter, status, valid_until, signing_secret)
+             VALUES ($1, $2, $3, $4, $5, 'Enabled', $6, $7)
              RETURNING {COLUMNS}"
         ))
         .bind(new.tenant.as_str())
@@ -66,6 +83,7 @@ impl SubscriptionStore for PgStore {
         .bind(new.authorization.as_ref().map(AuthorizationValue::expose))
         .bind(new.event_filter.as_str())
         .bind(new.valid_until)
+        .bind(new.signing_secret.expose())
         .fetch_one(&self.pool)
         .await
         .map_err(store_error)?;
@@ -99,5 +117,32 @@ impl SubscriptionStore for PgStore {
         .await
         .map_err(store_error)?;
         Ok(done.rows_affected() == 1)
+    }
+
+    #[tracing::instrument(name = "pg.rotate_signing_secret", skip_all, err, fields(tenant = %tenant, subscription_id = %id))]
+    async fn rotate_secret(
+        &self,
+        tenant: &TenantId,
+        id: &SubscriptionId,
+        secret: SigningSecret,
+        previous_until: DateTime<Utc>,
+    ) -> Result<Option<Subscription>, StoreError> {
+        if !is_uuid(id.as_str()) {
+            return Ok(None);
+        }
+        let row: Option<Row> = sqlx::query_as(&format!(
+            "UPDATE subscriptions
+             SET previous_signing_secret = signing_secret, previous_secret_expires_at = $3, signing_secret = $4
+             WHERE tenant_id = $1 AND id = $2::uuid AND deleted_at IS NULL
+             RETURNING {COLUMNS}"
+        ))
+        .bind(tenant.as_str())
+        .bind(id.as_str())
+        .bind(previous_until)
+        .bind(secret.expose())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(store_error)?;
+        row.map(Subscription::try_from).transpose()
     }
 }

@@ -12,8 +12,8 @@ use absync_domain::absence::AbsenceParts;
 use absync_domain::{
     Absence, AbsenceId, AbsenceNumber, AbsenceStatus, AuthorizationValue, Collection, Deletion,
     DeletionReason, DestinationUrl, EventFilter, Half, HalfDay, HalfDayRange, LeaveAccount,
-    LocalTimestamp, Owner, Period, Revision, Scope, SubscriptionId, TenantId, WorkingCalendar,
-    derive_events, split_into_leaves,
+    LocalTimestamp, Owner, Period, Revision, Scope, SigningSecret, SubscriptionId, TenantId,
+    WorkingCalendar, derive_events, split_into_leaves,
 };
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use sqlx::PgPool;
@@ -82,6 +82,7 @@ async fn subscribe(store: &PgStore, tenant_name: &str) -> SubscriptionId {
             authorization: Some(AuthorizationValue::parse("Basic abc").unwrap()),
             event_filter: EventFilter::All,
             valid_until: None,
+            signing_secret: SigningSecret::from_key([3; 32]),
         },
     )
     .await
@@ -397,4 +398,65 @@ async fn deliveries_of_a_deleted_subscription_are_not_claimed(pool: PgPool) {
             .unwrap()
             .is_empty()
     );
+}
+
+#[sqlx::test(migrator = "absync_adapter_postgres::MIGRATOR")]
+async fn a_rotated_secret_signs_beside_the_new_one_until_it_expires(pool: PgPool) {
+    let store = setup(pool).await;
+    let sub = subscribe(&store, "acme").await;
+    let until = t0() + Duration::hours(24);
+    assert!(
+        store
+            .rotate_secret(
+                &tenant("other"),
+                &sub,
+                SigningSecret::from_key([4; 32]),
+                until
+            )
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let rotated = store
+        .rotate_secret(
+            &tenant("acme"),
+            &sub,
+            SigningSecret::from_key([4; 32]),
+            until,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(rotated.signing_secret, SigningSecret::from_key([4; 32]));
+    assert_eq!(
+        rotated.previous_secret.as_ref().unwrap().secret,
+        SigningSecret::from_key([3; 32])
+    );
+
+    let number = store.allocate_number().await.unwrap();
+    store
+        .write(first_write(
+            "acme",
+            number,
+            &absence("hr-1", 1, AbsenceStatus::Approved),
+            std::slice::from_ref(&sub),
+        ))
+        .await
+        .unwrap();
+    let during = store
+        .claim_due(t0(), 1, t0() + Duration::seconds(1))
+        .await
+        .unwrap();
+    assert_eq!(
+        during[0].signing_secrets,
+        [
+            SigningSecret::from_key([4; 32]),
+            SigningSecret::from_key([3; 32])
+        ]
+    );
+    let after = store
+        .claim_due(until, 1, until + Duration::seconds(1))
+        .await
+        .unwrap();
+    assert_eq!(after[0].signing_secrets, [SigningSecret::from_key([4; 32])]);
 }

@@ -4,7 +4,7 @@ use crate::error::ApplicationError;
 use crate::ports::{
     AttemptReport, ClaimedDelivery, Clock, DeliveryQueue, NextStep, OutboundRequest, WebhookSender,
 };
-use absync_domain::{AttemptVerdict, RenderContext, RetryPolicy, payload};
+use absync_domain::{AttemptVerdict, RenderContext, RetryPolicy, payload, signature_header};
 use futures::StreamExt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -118,6 +118,15 @@ impl Dispatcher {
             headers.push(("Authorization".to_owned(), auth.expose().to_owned()));
         }
         let started_at = self.clock.now();
+        // Standard Webhooks: the id is stable across retries, timestamp and signature are per attempt.
+        let id = delivery.id.to_string();
+        let timestamp = started_at.timestamp();
+        headers.push((
+            "webhook-signature".to_owned(),
+            signature_header(&delivery.signing_secrets, &id, timestamp, &message.body),
+        ));
+        headers.push(("webhook-id".to_owned(), id));
+        headers.push(("webhook-timestamp".to_owned(), timestamp.to_string()));
         let timer = Instant::now();
         let outcome = self
             .sender

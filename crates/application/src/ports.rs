@@ -14,7 +14,7 @@ pub use absences::{AbsenceStore, AbsenceWrite, AppliedEvent, OutboxEvent, Stored
 pub use clock::{Clock, SystemClock};
 pub use deliveries::{AttemptReport, ClaimedDelivery, DeliveryQueue, NextStep};
 pub use sender::{OutboundRequest, SendErrorKind, SendOutcome, WebhookSender};
-pub use subscriptions::{NewSubscription, Subscription, SubscriptionStore};
+pub use subscriptions::{NewSubscription, PreviousSecret, Subscription, SubscriptionStore};
 pub use tokens::{TokenRecord, TokenStore};
 
 /// What a store adapter reports when it cannot do what was asked.

@@ -3,13 +3,24 @@
 use crate::error::ApplicationError;
 use crate::ports::{Clock, NewSubscription, Subscription, SubscriptionStore};
 use absync_domain::{
-    AuthorizationValue, Collection, DestinationUrl, EventFilter, SubscriptionId, TenantId,
+    AuthorizationValue, Collection, DestinationUrl, EventFilter, SigningSecret, SubscriptionId,
+    TenantId,
 };
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
 
 /// How long an `absences` (Protime) subscription lives when the request sets no `valid_until` *(ours)*.
 pub const ABSENCES_VALIDITY_DAYS: i64 = 90;
+
+/// How long a secret replaced by a rotation keeps signing beside the new one.
+pub const PREVIOUS_SECRET_GRACE_HOURS: i64 = 24;
+
+/// A fresh `whsec_` secret of 32 random bytes.
+fn new_signing_secret() -> SigningSecret {
+    let mut bytes = [0_u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
+    SigningSecret::from_key(bytes)
+}
 
 /// A request to subscribe.
 #[derive(Debug, Clone, PartialEq)]
@@ -88,6 +99,7 @@ impl SubscriptionService {
                 authorization: request.authorization,
                 event_filter: request.event_filter,
                 valid_until,
+                signing_secret: new_signing_secret(),
             })
             .await?;
         tracing::Span::current().record("subscription_id", tracing::field::display(&created.id));
@@ -101,6 +113,24 @@ impl SubscriptionService {
     #[tracing::instrument(name = "list_subscriptions", skip_all, err, fields(tenant = %tenant))]
     pub async fn list(&self, tenant: &TenantId) -> Result<Vec<Subscription>, ApplicationError> {
         Ok(self.store.list(tenant).await?)
+    }
+
+    /// Gives a subscription a new signing secret; the previous one keeps signing beside it for
+    /// [`PREVIOUS_SECRET_GRACE_HOURS`] hours. The answer carries the new secret, to show once.
+    ///
+    /// # Errors
+    /// [`ApplicationError::NotFound`] when the tenant has no such subscription; store errors otherwise.
+    #[tracing::instrument(name = "rotate_signing_secret", skip_all, err, fields(tenant = %tenant, subscription_id = %id))]
+    pub async fn rotate_secret(
+        &self,
+        tenant: &TenantId,
+        id: &SubscriptionId,
+    ) -> Result<Subscription, ApplicationError> {
+        let until = self.clock.now() + chrono::Duration::hours(PREVIOUS_SECRET_GRACE_HOURS);
+        self.store
+            .rotate_secret(tenant, id, new_signing_secret(), until)
+            .await?
+            .ok_or(ApplicationError::NotFound("subscription"))
     }
 
     /// Soft-deletes a subscription.
@@ -139,6 +169,22 @@ mod tests {
         SubscriptionService::new(Arc::new(store), Arc::new(clock), allow_http)
     }
 
+    fn stored(n: NewSubscription) -> Subscription {
+        Subscription {
+            id: SubscriptionId::new("s1"),
+            tenant: n.tenant,
+            collection: n.collection,
+            destination: n.destination,
+            authorization: n.authorization,
+            event_filter: n.event_filter,
+            status: SubscriptionStatus::Enabled,
+            valid_until: n.valid_until,
+            created_at: now(),
+            signing_secret: n.signing_secret,
+            previous_secret: None,
+        }
+    }
+
     fn request(url: &str) -> CreateSubscription {
         CreateSubscription {
             collection: Collection::Leaves,
@@ -158,19 +204,7 @@ mod tests {
                 n.destination.as_str() == "https://example.com/hook" && n.authorization.is_some()
             })
             .times(1)
-            .returning(|n| {
-                Ok(Subscription {
-                    id: SubscriptionId::new("s1"),
-                    tenant: n.tenant,
-                    collection: n.collection,
-                    destination: n.destination,
-                    authorization: n.authorization,
-                    event_filter: n.event_filter,
-                    status: SubscriptionStatus::Enabled,
-                    valid_until: n.valid_until,
-                    created_at: now(),
-                })
-            });
+            .returning(|n| Ok(stored(n)));
         let created = service(store, false)
             .create(
                 &TenantId::parse("acme").unwrap(),
@@ -211,19 +245,7 @@ mod tests {
                 .expect_create()
                 .withf(move |n| n.valid_until == expected)
                 .times(1)
-                .returning(|n| {
-                    Ok(Subscription {
-                        id: SubscriptionId::new("s1"),
-                        tenant: n.tenant,
-                        collection: n.collection,
-                        destination: n.destination,
-                        authorization: n.authorization,
-                        event_filter: n.event_filter,
-                        status: SubscriptionStatus::Enabled,
-                        valid_until: n.valid_until,
-                        created_at: now(),
-                    })
-                });
+                .returning(|n| Ok(stored(n)));
             let mut req = request("https://example.com/hook");
             req.collection = collection;
             service(store, false)

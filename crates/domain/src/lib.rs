@@ -17,6 +17,7 @@ pub mod payload;
 pub mod period;
 pub mod retry;
 pub mod revision;
+pub mod signing;
 pub mod subscription;
 pub mod timestamp;
 
@@ -35,6 +36,7 @@ pub use payload::{RenderContext, WebhookMessage};
 pub use period::{Half, HalfDay, HalfDayRange, HourSlot, Period, PeriodError};
 pub use retry::{AttemptVerdict, RetryPolicy, RetryPolicyError};
 pub use revision::{RevisionDecision, decide_revision};
+pub use signing::{SigningSecret, SigningSecretError, signature_header};
 pub use subscription::{
     AuthorizationValue, AuthorizationValueError, Collection, DestinationUrl, DestinationUrlError,
     EventFilter, SubscriptionStatus,

@@ -50,6 +50,7 @@ fn claimed(id: i64, attempts_made: u32) -> ClaimedDelivery {
             deletion: None,
         },
         attempts_made,
+        signing_secrets: vec![absync_domain::SigningSecret::from_key([7; 32])],
     }
 }
 
@@ -104,6 +105,15 @@ async fn a_success_is_recorded_as_succeeded_with_the_rendered_message() {
                 && header("X-Version") == Some("1")
                 && header("X-Resource-Type") == Some("leave")
                 && header("Content-Type") == Some("application/json")
+                && header("webhook-id") == Some("1")
+                && header("webhook-timestamp") == Some(&now().timestamp().to_string())
+                && header("webhook-signature").is_some_and(|sig| {
+                    sig == absync_domain::SigningSecret::from_key([7; 32]).sign(
+                        "1",
+                        now().timestamp(),
+                        &req.body,
+                    )
+                })
                 && req.body.starts_with(b"{\"id\":\"1-20240304-AM\"")
         })
         .returning(|_| SendOutcome::Answered {

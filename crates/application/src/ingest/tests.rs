@@ -70,6 +70,8 @@ fn subscription(id: &str, filter: EventFilter) -> Subscription {
         status: SubscriptionStatus::Enabled,
         valid_until: None,
         created_at: Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap(),
+        signing_secret: absync_domain::SigningSecret::from_key([7; 32]),
+        previous_secret: None,
     }
 }
 

@@ -4,7 +4,7 @@ use super::StoreError;
 use super::sender::SendOutcome;
 use absync_domain::{
     AuthorizationValue, ChangeVersion, Collection, DeliveryId, DestinationUrl, LeaveEventRecord,
-    SubscriptionId, TenantId,
+    SigningSecret, SubscriptionId, TenantId,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -31,6 +31,9 @@ pub struct ClaimedDelivery {
     pub record: LeaveEventRecord,
     /// Attempts made before this one.
     pub attempts_made: u32,
+    /// The secrets that sign it: the subscription's current one, and the previous one during the 24 h
+    /// after a rotation.
+    pub signing_secrets: Vec<SigningSecret>,
 }
 
 /// What follows an attempt.

@@ -2,7 +2,7 @@
 
 use super::StoreError;
 use absync_domain::{
-    AuthorizationValue, Collection, DestinationUrl, EventFilter, SubscriptionId,
+    AuthorizationValue, Collection, DestinationUrl, EventFilter, SigningSecret, SubscriptionId,
     SubscriptionStatus, TenantId,
 };
 use async_trait::async_trait;
@@ -23,6 +23,17 @@ pub struct NewSubscription {
     pub event_filter: EventFilter,
     /// When it stops receiving new deliveries.
     pub valid_until: Option<DateTime<Utc>>,
+    /// The secret deliveries are signed with.
+    pub signing_secret: SigningSecret,
+}
+
+/// A secret replaced by a rotation, still signing until `until`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PreviousSecret {
+    /// The replaced secret.
+    pub secret: SigningSecret,
+    /// When it stops signing.
+    pub until: DateTime<Utc>,
 }
 
 /// A stored subscription.
@@ -46,6 +57,10 @@ pub struct Subscription {
     pub valid_until: Option<DateTime<Utc>>,
     /// When it was created.
     pub created_at: DateTime<Utc>,
+    /// The secret deliveries are signed with. Never shown again after creation or rotation.
+    pub signing_secret: SigningSecret,
+    /// The secret a rotation replaced, while it still signs.
+    pub previous_secret: Option<PreviousSecret>,
 }
 
 impl Subscription {
@@ -79,4 +94,17 @@ pub trait SubscriptionStore: Send + Sync {
     /// # Errors
     /// [`StoreError::Unavailable`] or [`StoreError::Unexpected`].
     async fn delete(&self, tenant: &TenantId, id: &SubscriptionId) -> Result<bool, StoreError>;
+
+    /// Replaces the signing secret; the current one keeps signing until `previous_until`. `None` when
+    /// the tenant has no such (undeleted) subscription.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] or [`StoreError::Unexpected`].
+    async fn rotate_secret(
+        &self,
+        tenant: &TenantId,
+        id: &SubscriptionId,
+        secret: SigningSecret,
+        previous_until: DateTime<Utc>,
+    ) -> Result<Option<Subscription>, StoreError>;
 }
