@@ -26,12 +26,26 @@ pub(crate) struct TestApp {
 /// Starts absync on its own database (from `#[sqlx::test(migrations = false)]`), with a millisecond
 /// poll interval, http destinations allowed, a receiver and a token with every scope for tenant `acme`.
 pub(crate) async fn spawn_app(pool_options: PgPoolOptions, connect: PgConnectOptions) -> TestApp {
+    spawn_app_with(
+        pool_options,
+        connect,
+        &["--allow-destinations", "127.0.0.0/8"],
+    )
+    .await
+}
+
+/// [`spawn_app`] with more `absync serve` flags (and no SSRF allowlist unless given).
+pub(crate) async fn spawn_app_with(
+    pool_options: PgPoolOptions,
+    connect: PgConnectOptions,
+    extra: &[&str],
+) -> TestApp {
     let database = connect
         .get_database()
         .expect("sqlx::test names the database")
         .to_owned();
     let url = url_for(&database);
-    let cli = Cli::try_parse_from([
+    let mut args = vec![
         "absync",
         "serve",
         "--database-url",
@@ -43,8 +57,9 @@ pub(crate) async fn spawn_app(pool_options: PgPoolOptions, connect: PgConnectOpt
         "50ms",
         "--shutdown-timeout",
         "5s",
-    ])
-    .unwrap();
+    ];
+    args.extend_from_slice(extra);
+    let cli = Cli::try_parse_from(args).unwrap();
     let Command::Serve(args) = cli.command else {
         unreachable!()
     };

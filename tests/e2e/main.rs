@@ -8,4 +8,5 @@ mod app;
 mod delivery;
 mod ingest;
 mod signing;
+mod ssrf;
 mod validation;

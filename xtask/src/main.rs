@@ -9,7 +9,8 @@ mod deps;
 mod postgres;
 mod test;
 
-use std::process::{Command, ExitCode};
+use anyhow::Context;
+use std::process::{Command, ExitCode, ExitStatus};
 
 const USAGE: &str = "usage: cargo xtask <command>
 
@@ -40,10 +41,31 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("xtask: {err:#}");
-            ExitCode::FAILURE
+            // Pass a failed command's own exit code on (e.g. the test runner's).
+            err.downcast_ref::<Failed>()
+                .and_then(|f| f.code)
+                .and_then(|code| u8::try_from(code).ok())
+                .filter(|&code| code != 0)
+                .map_or(ExitCode::FAILURE, ExitCode::from)
         }
     }
 }
+
+/// A command that ran but did not succeed; `code` is its exit code (none if killed by a signal).
+#[derive(Debug)]
+pub(crate) struct Failed {
+    what: String,
+    status: ExitStatus,
+    code: Option<i32>,
+}
+
+impl std::fmt::Display for Failed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} failed ({})", self.what, self.status)
+    }
+}
+
+impl std::error::Error for Failed {}
 
 /// The cargo that runs us (`CARGO`), or `cargo`.
 pub(crate) fn cargo() -> Command {
@@ -55,7 +77,14 @@ pub(crate) fn run_checked(mut command: Command, what: &str) -> anyhow::Result<()
     eprintln!("xtask: {what}");
     let status = command
         .status()
-        .map_err(|e| anyhow::anyhow!("cannot start {what}: {e}"))?;
-    anyhow::ensure!(status.success(), "{what} failed ({status})");
-    Ok(())
+        .with_context(|| format!("cannot start {what}"))?;
+    if status.success() {
+        return Ok(());
+    }
+    Err(Failed {
+        what: what.to_owned(),
+        status,
+        code: status.code(),
+    }
+    .into())
 }

@@ -6,7 +6,12 @@
 //!
 //! This crate must never render payloads or touch a store: the body and headers arrive ready in the
 //! `OutboundRequest`. It never logs header values (one of them is the subscriber's secret).
+//!
+//! It is also where the SSRF guard meets the network: [`DnsGuard`] vets destinations when subscriptions
+//! are made, and the sender resolves every host through the same rules at connect time.
 
+mod guard;
 mod sender;
 
+pub use guard::{DnsGuard, ForbiddenDestination, check_literal};
 pub use sender::{EXCERPT_LIMIT, HttpWebhookSender, SenderBuildError, SenderSettings};

@@ -1,9 +1,12 @@
 //! [`HttpWebhookSender`]: one POST, classified.
 
+use crate::guard::{ForbiddenDestination, GuardedResolver, check_literal};
 use absync_application::ports::{OutboundRequest, SendErrorKind, SendOutcome, WebhookSender};
+use absync_domain::DestinationPolicy;
 use async_trait::async_trait;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use std::error::Error as _;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Bytes of a response body kept for the delivery record.
@@ -18,6 +21,8 @@ pub struct SenderSettings {
     pub user_agent: String,
     /// Idle keep-alive connections kept per host.
     pub pool_max_idle_per_host: usize,
+    /// Which addresses may be connected to (the SSRF guard); the default refuses every internal one.
+    pub policy: DestinationPolicy,
 }
 
 impl Default for SenderSettings {
@@ -26,6 +31,7 @@ impl Default for SenderSettings {
             timeout: Duration::from_secs(10),
             user_agent: concat!("absync/", env!("CARGO_PKG_VERSION")).to_owned(),
             pool_max_idle_per_host: 32,
+            policy: DestinationPolicy::default(),
         }
     }
 }
@@ -46,6 +52,7 @@ pub enum SenderBuildError {
 pub struct HttpWebhookSender {
     client: reqwest::Client,
     timeout: Duration,
+    policy: Arc<DestinationPolicy>,
 }
 
 impl HttpWebhookSender {
@@ -54,7 +61,10 @@ impl HttpWebhookSender {
     /// # Errors
     /// [`SenderBuildError`] when the settings cannot make a client.
     pub fn new(settings: SenderSettings) -> Result<Self, SenderBuildError> {
+        let policy = Arc::new(settings.policy);
         let client = reqwest::Client::builder()
+            .dns_resolver(Arc::new(GuardedResolver::new(policy.clone())))
+            .no_proxy()
             .user_agent(
                 HeaderValue::from_str(&settings.user_agent).map_err(SenderBuildError::UserAgent)?,
             )
@@ -67,6 +77,7 @@ impl HttpWebhookSender {
         Ok(Self {
             client,
             timeout: settings.timeout,
+            policy,
         })
     }
 
@@ -104,6 +115,13 @@ async fn excerpt(mut response: reqwest::Response, deadline: Instant) -> Vec<u8> 
 fn classify(err: &reqwest::Error) -> SendErrorKind {
     if err.is_timeout() {
         return SendErrorKind::Timeout;
+    }
+    let mut source = err.source();
+    while let Some(cause) = source {
+        if cause.downcast_ref::<ForbiddenDestination>().is_some() {
+            return SendErrorKind::Refused;
+        }
+        source = cause.source();
     }
     // Best effort: a TLS failure shows up somewhere in the source chain as a rustls error or message.
     let mut source = err.source();
@@ -151,6 +169,13 @@ impl WebhookSender for HttpWebhookSender {
                 };
             }
         };
+        if let Err(refused) = check_literal(&self.policy, &url) {
+            span.record("error", "refused");
+            return SendOutcome::NoAnswer {
+                kind: SendErrorKind::Refused,
+                detail: format!("destination refused: {refused}"),
+            };
+        }
         let headers = match Self::headers(&request) {
             Ok(headers) => headers,
             Err(detail) => {

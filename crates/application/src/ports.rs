@@ -13,7 +13,10 @@ pub mod tokens;
 pub use absences::{AbsenceStore, AbsenceWrite, AppliedEvent, OutboxEvent, StoredAbsence};
 pub use clock::{Clock, SystemClock};
 pub use deliveries::{AttemptReport, ClaimedDelivery, DeliveryQueue, NextStep};
-pub use sender::{OutboundRequest, SendErrorKind, SendOutcome, WebhookSender};
+pub use sender::{
+    DestinationGuard, DestinationRefused, OutboundRequest, SendErrorKind, SendOutcome,
+    WebhookSender,
+};
 pub use subscriptions::{NewSubscription, PreviousSecret, Subscription, SubscriptionStore};
 pub use tokens::{TokenRecord, TokenStore};
 

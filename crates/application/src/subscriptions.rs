@@ -1,7 +1,7 @@
 //! Subscriptions: CreateSubscription, ListSubscriptions, DeleteSubscription.
 
 use crate::error::ApplicationError;
-use crate::ports::{Clock, NewSubscription, Subscription, SubscriptionStore};
+use crate::ports::{Clock, DestinationGuard, NewSubscription, Subscription, SubscriptionStore};
 use absync_domain::{
     AuthorizationValue, Collection, DestinationUrl, EventFilter, SigningSecret, SubscriptionId,
     TenantId,
@@ -42,6 +42,7 @@ pub struct CreateSubscription {
 pub struct SubscriptionService {
     store: Arc<dyn SubscriptionStore>,
     clock: Arc<dyn Clock>,
+    guard: Arc<dyn DestinationGuard>,
     allow_http: bool,
 }
 
@@ -54,12 +55,18 @@ impl std::fmt::Debug for SubscriptionService {
 }
 
 impl SubscriptionService {
-    /// Builds the service; `allow_http` permits plain `http://` destinations.
+    /// Builds the service; `guard` vets destinations, `allow_http` permits plain `http://` ones.
     #[must_use]
-    pub fn new(store: Arc<dyn SubscriptionStore>, clock: Arc<dyn Clock>, allow_http: bool) -> Self {
+    pub fn new(
+        store: Arc<dyn SubscriptionStore>,
+        clock: Arc<dyn Clock>,
+        guard: Arc<dyn DestinationGuard>,
+        allow_http: bool,
+    ) -> Self {
         Self {
             store,
             clock,
+            guard,
             allow_http,
         }
     }
@@ -76,6 +83,10 @@ impl SubscriptionService {
         request: CreateSubscription,
     ) -> Result<Subscription, ApplicationError> {
         let destination = DestinationUrl::parse(&request.destination_url, self.allow_http)
+            .map_err(|e| ApplicationError::invalid("destination_url", e.to_string()))?;
+        self.guard
+            .check(&destination)
+            .await
             .map_err(|e| ApplicationError::invalid("destination_url", e.to_string()))?;
         let now = self.clock.now();
         if let Some(until) = request.valid_until
@@ -154,7 +165,9 @@ impl SubscriptionService {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ports::DestinationRefused;
     use crate::ports::clock::MockClock;
+    use crate::ports::sender::MockDestinationGuard;
     use crate::ports::subscriptions::MockSubscriptionStore;
     use absync_domain::{SubscriptionId, SubscriptionStatus};
     use chrono::TimeZone;
@@ -166,7 +179,22 @@ mod tests {
     fn service(store: MockSubscriptionStore, allow_http: bool) -> SubscriptionService {
         let mut clock = MockClock::new();
         clock.expect_now().returning(now);
-        SubscriptionService::new(Arc::new(store), Arc::new(clock), allow_http)
+        let mut guard = MockDestinationGuard::new();
+        guard.expect_check().returning(|url| {
+            if url.as_str().contains("internal") {
+                Err(DestinationRefused(
+                    "internal.example resolves to 10.0.0.1, a private address".into(),
+                ))
+            } else {
+                Ok(())
+            }
+        });
+        SubscriptionService::new(
+            Arc::new(store),
+            Arc::new(clock),
+            Arc::new(guard),
+            allow_http,
+        )
     }
 
     fn stored(n: NewSubscription) -> Subscription {
@@ -217,7 +245,12 @@ mod tests {
 
     #[tokio::test]
     async fn bad_destinations_name_the_field_and_store_nothing() {
-        for url in ["ftp://x", "/relative", "http://example.com/hook"] {
+        for url in [
+            "ftp://x",
+            "/relative",
+            "http://example.com/hook",
+            "https://internal.example/hook",
+        ] {
             let mut store = MockSubscriptionStore::new();
             store.expect_create().never();
             let err = service(store, false)

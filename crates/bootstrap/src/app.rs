@@ -5,12 +5,12 @@ use crate::config::ServeArgs;
 use crate::dispatch_loop;
 use absync_adapter_grpc::GrpcApi;
 use absync_adapter_postgres::{PgStore, PoolSettings};
-use absync_adapter_webhook_http::{HttpWebhookSender, SenderSettings};
+use absync_adapter_webhook_http::{DnsGuard, HttpWebhookSender, SenderSettings};
 use absync_application::ports::SystemClock;
 use absync_application::{
     DispatchSettings, Dispatcher, IngestService, SubscriptionService, TokenService,
 };
-use absync_domain::RetryPolicy;
+use absync_domain::{DestinationPolicy, RetryPolicy};
 use anyhow::Context;
 use secrecy::ExposeSecret;
 use std::future::Future;
@@ -53,8 +53,11 @@ impl Application {
             .await
             .context("applying database migrations")?;
 
+        let policy = DestinationPolicy::with_allowlist(&args.allow_destinations)
+            .context("ABSYNC_ALLOW_DESTINATIONS")?;
         let sender = HttpWebhookSender::new(SenderSettings {
             timeout: args.delivery_timeout,
+            policy: policy.clone(),
             ..SenderSettings::default()
         })
         .context("building the webhook HTTP client")?;
@@ -65,7 +68,12 @@ impl Application {
         let shared = Arc::new(store.clone());
         let api = GrpcApi {
             ingest: IngestService::new(shared.clone(), shared.clone(), clock.clone()),
-            subscriptions: SubscriptionService::new(shared.clone(), clock.clone(), args.allow_http),
+            subscriptions: SubscriptionService::new(
+                shared.clone(),
+                clock.clone(),
+                Arc::new(DnsGuard::new(policy)),
+                args.allow_http,
+            ),
             tokens: TokenService::new(shared.clone()),
         };
         let dispatcher = Dispatcher::new(

@@ -61,6 +61,11 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
         .map_err(|e| format!("{e} (examples: 250ms, 10s, 5m, 1h)"))
 }
 
+fn parse_allow_entry(text: &str) -> Result<String, String> {
+    absync_domain::DestinationPolicy::with_allowlist(&[text]).map_err(|e| e.to_string())?;
+    Ok(text.trim().to_owned())
+}
+
 fn parse_schedule(text: &str) -> Result<Vec<Duration>, String> {
     if text.trim().is_empty() {
         return Ok(Vec::new());
@@ -106,6 +111,11 @@ pub struct ServeArgs {
     /// Permit plain http:// destinations (for tests and closed networks).
     #[arg(long, env = "ABSYNC_ALLOW_HTTP")]
     pub allow_http: bool,
+    /// Destinations exempt from the SSRF guard, comma-separated: CIDRs (127.0.0.0/8), addresses or host
+    /// names. Without them loopback, private, link-local, unique-local, multicast and unspecified
+    /// addresses are refused, when subscribing and at every connection.
+    #[arg(long, env = "ABSYNC_ALLOW_DESTINATIONS", value_delimiter = ',', value_parser = parse_allow_entry)]
+    pub allow_destinations: Vec<String>,
     /// How long shutdown waits for in-flight calls and deliveries.
     #[arg(long, env = "ABSYNC_SHUTDOWN_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
     pub shutdown_timeout: Duration,

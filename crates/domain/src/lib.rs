@@ -10,6 +10,7 @@
 pub mod absence;
 pub mod auth;
 pub mod calendar;
+pub mod destination;
 pub mod event;
 pub mod ids;
 pub mod leave;
@@ -26,6 +27,7 @@ pub use absence::{
 };
 pub use auth::{Scope, ScopeError};
 pub use calendar::WorkingCalendar;
+pub use destination::{AllowEntryError, DestinationPolicy, ForbiddenAddress};
 pub use event::{Deletion, DeletionReason, LeaveEvent, LeaveEventRecord, derive_events};
 pub use ids::{
     AbsenceId, AbsenceNumber, ChangeVersion, DeliveryId, IdError, LeaveNumber, Revision,

@@ -2,9 +2,11 @@ use super::*;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
+/// A sender allowed to reach the local test servers.
 fn sender(timeout: Duration) -> HttpWebhookSender {
     HttpWebhookSender::new(SenderSettings {
         timeout,
+        policy: DestinationPolicy::with_allowlist(&["127.0.0.0/8"]).unwrap(),
         ..SenderSettings::default()
     })
     .unwrap()
@@ -211,4 +213,29 @@ async fn invalid_headers_and_urls_are_refused_before_sending() {
             ..
         }
     ));
+}
+
+#[tokio::test]
+async fn internal_destinations_are_refused_at_connect_time() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .expect(0)
+        .mount(&server)
+        .await;
+    let port = server.address().port();
+    let strict = HttpWebhookSender::new(SenderSettings::default()).unwrap();
+    // A name that resolves to loopback when the connection is made, and a loopback literal.
+    for url in [
+        format!("http://localhost:{port}/"),
+        format!("http://127.0.0.1:{port}/"),
+    ] {
+        let outcome = strict.send(request(url.clone())).await;
+        let SendOutcome::NoAnswer { kind, detail } = outcome else {
+            panic!("{url} must be refused")
+        };
+        assert_eq!(kind, SendErrorKind::Refused, "{url}: {detail}");
+        assert!(detail.contains("loopback"), "{detail}");
+    }
+    assert!(server.received_requests().await.unwrap().is_empty());
 }

@@ -103,3 +103,20 @@ pub trait WebhookSender: Send + Sync {
     /// POSTs `request` and reports what came back. Never fails: every problem is a [`SendOutcome`].
     async fn send(&self, request: OutboundRequest) -> SendOutcome;
 }
+
+/// A destination the SSRF guard refuses, with the reason (which address, which rule).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct DestinationRefused(pub String);
+
+/// Checks, when a subscription is made, that its destination resolves only to addresses webhooks may go
+/// to. (The sender checks again at every connection, so a later DNS change cannot get around it.)
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait DestinationGuard: Send + Sync {
+    /// Succeeds when every address `url` resolves to is allowed.
+    ///
+    /// # Errors
+    /// [`DestinationRefused`] naming the forbidden address, or saying the host does not resolve.
+    async fn check(&self, url: &absync_domain::DestinationUrl) -> Result<(), DestinationRefused>;
+}
