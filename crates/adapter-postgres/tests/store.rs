@@ -116,7 +116,6 @@ fn first_write(
                 subscriptions: subscriptions.to_vec(),
             })
             .collect(),
-        leaves,
         at: t0(),
     }
 }
@@ -289,7 +288,6 @@ async fn claims_lease_and_keep_each_leave_in_order(pool: PgPool) {
             expected_row_version: Some(stored.row_version),
             revision: approved.revision(),
             absence: Some(approved.clone()),
-            leaves: after,
             events: events
                 .into_iter()
                 .map(|record| OutboxEvent {
@@ -459,4 +457,117 @@ async fn a_rotated_secret_signs_beside_the_new_one_until_it_expires(pool: PgPool
         .await
         .unwrap();
     assert_eq!(after[0].signing_secrets, [SigningSecret::from_key([4; 32])]);
+}
+
+#[sqlx::test(migrator = "absync_adapter_postgres::MIGRATOR")]
+async fn current_leaves_follow_the_events_and_page_by_date(pool: PgPool) {
+    let store = setup(pool).await;
+    let mut numbers = Vec::new();
+    for id in ["hr-1", "hr-2", "hr-3"] {
+        let number = store.allocate_number().await.unwrap();
+        let a = absence(id, 1, AbsenceStatus::Pending);
+        store
+            .write(first_write("acme", number, &a, &[]))
+            .await
+            .unwrap();
+        numbers.push(number);
+    }
+    // Other tenants' leaves never show.
+    let number = store.allocate_number().await.unwrap();
+    store
+        .write(first_write(
+            "other",
+            number,
+            &absence("hr-1", 1, AbsenceStatus::Pending),
+            &[],
+        ))
+        .await
+        .unwrap();
+
+    // Page through 12 leaves, 5 at a time, in (date, absence, half) order.
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store
+            .list_leaves(&tenant("acme"), None, after, 5)
+            .await
+            .unwrap();
+        if page.is_empty() {
+            break;
+        }
+        after = page.last().map(|l| l.leave.key);
+        seen.extend(page);
+    }
+    let keys: Vec<String> = seen.iter().map(|l| l.leave.key.to_string()).collect();
+    let mut expected = Vec::new();
+    for date in ["20240304", "20240305"] {
+        for n in &numbers {
+            for half in ["AM", "PM"] {
+                expected.push(format!("{n}-{date}-{half}"));
+            }
+        }
+    }
+    assert_eq!(keys, expected);
+    let from: chrono::NaiveDate = "2024-03-05".parse().unwrap();
+    assert_eq!(
+        store
+            .list_leaves(&tenant("acme"), Some(from), None, 100)
+            .await
+            .unwrap()
+            .len(),
+        6
+    );
+
+    // Deleting the first absence removes its leaves and keeps the others with their versions.
+    let stored = store
+        .load(&tenant("acme"), &AbsenceId::parse("hr-1").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.leaves.len(), 4);
+    let deletion = Deletion {
+        reason: DeletionReason::AbsenceDeleted,
+        at: LocalTimestamp::parse("2024-03-01T12:00:00").unwrap(),
+    };
+    let events = derive_events(&stored.leaves, &[], deletion)
+        .into_iter()
+        .map(|record| OutboxEvent {
+            record,
+            subscriptions: Vec::new(),
+        })
+        .collect();
+    store
+        .write(AbsenceWrite {
+            expected_row_version: Some(stored.row_version),
+            revision: Revision::new(2).unwrap(),
+            absence: None,
+            events,
+            ..first_write(
+                "acme",
+                numbers[0],
+                &absence("hr-1", 1, AbsenceStatus::Pending),
+                &[],
+            )
+        })
+        .await
+        .unwrap();
+    let left = store
+        .list_leaves(&tenant("acme"), None, None, 100)
+        .await
+        .unwrap();
+    assert_eq!(left.len(), 8);
+    assert!(left.iter().all(|l| l.leave.key.absence() != numbers[0]));
+    assert_eq!(
+        left.iter()
+            .map(|l| l.change_version.get())
+            .collect::<Vec<_>>(),
+        [5, 6, 9, 10, 7, 8, 11, 12]
+    );
+    let reloaded = store
+        .load(&tenant("acme"), &AbsenceId::parse("hr-1").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(reloaded.leaves.is_empty());
+    assert!(reloaded.absence.is_none());
 }

@@ -259,7 +259,6 @@ impl IngestService {
             expected_row_version: stored.map(|s| s.row_version),
             revision: target.revision(),
             absence,
-            leaves: after,
             events,
             at: now,
         })

@@ -10,7 +10,9 @@ pub mod sender;
 pub mod subscriptions;
 pub mod tokens;
 
-pub use absences::{AbsenceStore, AbsenceWrite, AppliedEvent, OutboxEvent, StoredAbsence};
+pub use absences::{
+    AbsenceStore, AbsenceWrite, AppliedEvent, CurrentLeave, OutboxEvent, StoredAbsence,
+};
 pub use clock::{Clock, SystemClock};
 pub use deliveries::{AttemptReport, ClaimedDelivery, DeliveryQueue, NextStep};
 pub use sender::{

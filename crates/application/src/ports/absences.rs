@@ -6,7 +6,7 @@ use absync_domain::{
     LeaveKey, Revision, SubscriptionId, TenantId,
 };
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
 /// An absence as stored, with its current leaves.
 #[derive(Debug, Clone, PartialEq)]
@@ -47,9 +47,8 @@ pub struct AbsenceWrite {
     pub revision: Revision,
     /// The new content; `None` when deleted.
     pub absence: Option<Absence>,
-    /// The leaves after the change.
-    pub leaves: Vec<Leave>,
-    /// The events, in order; each gets the next change version of the tenant.
+    /// The events, in order; each gets the next change version of the tenant. They are exactly the
+    /// difference between the leaves before and after the change.
     pub events: Vec<OutboxEvent>,
     /// When the change is made: new deliveries are due from then.
     pub at: DateTime<Utc>,
@@ -63,6 +62,15 @@ pub struct AppliedEvent {
     /// What happened to it.
     pub event: LeaveEvent,
     /// Its per-tenant change version.
+    pub change_version: ChangeVersion,
+}
+
+/// A current leave and the change version of its latest event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CurrentLeave {
+    /// The leave.
+    pub leave: Leave,
+    /// The change version of its latest event.
     pub change_version: ChangeVersion,
 }
 
@@ -93,4 +101,17 @@ pub trait AbsenceStore: Send + Sync {
     /// [`StoreError::Conflict`] when `expected_row_version` no longer holds (nothing is written);
     /// [`StoreError::Unavailable`] or [`StoreError::Unexpected`] otherwise (nothing is written).
     async fn write(&self, change: AbsenceWrite) -> Result<Vec<AppliedEvent>, StoreError>;
+
+    /// The tenant's current leaves in (date, absence number, half) order, dated `from` or later,
+    /// starting after the leave `after`, at most `limit`.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] or [`StoreError::Unexpected`].
+    async fn list_leaves(
+        &self,
+        tenant: &TenantId,
+        from: Option<NaiveDate>,
+        after: Option<LeaveKey>,
+        limit: u32,
+    ) -> Result<Vec<CurrentLeave>, StoreError>;
 }
