@@ -29,17 +29,17 @@ const ADAPTER_CRATES: &[&str] = &[
 ];
 
 /// Normal (non-dev, non-build) dependency names of each package, by package name.
-fn normal_graph(metadata: &Value) -> anyhow::Result<BTreeMap<String, BTreeSet<String>>> {
+fn normal_graph(metadata: &Value) -> Result<BTreeMap<String, BTreeSet<String>>, String> {
     let names: BTreeMap<&str, &str> = metadata["packages"]
         .as_array()
-        .context("metadata has packages")?
+        .ok_or("cargo metadata output has no `packages`")?
         .iter()
         .filter_map(|p| Some((p["id"].as_str()?, p["name"].as_str()?)))
         .collect();
     let mut graph = BTreeMap::new();
     for node in metadata["resolve"]["nodes"]
         .as_array()
-        .context("metadata has a resolve graph")?
+        .ok_or("cargo metadata output has no resolve graph (was it run with --no-deps?)")?
     {
         let Some(name) = node["id"].as_str().and_then(|id| names.get(id)) else {
             continue;
@@ -48,10 +48,12 @@ fn normal_graph(metadata: &Value) -> anyhow::Result<BTreeMap<String, BTreeSet<St
             .as_array()
             .into_iter()
             .flatten()
+            // `kind` is null for a normal dependency, "dev" or "build" otherwise; without
+            // `dep_kinds` (very old cargo) count it as normal, so the check errs on the strict side.
             .filter(|dep| {
                 dep["dep_kinds"]
                     .as_array()
-                    .is_some_and(|kinds| kinds.iter().any(|k| k["kind"].is_null()))
+                    .is_none_or(|kinds| kinds.iter().any(|k| k["kind"].is_null()))
             })
             .filter_map(|dep| {
                 dep["pkg"]
@@ -85,8 +87,12 @@ fn reachable(graph: &BTreeMap<String, BTreeSet<String>>, root: &str) -> BTreeMap
 }
 
 /// Every breach of the dependency rule in `metadata` (the JSON of `cargo metadata --format-version 1`).
-pub(crate) fn violations(metadata: &Value) -> anyhow::Result<Vec<String>> {
-    let graph = normal_graph(metadata)?;
+/// Unreadable metadata is reported as a violation too, so the check never passes by accident.
+pub(crate) fn violations(metadata: &Value) -> Vec<String> {
+    let graph = match normal_graph(metadata) {
+        Ok(graph) => graph,
+        Err(problem) => return vec![problem],
+    };
     let mut found = Vec::new();
     let forbid =
         |found: &mut Vec<String>, root: &str, forbidden: &dyn Fn(&str) -> bool, why: &str| {
@@ -121,15 +127,14 @@ pub(crate) fn violations(metadata: &Value) -> anyhow::Result<Vec<String>> {
         "the application depends only on the domain",
     );
     for adapter in graph.keys().filter(|n| n.starts_with("absync-adapter-")) {
-        for dep in graph.get(adapter).into_iter().flatten() {
-            if dep.starts_with("absync-adapter-") || dep == "absync-bootstrap" {
-                found.push(format!(
-                    "{adapter} must not depend on {dep} (adapters meet only in bootstrap)"
-                ));
-            }
-        }
+        forbid(
+            &mut found,
+            adapter,
+            &|d| (d.starts_with("absync-adapter-") && d != adapter) || d == "absync-bootstrap",
+            "adapters meet only in bootstrap",
+        );
     }
-    Ok(found)
+    found
 }
 
 fn workspace_metadata() -> anyhow::Result<Value> {
@@ -149,7 +154,7 @@ fn workspace_metadata() -> anyhow::Result<Value> {
 
 /// `cargo xtask deps`.
 pub(crate) fn run() -> anyhow::Result<()> {
-    let found = violations(&workspace_metadata()?)?;
+    let found = violations(&workspace_metadata()?);
     if found.is_empty() {
         eprintln!("xtask: the dependency rule holds");
         return Ok(());
@@ -167,7 +172,7 @@ mod tests {
 
     #[test]
     fn the_dependency_rule_holds() {
-        let found = violations(&workspace_metadata().unwrap()).unwrap();
+        let found = violations(&workspace_metadata().unwrap());
         assert!(found.is_empty(), "{found:#?}");
     }
 
@@ -200,7 +205,7 @@ mod tests {
                 node("g", &[("a", None)])
             ]}
         });
-        let found = violations(&metadata).unwrap();
+        let found = violations(&metadata);
         assert_eq!(found.len(), 3, "{found:#?}");
         assert!(
             found[0].contains("absync-domain -> helper -> tokio"),
@@ -219,5 +224,29 @@ mod tests {
         );
         // A dev-dependency (mockall) does not count.
         assert!(!found.iter().any(|f| f.contains("mockall")));
+    }
+
+    #[test]
+    fn a_clean_graph_passes_and_unreadable_metadata_fails() {
+        let clean = json!({
+            "packages": [
+                {"id": "d", "name": "absync-domain"},
+                {"id": "a", "name": "absync-application"},
+                {"id": "p", "name": "absync-adapter-postgres"},
+                {"id": "s", "name": "sqlx"},
+                {"id": "b", "name": "absync-bootstrap"}
+            ],
+            "resolve": {"nodes": [
+                node("d", &[]),
+                node("a", &[("d", None)]),
+                node("p", &[("a", None), ("s", None)]),
+                node("s", &[]),
+                node("b", &[("p", None), ("a", None)])
+            ]}
+        });
+        assert_eq!(violations(&clean), Vec::<String>::new());
+        // `cargo metadata --no-deps` has no resolve graph: that must not pass silently.
+        let no_resolve = json!({"packages": [], "resolve": null});
+        assert_eq!(violations(&no_resolve).len(), 1);
     }
 }

@@ -3,7 +3,7 @@
 
 use anyhow::{Context, bail};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The URL used when `DATABASE_URL` is not set.
@@ -49,34 +49,67 @@ fn reachable(host: &str, port: u16) -> bool {
         .any(|addr| TcpStream::connect_timeout(addr, Duration::from_secs(2)).is_ok())
 }
 
+/// Whether `pg_ctlcluster` (Debian/Ubuntu's cluster manager) can be run.
+fn pg_ctlcluster_installed() -> bool {
+    Command::new("pg_ctlcluster")
+        .arg("--help")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok()
+}
+
+/// Installed PostgreSQL versions that have a `main` cluster (`ls /etc/postgresql`).
+fn installed_versions() -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir("/etc/postgresql") else {
+        return Vec::new();
+    };
+    let mut versions: Vec<String> = entries
+        .flatten()
+        .filter(|entry| entry.path().join("main").is_dir())
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .collect();
+    versions.sort();
+    versions
+}
+
+const NOT_INSTALLED: &str = "PostgreSQL is not running on 127.0.0.1:5432 and no local installation \
+    (pg_ctlcluster, /etc/postgresql/<version>/main) was found to start: start it yourself, or set \
+    DATABASE_URL to a reachable server (e.g. postgres://postgres@db-host:5432/postgres)";
+
 fn start_local_cluster() -> anyhow::Result<()> {
-    let versions = std::fs::read_dir("/etc/postgresql").context(
-        "PostgreSQL is not running on 127.0.0.1:5432 and none is installed here; set DATABASE_URL",
-    )?;
+    let versions = installed_versions();
+    if versions.is_empty() || !pg_ctlcluster_installed() {
+        bail!(NOT_INSTALLED);
+    }
     let mut started = false;
-    for version in versions.flatten() {
-        let version = version.file_name().to_string_lossy().into_owned();
+    for version in &versions {
         eprintln!("xtask: starting PostgreSQL {version} (cluster main)");
         let status = Command::new("pg_ctlcluster")
-            .args(["--skip-systemctl-redirect", &version, "main", "start"])
+            .args(["--skip-systemctl-redirect", version, "main", "start"])
             .status()
             .context("cannot run pg_ctlcluster; start PostgreSQL yourself or set DATABASE_URL")?;
         started |= status.success();
     }
     anyhow::ensure!(
         started,
-        "pg_ctlcluster could not start PostgreSQL; start it yourself or set DATABASE_URL"
+        "pg_ctlcluster could not start PostgreSQL {}; start it yourself or set DATABASE_URL",
+        versions.join(", ")
     );
     Ok(())
 }
 
 /// Returns the URL tests should use, once its server accepts connections.
 pub(crate) fn ensure_reachable() -> anyhow::Result<String> {
-    if let Ok(url) = std::env::var("DATABASE_URL") {
+    if let Some(url) = std::env::var("DATABASE_URL")
+        .ok()
+        .filter(|u| !u.trim().is_empty())
+    {
         let (host, port) = host_port(&url)?;
         anyhow::ensure!(
             reachable(&host, port),
-            "DATABASE_URL points at {host}:{port}, which does not accept connections"
+            "DATABASE_URL is set but {host}:{port} does not accept connections; start that server \
+             or unset DATABASE_URL to use the local one on 127.0.0.1:5432"
         );
         return Ok(url);
     }
@@ -86,7 +119,7 @@ pub(crate) fn ensure_reachable() -> anyhow::Result<String> {
         while !reachable("127.0.0.1", 5432) {
             anyhow::ensure!(
                 Instant::now() < deadline,
-                "PostgreSQL did not come up on 127.0.0.1:5432 within 30 s"
+                "PostgreSQL was started but did not accept connections on 127.0.0.1:5432 within 30 s"
             );
             std::thread::sleep(Duration::from_millis(250));
         }

@@ -21,17 +21,19 @@ pub(crate) fn run(extra: &[String]) -> anyhow::Result<()> {
             .args(["nextest", "run", "--workspace", "--no-fail-fast"])
             .args(extra)
             .env("DATABASE_URL", &url);
-        run_checked(tests, "cargo nextest run --workspace")?;
+        let tests = run_checked(tests, "cargo nextest run --workspace --no-fail-fast");
+        // nextest does not run doctests; run them even when a test failed, then report the first failure.
         let mut doc = cargo();
         doc.args(["test", "--workspace", "--doc"])
             .env("DATABASE_URL", &url);
-        run_checked(doc, "cargo test --workspace --doc")
+        let doc = run_checked(doc, "cargo test --workspace --doc");
+        tests.and(doc)
     } else {
         let mut tests = cargo();
         tests
             .args(["test", "--workspace", "--no-fail-fast"])
             .args(extra)
             .env("DATABASE_URL", &url);
-        run_checked(tests, "cargo test --workspace")
+        run_checked(tests, "cargo test --workspace --no-fail-fast")
     }
 }
