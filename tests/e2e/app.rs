@@ -20,6 +20,8 @@ pub(crate) struct TestApp {
     pub(crate) receiver: Receiver,
     pub(crate) pool: PgPool,
     pub(crate) grpc_addr: std::net::SocketAddr,
+    pub(crate) http_addr: std::net::SocketAddr,
+    pub(crate) token: String,
     _stop: oneshot::Sender<()>,
 }
 
@@ -52,6 +54,8 @@ pub(crate) async fn spawn_app_with(
         &url,
         "--grpc-addr",
         "127.0.0.1:0",
+        "--http-addr",
+        "127.0.0.1:0",
         "--allow-http",
         "--dispatch-poll-interval",
         "50ms",
@@ -65,6 +69,7 @@ pub(crate) async fn spawn_app_with(
     };
     let app = Application::build(&args).await.unwrap();
     let grpc_addr = app.grpc_addr();
+    let http_addr = app.http_addr();
     let (stop, stopped) = oneshot::channel::<()>();
     tokio::spawn(app.run_until_stopped(async move {
         let _ = stopped.await;
@@ -81,10 +86,12 @@ pub(crate) async fn spawn_app_with(
         .unwrap()
         .token;
     TestApp {
-        clients: Clients::connect(grpc_addr, Some(token)).await,
+        clients: Clients::connect(grpc_addr, Some(token.clone())).await,
+        token,
         receiver: Receiver::start().await,
         pool,
         grpc_addr,
+        http_addr,
         _stop: stop,
     }
 }
@@ -141,5 +148,19 @@ impl TestApp {
             .await
             .unwrap();
         n
+    }
+
+    /// A token of tenant `acme` with only `scopes`.
+    pub(crate) async fn token_with(&self, tenant: &str, scopes: &[Scope]) -> String {
+        TokenService::new(Arc::new(PgStore::from_pool(self.pool.clone())))
+            .issue(&TenantId::parse(tenant).unwrap(), scopes, None)
+            .await
+            .unwrap()
+            .token
+    }
+
+    /// The URL of `path` on the HTTP API.
+    pub(crate) fn http(&self, path: &str) -> String {
+        format!("http://{}{path}", self.http_addr)
     }
 }

@@ -7,6 +7,7 @@ mod api;
 mod app;
 mod delivery;
 mod ingest;
+mod rest;
 mod signing;
 mod ssrf;
 mod validation;

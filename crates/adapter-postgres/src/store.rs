@@ -90,11 +90,6 @@ impl PgStore {
         self.work.notify_one();
     }
 
-    /// True when the database answers.
-    pub async fn is_reachable(&self) -> bool {
-        sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
-    }
-
     /// Closes the pool, waiting for connections in use to be returned.
     pub async fn close(&self) {
         self.pool.close().await;
@@ -108,4 +103,15 @@ pub(crate) fn is_uuid(text: &str) -> bool {
             8 | 13 | 18 | 23 => c == '-',
             _ => c.is_ascii_hexdigit(),
         })
+}
+
+#[async_trait::async_trait]
+impl absync_application::ports::StoreHealth for PgStore {
+    async fn ping(&self) -> Result<(), absync_application::ports::StoreError> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(drop)
+            .map_err(crate::error::store_error)
+    }
 }

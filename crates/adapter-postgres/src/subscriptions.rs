@@ -145,4 +145,24 @@ impl SubscriptionStore for PgStore {
         .map_err(store_error)?;
         row.map(Subscription::try_from).transpose()
     }
+
+    #[tracing::instrument(name = "pg.get_subscription", skip_all, err, fields(tenant = %tenant, subscription_id = %id))]
+    async fn get(
+        &self,
+        tenant: &TenantId,
+        id: &SubscriptionId,
+    ) -> Result<Option<Subscription>, StoreError> {
+        if !is_uuid(id.as_str()) {
+            return Ok(None);
+        }
+        let row: Option<Row> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM subscriptions WHERE tenant_id = $1 AND id = $2::uuid AND deleted_at IS NULL"
+        ))
+        .bind(tenant.as_str())
+        .bind(id.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(store_error)?;
+        row.map(Subscription::try_from).transpose()
+    }
 }

@@ -139,6 +139,25 @@ impl IngestService {
             .ok_or(ApplicationError::NotFound("absence"))
     }
 
+    /// The tenant's current leaves, dated `from` or later, after the leave `after`, at most `limit`
+    /// (the Protime initial sync).
+    ///
+    /// # Errors
+    /// Store errors.
+    #[tracing::instrument(name = "list_leaves", skip_all, err, fields(tenant = %tenant, limit))]
+    pub async fn list_leaves(
+        &self,
+        tenant: &TenantId,
+        from: Option<chrono::NaiveDate>,
+        after: Option<absync_domain::LeaveKey>,
+        limit: u32,
+    ) -> Result<Vec<crate::ports::CurrentLeave>, ApplicationError> {
+        Ok(self
+            .absences
+            .list_leaves(tenant, from, after, limit)
+            .await?)
+    }
+
     async fn change(
         &self,
         tenant: &TenantId,

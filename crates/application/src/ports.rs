@@ -22,6 +22,17 @@ pub use sender::{
 pub use subscriptions::{NewSubscription, PreviousSecret, Subscription, SubscriptionStore};
 pub use tokens::{TokenRecord, TokenStore};
 
+/// Whether the store answers (for readiness probes).
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait::async_trait]
+pub trait StoreHealth: Send + Sync {
+    /// Succeeds when the store answers a trivial query.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when it does not.
+    async fn ping(&self) -> Result<(), StoreError>;
+}
+
 /// What a store adapter reports when it cannot do what was asked.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

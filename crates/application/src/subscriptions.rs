@@ -126,6 +126,22 @@ impl SubscriptionService {
         Ok(self.store.list(tenant).await?)
     }
 
+    /// Reads one subscription.
+    ///
+    /// # Errors
+    /// [`ApplicationError::NotFound`] when the tenant has no such subscription; store errors otherwise.
+    #[tracing::instrument(name = "get_subscription", skip_all, err, fields(tenant = %tenant, subscription_id = %id))]
+    pub async fn get(
+        &self,
+        tenant: &TenantId,
+        id: &SubscriptionId,
+    ) -> Result<Subscription, ApplicationError> {
+        self.store
+            .get(tenant, id)
+            .await?
+            .ok_or(ApplicationError::NotFound("subscription"))
+    }
+
     /// Gives a subscription a new signing secret; the previous one keeps signing beside it for
     /// [`PREVIOUS_SECRET_GRACE_HOURS`] hours. The answer carries the new secret, to show once.
     ///

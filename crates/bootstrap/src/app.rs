@@ -4,6 +4,7 @@
 use crate::config::ServeArgs;
 use crate::dispatch_loop;
 use absync_adapter_grpc::GrpcApi;
+use absync_adapter_http::HttpApi;
 use absync_adapter_postgres::{PgStore, PoolSettings};
 use absync_adapter_webhook_http::{DnsGuard, HttpWebhookSender, SenderSettings};
 use absync_application::ports::SystemClock;
@@ -25,8 +26,11 @@ use tokio::sync::watch;
 pub struct Application {
     grpc_listener: TcpListener,
     grpc_addr: SocketAddr,
+    http_listener: TcpListener,
+    http_addr: SocketAddr,
     store: PgStore,
     api: GrpcApi,
+    http_api: HttpApi,
     dispatcher: Dispatcher,
     poll_interval: Duration,
     shutdown_timeout: Duration,
@@ -95,11 +99,27 @@ impl Application {
             )
         })?;
         let grpc_addr = grpc_listener.local_addr()?;
+        let http_listener = TcpListener::bind(args.http_addr).await.with_context(|| {
+            format!(
+                "binding the HTTP address {} (ABSYNC_HTTP_ADDR)",
+                args.http_addr
+            )
+        })?;
+        let http_addr = http_listener.local_addr()?;
+        let http_api = HttpApi {
+            subscriptions: api.subscriptions.clone(),
+            ingest: api.ingest.clone(),
+            tokens: api.tokens.clone(),
+            health: Arc::new(store.clone()),
+        };
         Ok(Self {
             grpc_listener,
             grpc_addr,
+            http_listener,
+            http_addr,
             store,
             api,
+            http_api,
             dispatcher,
             poll_interval: args.dispatch_poll_interval,
             shutdown_timeout: args.shutdown_timeout,
@@ -110,6 +130,12 @@ impl Application {
     #[must_use]
     pub fn grpc_addr(&self) -> SocketAddr {
         self.grpc_addr
+    }
+
+    /// The address the HTTP API listens on.
+    #[must_use]
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http_addr
     }
 
     /// Serves until `shutdown` resolves; then stops accepting calls and claiming deliveries, and waits
@@ -131,13 +157,21 @@ impl Application {
                 let _ = grpc_stop.wait_for(|stop| *stop).await;
             },
         ));
+        let mut http_stop = stop_rx.clone();
+        let http = tokio::spawn(absync_adapter_http::serve(
+            self.http_listener,
+            self.http_api,
+            async move {
+                let _ = http_stop.wait_for(|stop| *stop).await;
+            },
+        ));
         let dispatcher = tokio::spawn(dispatch_loop::run(
             self.dispatcher,
             self.store.clone(),
             self.poll_interval,
             stop_rx,
         ));
-        tracing::info!(grpc_addr = %self.grpc_addr, "absync is serving");
+        tracing::info!(grpc_addr = %self.grpc_addr, http_addr = %self.http_addr, "absync is serving");
 
         let mut grpc = grpc;
         let early = tokio::select! {
@@ -159,6 +193,17 @@ impl Application {
                 }
             },
         };
+        let mut http = http;
+        let http_result = match tokio::time::timeout(self.shutdown_timeout, &mut http).await {
+            Ok(result) => result,
+            Err(_) => {
+                tracing::warn!(
+                    "HTTP requests still running at the shutdown timeout; abandoning them"
+                );
+                http.abort();
+                Ok(Ok(()))
+            }
+        };
         let mut dispatcher = dispatcher;
         if tokio::time::timeout(self.shutdown_timeout, &mut dispatcher)
             .await
@@ -173,6 +218,9 @@ impl Application {
         grpc_result
             .context("the gRPC server task failed")?
             .context("the gRPC server failed")?;
+        http_result
+            .context("the HTTP server task failed")?
+            .context("the HTTP server failed")?;
         tracing::info!("stopped");
         Ok(())
     }

@@ -90,6 +90,10 @@ pub struct ServeArgs {
     /// Address of the gRPC API (port 0 picks a free port).
     #[arg(long, env = "ABSYNC_GRPC_ADDR", default_value = "127.0.0.1:50051")]
     pub grpc_addr: SocketAddr,
+    /// Address of the HTTP API: the Protime-compatible REST API, /healthz and /readyz (port 0 picks a
+    /// free port).
+    #[arg(long, env = "ABSYNC_HTTP_ADDR", default_value = "127.0.0.1:8080")]
+    pub http_addr: SocketAddr,
     /// Delays between delivery attempts, comma-separated; after the last one a delivery has failed.
     #[arg(long, env = "ABSYNC_RETRY_SCHEDULE", default_value = "5m,15m,1h,24h", value_parser = parse_schedule)]
     pub retry_schedule: std::vec::Vec<Duration>,

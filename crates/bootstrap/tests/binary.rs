@@ -63,7 +63,12 @@ async fn the_binary_delivers_a_leave_and_stops_on_sigterm(
             "127.0.0.1:0",
             "--allow-http",
         ])
-        .args(["--allow-destinations", "127.0.0.0/8"])
+        .args([
+            "--allow-destinations",
+            "127.0.0.0/8",
+            "--http-addr",
+            "127.0.0.1:0",
+        ])
         .args(["--log-format", "json", "--shutdown-timeout", "5s"])
         .env("RUST_LOG", "info")
         .stderr(Stdio::piped())

@@ -88,6 +88,16 @@ pub trait SubscriptionStore: Send + Sync {
     /// [`StoreError::Unavailable`] or [`StoreError::Unexpected`].
     async fn list(&self, tenant: &TenantId) -> Result<Vec<Subscription>, StoreError>;
 
+    /// One of the tenant's (undeleted) subscriptions.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] or [`StoreError::Unexpected`].
+    async fn get(
+        &self,
+        tenant: &TenantId,
+        id: &SubscriptionId,
+    ) -> Result<Option<Subscription>, StoreError>;
+
     /// Soft-deletes a subscription: it receives nothing new, its history stays. False when the tenant
     /// has no such (undeleted) subscription.
     ///

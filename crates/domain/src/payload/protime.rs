@@ -5,7 +5,7 @@ use super::{RenderContext, WebhookMessage};
 use crate::absence::Definition;
 use crate::event::{DeletionReason, LeaveEvent, LeaveEventRecord};
 use crate::ids::ChangeVersion;
-use crate::leave::LeaveState;
+use crate::leave::{Leave, LeaveState};
 use crate::period::Half;
 use serde::Serialize;
 
@@ -24,7 +24,8 @@ pub fn change_version_text(version: ChangeVersion) -> String {
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Item<'a> {
-    change_type: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    change_type: Option<&'static str>,
     change_version: String,
     id: i64,
     person: Person<'a>,
@@ -81,27 +82,18 @@ fn absence_definition(d: Option<&Definition>) -> Option<DefinitionRef<'_>> {
 /// Minutes of a half-day leave *(ours)*: the morning is 00:00–12:00, the afternoon 12:00–24:00.
 const HALF_DAY_MINUTES: u16 = 12 * 60;
 
-/// Renders one leave event as a Protime delta item.
-#[must_use]
-pub fn render(record: &LeaveEventRecord, context: RenderContext<'_>) -> WebhookMessage {
-    let leave = &record.leave;
+fn item<'a>(
+    leave: &'a Leave,
+    change_type: Option<&'static str>,
+    approval_level: &'static str,
+    context: RenderContext<'_>,
+) -> Item<'a> {
     let (start, duration) = leave.hours.unwrap_or(match leave.key.half() {
         Half::Am => (0, HALF_DAY_MINUTES),
         Half::Pm => (HALF_DAY_MINUTES, HALF_DAY_MINUTES),
     });
-    let refused = record
-        .deletion
-        .is_some_and(|d| d.reason == DeletionReason::Refused);
-    let approval_level = match leave.state {
-        _ if refused => "NotApproved",
-        LeaveState::Pending => "AwaitingApproval",
-        LeaveState::Approved => "Approved",
-    };
-    let item = Item {
-        change_type: match record.event {
-            LeaveEvent::Created | LeaveEvent::Approved => "InsertOrUpdate",
-            LeaveEvent::Deleted => "Delete",
-        },
+    Item {
+        change_type,
         change_version: change_version_text(context.change_version),
         id: leave.key.number().get(),
         person: Person {
@@ -135,7 +127,32 @@ pub fn render(record: &LeaveEventRecord, context: RenderContext<'_>) -> WebhookM
         approval_level,
         is_locked: false,
         period_type: "Day",
+    }
+}
+
+fn approval_level(state: LeaveState) -> &'static str {
+    match state {
+        LeaveState::Pending => "AwaitingApproval",
+        LeaveState::Approved => "Approved",
+    }
+}
+
+/// Renders one leave event as a Protime delta item.
+#[must_use]
+pub fn render(record: &LeaveEventRecord, context: RenderContext<'_>) -> WebhookMessage {
+    let refused = record
+        .deletion
+        .is_some_and(|d| d.reason == DeletionReason::Refused);
+    let change_type = match record.event {
+        LeaveEvent::Created | LeaveEvent::Approved => "InsertOrUpdate",
+        LeaveEvent::Deleted => "Delete",
     };
+    let level = if refused {
+        "NotApproved"
+    } else {
+        approval_level(record.leave.state)
+    };
+    let item = item(&record.leave, Some(change_type), level, context);
     WebhookMessage {
         headers: vec![
             ("Content-Type", "application/json".to_owned()),
@@ -146,6 +163,14 @@ pub fn render(record: &LeaveEventRecord, context: RenderContext<'_>) -> WebhookM
         // Serialising plain structs of strings and integers cannot fail.
         body: serde_json::to_vec(&item).unwrap_or_default(),
     }
+}
+
+/// A current leave as the Protime absences collection lists it: the event properties of its latest
+/// event, without `changeType`.
+#[must_use]
+pub fn instance(leave: &Leave, context: RenderContext<'_>) -> serde_json::Value {
+    serde_json::to_value(item(leave, None, approval_level(leave.state), context))
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -264,6 +289,23 @@ mod tests {
         assert_eq!(b["changeType"], json!("Delete"));
         assert_eq!(b["approvalLevel"], json!("NotApproved"));
         assert_eq!(b["startTimeInMinutes"], json!(720));
+    }
+
+    #[test]
+    fn an_instance_has_the_item_properties_without_change_type() {
+        let tenant = TenantId::parse("acme").unwrap();
+        let leave = leave(LeaveState::Pending, Half::Am, None);
+        let value = instance(
+            &leave,
+            RenderContext {
+                tenant: &tenant,
+                change_version: ChangeVersion::new(3),
+            },
+        );
+        assert!(value.get("changeType").is_none());
+        assert_eq!(value["changeVersion"], json!("00000000000000000003"));
+        assert_eq!(value["approvalLevel"], json!("AwaitingApproval"));
+        assert_eq!(value["request"]["id"], json!("acme-134-78287"));
     }
 
     #[test]

@@ -1,0 +1,116 @@
+//! Problem documents (RFC 9457): every error answer is `application/problem+json`.
+
+use absync_application::ApplicationError;
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+/// One bad field.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct FieldError {
+    pub(crate) field: String,
+    pub(crate) message: String,
+}
+
+/// An error answer.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Problem {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    title: &'static str,
+    status: u16,
+    detail: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    errors: Vec<FieldError>,
+}
+
+impl Problem {
+    pub(crate) fn new(status: StatusCode, detail: impl Into<String>) -> Self {
+        Self {
+            kind: "about:blank",
+            title: status.canonical_reason().unwrap_or("Error"),
+            status: status.as_u16(),
+            detail: detail.into(),
+            errors: Vec::new(),
+        }
+    }
+
+    /// 400 naming one field.
+    pub(crate) fn field(field: &str, message: impl Into<String>) -> Self {
+        let message = message.into();
+        let mut problem = Self::new(StatusCode::BAD_REQUEST, format!("{field}: {message}"));
+        problem.errors.push(FieldError {
+            field: field.to_owned(),
+            message,
+        });
+        problem
+    }
+
+    /// 401 with the reason.
+    pub(crate) fn unauthorized(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, detail)
+    }
+
+    /// Maps a use-case error; `field_name` renames the application's field names to the API's.
+    pub(crate) fn from_application(err: &ApplicationError, field_name: fn(&str) -> &str) -> Self {
+        match err {
+            ApplicationError::InvalidInput(violations) => {
+                let errors: Vec<FieldError> = violations
+                    .iter()
+                    .map(|v| FieldError {
+                        field: field_name(&v.field).to_owned(),
+                        message: v.description.clone(),
+                    })
+                    .collect();
+                let detail = errors
+                    .iter()
+                    .map(|e| format!("{}: {}", e.field, e.message))
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                let mut problem = Self::new(StatusCode::BAD_REQUEST, detail);
+                problem.errors = errors;
+                problem
+            }
+            ApplicationError::NotFound(what) => {
+                Self::new(StatusCode::NOT_FOUND, format!("{what} not found"))
+            }
+            ApplicationError::RevisionConflict { .. } => {
+                Self::new(StatusCode::CONFLICT, err.to_string())
+            }
+            ApplicationError::Contended => Self::new(StatusCode::CONFLICT, err.to_string()),
+            // The Protime document answers 401 for a missing scope too.
+            ApplicationError::Unauthenticated | ApplicationError::PermissionDenied(_) => {
+                Self::unauthorized(err.to_string())
+            }
+            ApplicationError::Unavailable(source) => {
+                tracing::warn!(error = %source, "store unavailable");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the store is unavailable; nothing was written, the call is safe to retry",
+                )
+            }
+            ApplicationError::Unexpected(source) => {
+                tracing::error!(error = %source, cause = ?std::error::Error::source(source), "unexpected error");
+                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+            }
+        }
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut response = (status, Json(self)).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}

@@ -1,0 +1,84 @@
+//! The HTTP router and server.
+
+use crate::problem::Problem;
+use crate::protime::{self, ABSENCES, WEBHOOKS};
+use absync_application::ports::StoreHealth;
+use absync_application::{IngestService, SubscriptionService, TokenService};
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use std::future::Future;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+/// Largest request body accepted.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// The use cases the HTTP API calls.
+#[derive(Clone)]
+pub struct HttpApi {
+    /// Subscriptions.
+    pub subscriptions: SubscriptionService,
+    /// Absence reads.
+    pub ingest: IngestService,
+    /// Token checks.
+    pub tokens: TokenService,
+    /// Readiness.
+    pub health: Arc<dyn StoreHealth>,
+}
+
+impl std::fmt::Debug for HttpApi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpApi").finish_non_exhaustive()
+    }
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+async fn readyz(State(api): State<HttpApi>) -> Result<&'static str, Problem> {
+    api.health
+        .ping()
+        .await
+        .map(|()| "ready")
+        .map_err(|_| Problem::new(StatusCode::SERVICE_UNAVAILABLE, "the store is unreachable"))
+}
+
+async fn not_found() -> Problem {
+    Problem::new(StatusCode::NOT_FOUND, "no such resource")
+}
+
+/// Every route, with the body limit.
+pub fn router(api: HttpApi) -> Router {
+    Router::new()
+        .route(
+            WEBHOOKS,
+            get(protime::list_webhooks).post(protime::create_webhook),
+        )
+        .route(
+            &format!("{WEBHOOKS}/{{id}}"),
+            get(protime::get_webhook).delete(protime::delete_webhook),
+        )
+        .route(ABSENCES, get(protime::list_absences))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(api)
+}
+
+/// Serves the HTTP API on `listener` until `shutdown` resolves, letting in-flight requests finish.
+///
+/// # Errors
+/// When the listener fails.
+pub async fn serve(
+    listener: TcpListener,
+    api: HttpApi,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(api))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
