@@ -24,7 +24,9 @@ async fn subscriptions_are_listed_redacted_and_deleted(
     assert_eq!(created.status(), proto::SubscriptionStatus::Enabled);
     assert_eq!(created.event_filter(), EventFilter::ValidatedOnly);
 
-    let request = app.clients.request(proto::ListSubscriptionsRequest {});
+    let request = app
+        .clients
+        .request(proto::ListSubscriptionsRequest::default());
     let listed = app
         .clients
         .subscriptions
@@ -86,7 +88,9 @@ async fn subscriptions_are_listed_redacted_and_deleted(
         .await
         .unwrap_err();
     assert_eq!(status.code(), tonic::Code::NotFound);
-    let request = app.clients.request(proto::ListSubscriptionsRequest {});
+    let request = app
+        .clients
+        .request(proto::ListSubscriptionsRequest::default());
     let listed = app
         .clients
         .subscriptions

@@ -68,7 +68,9 @@ async fn deliveries_are_signed_with_the_secret_from_the_create_answer(
     let secret = created.signing_secret;
     assert!(secret.starts_with("whsec_"), "{secret}");
     // The secret is shown only in the create answer.
-    let request = app.clients.request(proto::ListSubscriptionsRequest {});
+    let request = app
+        .clients
+        .request(proto::ListSubscriptionsRequest::default());
     let listed = app
         .clients
         .subscriptions

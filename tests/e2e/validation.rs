@@ -74,7 +74,7 @@ async fn calls_without_a_valid_token_are_unauthenticated(
         });
         let status = anonymous.ingest.put_absence(request).await.unwrap_err();
         assert_eq!(status.code(), tonic::Code::Unauthenticated);
-        let request = anonymous.request(proto::ListSubscriptionsRequest {});
+        let request = anonymous.request(proto::ListSubscriptionsRequest::default());
         let status = anonymous
             .subscriptions
             .list_subscriptions(request)

@@ -5,9 +5,14 @@ use crate::convert::{Violations, subscription_to_proto};
 use crate::proto;
 use crate::proto::subscriptions_server::Subscriptions;
 use crate::status::{invalid_argument, to_status};
-use absync_application::{CreateSubscription, SubscriptionService};
-use absync_domain::{AuthorizationValue, Collection, EventFilter, Scope, SubscriptionId};
-use chrono::{DateTime, Utc};
+use absync_application::ports::{Subscription, SubscriptionCursor};
+use absync_application::{
+    CreateSubscription, FieldViolation, SubscriptionService, UpdateSubscription,
+};
+use absync_domain::{
+    AuthorizationValue, Collection, EventFilter, Scope, SubscriptionId, SubscriptionStatus,
+};
+use chrono::{DateTime, SecondsFormat, Utc};
 use tonic::{Request, Response, Status};
 
 /// Serves CreateSubscription, ListSubscriptions and DeleteSubscription.
@@ -15,6 +20,109 @@ use tonic::{Request, Response, Status};
 pub(crate) struct SubscriptionsApi {
     pub(crate) auth: Authenticator,
     pub(crate) subscriptions: SubscriptionService,
+}
+
+const DEFAULT_PAGE_SIZE: u32 = 100;
+const MAX_PAGE_SIZE: u32 = 1000;
+
+fn field_error(field: &str, description: &str) -> Status {
+    invalid_argument(&[FieldViolation::new(field, description)])
+}
+
+/// Page tokens: the last subscription's creation time and id.
+fn encode_cursor(last: &Subscription) -> String {
+    format!(
+        "{}|{}",
+        last.created_at.to_rfc3339_opts(SecondsFormat::AutoSi, true),
+        last.id
+    )
+}
+
+fn decode_cursor(token: &str) -> Option<SubscriptionCursor> {
+    let (time, id) = token.split_once('|')?;
+    Some(SubscriptionCursor {
+        created_at: DateTime::parse_from_rfc3339(time).ok()?.with_timezone(&Utc),
+        id: SubscriptionId::new(id),
+    })
+}
+
+fn event_filter(
+    v: &mut Violations,
+    field: &str,
+    value: i32,
+    unspecified: Option<EventFilter>,
+) -> Option<EventFilter> {
+    match proto::EventFilter::try_from(value) {
+        Ok(proto::EventFilter::All) => Some(EventFilter::All),
+        Ok(proto::EventFilter::ValidatedOnly) => Some(EventFilter::ValidatedOnly),
+        Ok(proto::EventFilter::Unspecified) if unspecified.is_some() => unspecified,
+        _ => {
+            v.add(
+                field,
+                "must be EVENT_FILTER_ALL or EVENT_FILTER_VALIDATED_ONLY",
+            );
+            None
+        }
+    }
+}
+
+fn valid_until(v: &mut Violations, field: &str, text: &str) -> Option<Option<DateTime<Utc>>> {
+    if text.is_empty() {
+        return Some(None);
+    }
+    v.check(
+        field,
+        DateTime::parse_from_rfc3339(text).map_err(|_| "must be an RFC 3339 date-time"),
+    )
+    .map(|t| Some(t.with_timezone(&Utc)))
+}
+
+fn authorization(
+    v: &mut Violations,
+    field: &str,
+    value: Option<&str>,
+) -> Option<Option<AuthorizationValue>> {
+    match value {
+        None | Some("") => Some(None),
+        Some(value) => v.check(field, AuthorizationValue::parse(value)).map(Some),
+    }
+}
+
+/// Reads an UpdateSubscription request: the id and the masked fields.
+fn update_request(
+    body: proto::UpdateSubscriptionRequest,
+) -> Result<(SubscriptionId, UpdateSubscription), Status> {
+    let mut v = Violations::default();
+    let Some(subscription) = body.subscription else {
+        return Err(field_error("subscription", "required, with its id"));
+    };
+    let paths = body.update_mask.map(|m| m.paths).unwrap_or_default();
+    if paths.is_empty() {
+        v.add("update_mask", "name at least one field to change");
+    }
+    let mut update = UpdateSubscription::default();
+    for path in &paths {
+        let field = format!("subscription.{path}");
+        match path.as_str() {
+            "destination_url" => update.destination_url = Some(subscription.destination_url.clone()),
+            "authorization" => update.authorization = authorization(&mut v, &field, Some(&subscription.authorization)),
+            "event_filter" => update.event_filter = event_filter(&mut v, &field, subscription.event_filter, None),
+            "status" => {
+                update.status = match proto::SubscriptionStatus::try_from(subscription.status) {
+                    Ok(proto::SubscriptionStatus::Enabled) => Some(SubscriptionStatus::Enabled),
+                    Ok(proto::SubscriptionStatus::Disabled) => Some(SubscriptionStatus::Disabled),
+                    _ => {
+                        v.add(&field, "must be SUBSCRIPTION_STATUS_ENABLED or SUBSCRIPTION_STATUS_DISABLED");
+                        None
+                    }
+                }
+            }
+            "valid_until" => update.valid_until = valid_until(&mut v, &field, &subscription.valid_until),
+            other => v.add("update_mask", format!("{other:?} cannot be changed; known: destination_url, authorization, event_filter, status, valid_until")),
+        }
+    }
+    v.into_result(Some((SubscriptionId::new(subscription.id), update)))
+        .map_err(|violations| invalid_argument(&violations))
 }
 
 fn create_request(body: proto::CreateSubscriptionRequest) -> Result<CreateSubscription, Status> {
@@ -30,33 +138,19 @@ fn create_request(body: proto::CreateSubscriptionRequest) -> Result<CreateSubscr
             None
         }
     };
-    let event_filter = match proto::EventFilter::try_from(body.event_filter) {
-        Ok(proto::EventFilter::Unspecified | proto::EventFilter::All) => Some(EventFilter::All),
-        Ok(proto::EventFilter::ValidatedOnly) => Some(EventFilter::ValidatedOnly),
-        Err(_) => {
-            v.add(
-                "event_filter",
-                "must be EVENT_FILTER_ALL or EVENT_FILTER_VALIDATED_ONLY",
-            );
-            None
-        }
-    };
+    let event_filter = event_filter(
+        &mut v,
+        "event_filter",
+        body.event_filter,
+        Some(EventFilter::All),
+    );
     let authorization = match body.authorization.as_deref() {
         None => Some(None),
         Some(value) => v
             .check("authorization", AuthorizationValue::parse(value))
             .map(Some),
     };
-    let valid_until = if body.valid_until.is_empty() {
-        Some(None)
-    } else {
-        v.check(
-            "valid_until",
-            DateTime::parse_from_rfc3339(&body.valid_until)
-                .map_err(|_| "must be an RFC 3339 date-time"),
-        )
-        .map(|t| Some(t.with_timezone(&Utc)))
-    };
+    let valid_until = valid_until(&mut v, "valid_until", &body.valid_until);
     let request = (|| {
         Some(CreateSubscription {
             collection: collection?,
@@ -89,15 +183,73 @@ impl Subscriptions for SubscriptionsApi {
         }))
     }
 
+    async fn get_subscription(
+        &self,
+        request: Request<proto::GetSubscriptionRequest>,
+    ) -> Result<Response<proto::Subscription>, Status> {
+        let tenant = self.auth.tenant(&request, Scope::WebhooksRead).await?;
+        let id = SubscriptionId::new(request.into_inner().id);
+        let found = self
+            .subscriptions
+            .get(&tenant, &id)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(subscription_to_proto(&found)))
+    }
+
     async fn list_subscriptions(
         &self,
         request: Request<proto::ListSubscriptionsRequest>,
     ) -> Result<Response<proto::ListSubscriptionsResponse>, Status> {
         let tenant = self.auth.tenant(&request, Scope::WebhooksRead).await?;
-        let listed = self.subscriptions.list(&tenant).await.map_err(to_status)?;
+        let body = request.into_inner();
+        let page_size = match body.page_size {
+            0 => DEFAULT_PAGE_SIZE,
+            n @ 1..=MAX_PAGE_SIZE => n,
+            _ => {
+                return Err(field_error(
+                    "page_size",
+                    "must be 1..=1000 (0 for the default, 100)",
+                ));
+            }
+        };
+        let after = if body.page_token.is_empty() {
+            None
+        } else {
+            Some(
+                decode_cursor(&body.page_token)
+                    .ok_or_else(|| field_error("page_token", "is not a token this API gave"))?,
+            )
+        };
+        let mut listed = self
+            .subscriptions
+            .page(&tenant, after, page_size + 1)
+            .await
+            .map_err(to_status)?;
+        let more = listed.len() > page_size as usize;
+        listed.truncate(page_size as usize);
+        let next_page_token = match listed.last() {
+            Some(last) if more => encode_cursor(last),
+            _ => String::new(),
+        };
         Ok(Response::new(proto::ListSubscriptionsResponse {
             subscriptions: listed.iter().map(subscription_to_proto).collect(),
+            next_page_token,
         }))
+    }
+
+    async fn update_subscription(
+        &self,
+        request: Request<proto::UpdateSubscriptionRequest>,
+    ) -> Result<Response<proto::Subscription>, Status> {
+        let tenant = self.auth.tenant(&request, Scope::WebhooksWrite).await?;
+        let (id, update) = update_request(request.into_inner())?;
+        let updated = self
+            .subscriptions
+            .update(&tenant, &id, update)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(subscription_to_proto(&updated)))
     }
 
     async fn delete_subscription(

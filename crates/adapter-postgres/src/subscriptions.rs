@@ -3,7 +3,8 @@
 use crate::error::{decode_error, store_error};
 use crate::store::{PgStore, is_uuid};
 use absync_application::ports::{
-    NewSubscription, PreviousSecret, StoreError, Subscription, SubscriptionStore,
+    NewSubscription, PreviousSecret, StoreError, Subscription, SubscriptionChanges,
+    SubscriptionCursor, SubscriptionStore,
 };
 use absync_domain::{
     AuthorizationValue, Collection, DestinationUrl, EventFilter, SigningSecret, SubscriptionId,
@@ -160,6 +161,80 @@ impl SubscriptionStore for PgStore {
         ))
         .bind(tenant.as_str())
         .bind(id.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(store_error)?;
+        row.map(Subscription::try_from).transpose()
+    }
+
+    #[tracing::instrument(name = "pg.page_subscriptions", skip_all, err, fields(tenant = %tenant, limit))]
+    async fn page(
+        &self,
+        tenant: &TenantId,
+        after: Option<SubscriptionCursor>,
+        limit: u32,
+    ) -> Result<Vec<Subscription>, StoreError> {
+        let (after_time, after_id) = match &after {
+            Some(cursor) if is_uuid(cursor.id.as_str()) => {
+                (Some(cursor.created_at), Some(cursor.id.as_str()))
+            }
+            Some(_) => return Ok(Vec::new()),
+            None => (None, None),
+        };
+        let rows: Vec<Row> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM subscriptions
+             WHERE tenant_id = $1 AND deleted_at IS NULL
+               AND ($2::timestamptz IS NULL OR (created_at, id) > ($2, $3::uuid))
+             ORDER BY created_at, id
+             LIMIT $4"
+        ))
+        .bind(tenant.as_str())
+        .bind(after_time)
+        .bind(after_id)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_error)?;
+        rows.into_iter().map(Subscription::try_from).collect()
+    }
+
+    #[tracing::instrument(name = "pg.update_subscription", skip_all, err, fields(tenant = %tenant, subscription_id = %id))]
+    async fn update(
+        &self,
+        tenant: &TenantId,
+        id: &SubscriptionId,
+        changes: SubscriptionChanges,
+    ) -> Result<Option<Subscription>, StoreError> {
+        if !is_uuid(id.as_str()) {
+            return Ok(None);
+        }
+        let row: Option<Row> = sqlx::query_as(&format!(
+            "UPDATE subscriptions SET
+                 destination = CASE WHEN $3 THEN $4 ELSE destination END,
+                 authorization_value = CASE WHEN $5 THEN $6 ELSE authorization_value END,
+                 event_filter = CASE WHEN $7 THEN $8 ELSE event_filter END,
+                 status = CASE WHEN $9 THEN $10 ELSE status END,
+                 valid_until = CASE WHEN $11 THEN $12 ELSE valid_until END
+             WHERE tenant_id = $1 AND id = $2::uuid AND deleted_at IS NULL
+             RETURNING {COLUMNS}"
+        ))
+        .bind(tenant.as_str())
+        .bind(id.as_str())
+        .bind(changes.destination.is_some())
+        .bind(changes.destination.as_ref().map(DestinationUrl::as_str))
+        .bind(changes.authorization.is_some())
+        .bind(
+            changes
+                .authorization
+                .as_ref()
+                .and_then(|a| a.as_ref().map(AuthorizationValue::expose)),
+        )
+        .bind(changes.event_filter.is_some())
+        .bind(changes.event_filter.map(EventFilter::as_str))
+        .bind(changes.status.is_some())
+        .bind(changes.status.map(SubscriptionStatus::as_str))
+        .bind(changes.valid_until.is_some())
+        .bind(changes.valid_until.flatten())
         .fetch_optional(&self.pool)
         .await
         .map_err(store_error)?;

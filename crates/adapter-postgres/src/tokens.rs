@@ -1,16 +1,23 @@
 //! Token store: hashes and scopes.
 
 use crate::error::{decode_error, store_error};
-use crate::store::PgStore;
+use crate::store::{PgStore, is_uuid};
 use absync_application::ports::{StoreError, TokenRecord, TokenStore};
 use absync_domain::{Scope, TenantId};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-type TokenRow = (String, String, Vec<String>, Option<String>, DateTime<Utc>);
+type TokenRow = (
+    String,
+    String,
+    Vec<String>,
+    Option<String>,
+    DateTime<Utc>,
+    Option<DateTime<Utc>>,
+);
 
 fn to_record(row: TokenRow) -> Result<TokenRecord, StoreError> {
-    let (id, tenant, scopes, label, created_at) = row;
+    let (id, tenant, scopes, label, created_at, revoked_at) = row;
     Ok(TokenRecord {
         id,
         tenant: TenantId::parse(&tenant).map_err(|e| decode_error("tenant id", e))?,
@@ -21,6 +28,7 @@ fn to_record(row: TokenRow) -> Result<TokenRecord, StoreError> {
             .map_err(|e| decode_error("token scope", e))?,
         label,
         created_at,
+        revoked_at,
     })
 }
 
@@ -38,7 +46,7 @@ impl TokenStore for PgStore {
         let row: TokenRow = sqlx::query_as(
             "WITH tenant AS (INSERT INTO tenants (id) VALUES ($1) ON CONFLICT (id) DO NOTHING)
              INSERT INTO api_tokens (tenant_id, token_hash, scopes, label) VALUES ($1, $2, $3, $4)
-             RETURNING id::text, tenant_id, scopes, label, created_at",
+             RETURNING id::text, tenant_id, scopes, label, created_at, revoked_at",
         )
         .bind(tenant.as_str())
         .bind(hash.as_slice())
@@ -53,7 +61,7 @@ impl TokenStore for PgStore {
     #[tracing::instrument(name = "pg.find_token", skip_all, err)]
     async fn find_active(&self, hash: [u8; 32]) -> Result<Option<TokenRecord>, StoreError> {
         let row: Option<TokenRow> = sqlx::query_as(
-            "SELECT id::text, tenant_id, scopes, label, created_at FROM api_tokens
+            "SELECT id::text, tenant_id, scopes, label, created_at, revoked_at FROM api_tokens
              WHERE token_hash = $1 AND revoked_at IS NULL",
         )
         .bind(hash.as_slice())
@@ -61,5 +69,34 @@ impl TokenStore for PgStore {
         .await
         .map_err(store_error)?;
         row.map(to_record).transpose()
+    }
+
+    #[tracing::instrument(name = "pg.list_tokens", skip_all, err)]
+    async fn list_tokens(&self, tenant: Option<TenantId>) -> Result<Vec<TokenRecord>, StoreError> {
+        let rows: Vec<TokenRow> = sqlx::query_as(
+            "SELECT id::text, tenant_id, scopes, label, created_at, revoked_at FROM api_tokens
+             WHERE $1::text IS NULL OR tenant_id = $1
+             ORDER BY created_at, id",
+        )
+        .bind(tenant.as_ref().map(TenantId::as_str))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_error)?;
+        rows.into_iter().map(to_record).collect()
+    }
+
+    #[tracing::instrument(name = "pg.revoke_token", skip_all, err, fields(token_id = %id))]
+    async fn revoke_token(&self, id: &str) -> Result<bool, StoreError> {
+        if !is_uuid(id) {
+            return Ok(false);
+        }
+        let done = sqlx::query(
+            "UPDATE api_tokens SET revoked_at = now() WHERE id = $1::uuid AND revoked_at IS NULL",
+        )
+        .bind(id)
+        .execute(&self.pool)
+        .await
+        .map_err(store_error)?;
+        Ok(done.rows_affected() == 1)
     }
 }

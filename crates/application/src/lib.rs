@@ -16,5 +16,5 @@ pub mod tokens;
 pub use dispatch::{DispatchSettings, Dispatcher};
 pub use error::{ApplicationError, FieldViolation};
 pub use ingest::{ChangeOutcome, ChangeResult, IngestService};
-pub use subscriptions::{CreateSubscription, SubscriptionService};
+pub use subscriptions::{CreateSubscription, SubscriptionService, UpdateSubscription};
 pub use tokens::{IssuedToken, Principal, TokenService};

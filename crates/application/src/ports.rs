@@ -19,7 +19,10 @@ pub use sender::{
     DestinationGuard, DestinationRefused, OutboundRequest, SendErrorKind, SendOutcome,
     WebhookSender,
 };
-pub use subscriptions::{NewSubscription, PreviousSecret, Subscription, SubscriptionStore};
+pub use subscriptions::{
+    NewSubscription, PreviousSecret, Subscription, SubscriptionChanges, SubscriptionCursor,
+    SubscriptionStore,
+};
 pub use tokens::{TokenRecord, TokenStore};
 
 /// Whether the store answers (for readiness probes).

@@ -1,10 +1,13 @@
 //! Subscriptions: CreateSubscription, ListSubscriptions, DeleteSubscription.
 
 use crate::error::ApplicationError;
-use crate::ports::{Clock, DestinationGuard, NewSubscription, Subscription, SubscriptionStore};
+use crate::ports::{
+    Clock, DestinationGuard, NewSubscription, Subscription, SubscriptionChanges,
+    SubscriptionCursor, SubscriptionStore,
+};
 use absync_domain::{
     AuthorizationValue, Collection, DestinationUrl, EventFilter, SigningSecret, SubscriptionId,
-    TenantId,
+    SubscriptionStatus, TenantId,
 };
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
@@ -35,6 +38,21 @@ pub struct CreateSubscription {
     pub event_filter: EventFilter,
     /// When it stops receiving new deliveries.
     pub valid_until: Option<DateTime<Utc>>,
+}
+
+/// A change to a subscription as a caller asked it; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UpdateSubscription {
+    /// New destination, as the caller wrote it (checked like a new one).
+    pub destination_url: Option<String>,
+    /// New `Authorization` value (`Some(None)` removes it).
+    pub authorization: Option<Option<AuthorizationValue>>,
+    /// New event filter.
+    pub event_filter: Option<EventFilter>,
+    /// New status (an operator may re-enable a subscription).
+    pub status: Option<SubscriptionStatus>,
+    /// New expiry (`Some(None)`: never); must lie in the future.
+    pub valid_until: Option<Option<DateTime<Utc>>>,
 }
 
 /// The subscription use cases.
@@ -82,12 +100,7 @@ impl SubscriptionService {
         tenant: &TenantId,
         request: CreateSubscription,
     ) -> Result<Subscription, ApplicationError> {
-        let destination = DestinationUrl::parse(&request.destination_url, self.allow_http)
-            .map_err(|e| ApplicationError::invalid("destination_url", e.to_string()))?;
-        self.guard
-            .check(&destination)
-            .await
-            .map_err(|e| ApplicationError::invalid("destination_url", e.to_string()))?;
+        let destination = self.checked_destination(&request.destination_url).await?;
         let now = self.clock.now();
         if let Some(until) = request.valid_until
             && until <= now
@@ -124,6 +137,68 @@ impl SubscriptionService {
     #[tracing::instrument(name = "list_subscriptions", skip_all, err, fields(tenant = %tenant))]
     pub async fn list(&self, tenant: &TenantId) -> Result<Vec<Subscription>, ApplicationError> {
         Ok(self.store.list(tenant).await?)
+    }
+
+    /// A page of the tenant's subscriptions, oldest first.
+    ///
+    /// # Errors
+    /// Store errors.
+    #[tracing::instrument(name = "list_subscriptions_page", skip_all, err, fields(tenant = %tenant, limit))]
+    pub async fn page(
+        &self,
+        tenant: &TenantId,
+        after: Option<SubscriptionCursor>,
+        limit: u32,
+    ) -> Result<Vec<Subscription>, ApplicationError> {
+        Ok(self.store.page(tenant, after, limit).await?)
+    }
+
+    /// Changes a subscription.
+    ///
+    /// # Errors
+    /// [`ApplicationError::InvalidInput`] naming `destination_url` or `valid_until`;
+    /// [`ApplicationError::NotFound`] when the tenant has no such subscription; store errors otherwise.
+    #[tracing::instrument(name = "update_subscription", skip_all, err, fields(tenant = %tenant, subscription_id = %id))]
+    pub async fn update(
+        &self,
+        tenant: &TenantId,
+        id: &SubscriptionId,
+        update: UpdateSubscription,
+    ) -> Result<Subscription, ApplicationError> {
+        let destination = match &update.destination_url {
+            Some(url) => Some(self.checked_destination(url).await?),
+            None => None,
+        };
+        if let Some(Some(until)) = update.valid_until
+            && until <= self.clock.now()
+        {
+            return Err(ApplicationError::invalid(
+                "valid_until",
+                "must lie in the future",
+            ));
+        }
+        let changes = SubscriptionChanges {
+            destination,
+            authorization: update.authorization,
+            event_filter: update.event_filter,
+            status: update.status,
+            valid_until: update.valid_until,
+        };
+        self.store
+            .update(tenant, id, changes)
+            .await?
+            .ok_or(ApplicationError::NotFound("subscription"))
+    }
+
+    /// Parses a destination and runs it past the SSRF guard.
+    async fn checked_destination(&self, url: &str) -> Result<DestinationUrl, ApplicationError> {
+        let destination = DestinationUrl::parse(url, self.allow_http)
+            .map_err(|e| ApplicationError::invalid("destination_url", e.to_string()))?;
+        self.guard
+            .check(&destination)
+            .await
+            .map_err(|e| ApplicationError::invalid("destination_url", e.to_string()))?;
+        Ok(destination)
     }
 
     /// Reads one subscription.
@@ -185,7 +260,7 @@ mod tests {
     use crate::ports::clock::MockClock;
     use crate::ports::sender::MockDestinationGuard;
     use crate::ports::subscriptions::MockSubscriptionStore;
-    use absync_domain::{SubscriptionId, SubscriptionStatus};
+    use absync_domain::SubscriptionId;
     use chrono::TimeZone;
 
     fn now() -> DateTime<Utc> {

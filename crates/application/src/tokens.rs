@@ -108,6 +108,31 @@ impl TokenService {
         Ok(IssuedToken { token, record })
     }
 
+    /// Lists tokens (never their text), of one tenant if given.
+    ///
+    /// # Errors
+    /// Store errors.
+    #[tracing::instrument(name = "list_tokens", skip_all, err)]
+    pub async fn list(
+        &self,
+        tenant: Option<TenantId>,
+    ) -> Result<Vec<TokenRecord>, ApplicationError> {
+        Ok(self.store.list_tokens(tenant).await?)
+    }
+
+    /// Revokes a token: every later call with it is unauthenticated.
+    ///
+    /// # Errors
+    /// [`ApplicationError::NotFound`] when no active token has this id; store errors otherwise.
+    #[tracing::instrument(name = "revoke_token", skip_all, err, fields(token_id = %id))]
+    pub async fn revoke(&self, id: &str) -> Result<(), ApplicationError> {
+        if self.store.revoke_token(id).await? {
+            Ok(())
+        } else {
+            Err(ApplicationError::NotFound("token"))
+        }
+    }
+
     /// Resolves a bearer token to its tenant and scopes.
     ///
     /// # Errors
@@ -143,6 +168,7 @@ mod tests {
             scopes,
             label: None,
             created_at: Utc::now(),
+            revoked_at: None,
         }
     }
 

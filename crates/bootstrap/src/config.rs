@@ -147,6 +147,23 @@ pub enum TokenCommand {
         #[arg(long)]
         label: Option<String>,
     },
+    /// List tokens (never their text), revoked ones included.
+    List {
+        /// Database.
+        #[command(flatten)]
+        database: DatabaseArgs,
+        /// Only this tenant's tokens.
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Revoke a token by its id (from `token list`); it stops working at once.
+    Revoke {
+        /// Database.
+        #[command(flatten)]
+        database: DatabaseArgs,
+        /// The token's id.
+        id: String,
+    },
 }
 
 #[cfg(test)]

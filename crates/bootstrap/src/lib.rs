@@ -7,6 +7,7 @@
 //! This crate must never hold business rules or protocol mapping: it only builds and connects the
 //! pieces. The end-to-end tests start the service through [`Application`] exactly as `absync serve` does.
 
+pub mod admin;
 pub mod app;
 pub mod config;
 mod dispatch_loop;

@@ -43,7 +43,7 @@ async fn the_binary_delivers_a_leave_and_stops_on_sigterm(
             "--tenant",
             "acme",
         ])
-        .args(["--scope", "absences:write,webhooks:write"])
+        .args(["--scope", "absences:write,webhooks:write,absences:read"])
         .output()
         .unwrap();
     assert!(
@@ -93,7 +93,7 @@ async fn the_binary_delivers_a_leave_and_stops_on_sigterm(
         .expect("absync logs its gRPC address");
 
     let receiver = Receiver::start().await;
-    let mut clients = Clients::connect(addr, Some(token)).await;
+    let mut clients = Clients::connect(addr, Some(token.clone())).await;
     let request = clients.request(proto::CreateSubscriptionRequest {
         destination_url: receiver.url("/timmi"),
         collection: proto::Collection::Leaves.into(),
@@ -130,6 +130,40 @@ async fn the_binary_delivers_a_leave_and_stops_on_sigterm(
     );
     assert_eq!(got[0].header("authorization"), None);
     assert_eq!(got[0].header("x-event"), Some("approved"));
+
+    // `token list` shows the token (not its text); `token revoke` stops it at once.
+    let listed = Command::new(ABSYNC)
+        .args(["token", "list", "--database-url", &url, "--tenant", "acme"])
+        .output()
+        .unwrap();
+    assert!(listed.status.success());
+    let listing = String::from_utf8(listed.stdout).unwrap();
+    assert!(!listing.contains(&token), "the token text is never listed");
+    let line = listing.lines().nth(1).expect("one token listed");
+    assert!(
+        line.contains("active") && line.contains("absences:write"),
+        "{line}"
+    );
+    let id = line.split_whitespace().next().unwrap().to_owned();
+    let revoked = Command::new(ABSYNC)
+        .args(["token", "revoke", "--database-url", &url, &id])
+        .output()
+        .unwrap();
+    assert!(
+        revoked.status.success(),
+        "{}",
+        String::from_utf8_lossy(&revoked.stderr)
+    );
+    let request = clients.request(proto::GetAbsenceRequest {
+        absence_id: "bin-1".into(),
+    });
+    let status = clients.ingest.get_absence(request).await.unwrap_err();
+    assert_eq!(status.code(), tonic::Code::Unauthenticated);
+    let again = Command::new(ABSYNC)
+        .args(["token", "revoke", "--database-url", &url, &id])
+        .output()
+        .unwrap();
+    assert!(!again.status.success(), "revoking twice is an error");
 
     // SIGTERM: a clean exit well within the shutdown timeout.
     let started = Instant::now();

@@ -27,6 +27,30 @@ pub struct NewSubscription {
     pub signing_secret: SigningSecret,
 }
 
+/// Changes to a subscription, each already valid; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SubscriptionChanges {
+    /// New destination.
+    pub destination: Option<DestinationUrl>,
+    /// New `Authorization` value (`Some(None)` removes it).
+    pub authorization: Option<Option<AuthorizationValue>>,
+    /// New event filter.
+    pub event_filter: Option<EventFilter>,
+    /// New status.
+    pub status: Option<SubscriptionStatus>,
+    /// New expiry (`Some(None)`: never).
+    pub valid_until: Option<Option<DateTime<Utc>>>,
+}
+
+/// Where a page of subscriptions starts: after this one, in (created_at, id) order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriptionCursor {
+    /// Its creation time.
+    pub created_at: DateTime<Utc>,
+    /// Its id.
+    pub id: SubscriptionId,
+}
+
 /// A secret replaced by a rotation, still signing until `until`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PreviousSecret {
@@ -87,6 +111,28 @@ pub trait SubscriptionStore: Send + Sync {
     /// # Errors
     /// [`StoreError::Unavailable`] or [`StoreError::Unexpected`].
     async fn list(&self, tenant: &TenantId) -> Result<Vec<Subscription>, StoreError>;
+
+    /// A page of the tenant's undeleted subscriptions in (created_at, id) order, after `after`.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] or [`StoreError::Unexpected`].
+    async fn page(
+        &self,
+        tenant: &TenantId,
+        after: Option<SubscriptionCursor>,
+        limit: u32,
+    ) -> Result<Vec<Subscription>, StoreError>;
+
+    /// Applies `changes` to one of the tenant's undeleted subscriptions; `None` when there is none.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] or [`StoreError::Unexpected`].
+    async fn update(
+        &self,
+        tenant: &TenantId,
+        id: &SubscriptionId,
+        changes: SubscriptionChanges,
+    ) -> Result<Option<Subscription>, StoreError>;
 
     /// One of the tenant's (undeleted) subscriptions.
     ///

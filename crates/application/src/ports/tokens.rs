@@ -18,6 +18,8 @@ pub struct TokenRecord {
     pub label: Option<String>,
     /// When it was made.
     pub created_at: DateTime<Utc>,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<DateTime<Utc>>,
 }
 
 /// Token hashes and what they grant.
@@ -41,4 +43,16 @@ pub trait TokenStore: Send + Sync {
     /// # Errors
     /// [`StoreError::Unavailable`] or [`StoreError::Unexpected`].
     async fn find_active(&self, hash: [u8; 32]) -> Result<Option<TokenRecord>, StoreError>;
+
+    /// Every token (of one tenant, if given), oldest first, revoked ones included.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] or [`StoreError::Unexpected`].
+    async fn list_tokens(&self, tenant: Option<TenantId>) -> Result<Vec<TokenRecord>, StoreError>;
+
+    /// Revokes a token by its id; it stops working at once. False when there is no such active token.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] or [`StoreError::Unexpected`].
+    async fn revoke_token(&self, id: &str) -> Result<bool, StoreError>;
 }

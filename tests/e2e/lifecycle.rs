@@ -1,0 +1,289 @@
+//! Who receives what: event filters, expiry, disabling, deletion, and paging of subscriptions.
+
+use crate::app::spawn_app;
+use absync_adapter_grpc::proto::{self, AbsenceStatus, EventFilter, HalfDay};
+use absync_e2e::fixtures::{half_days, monday_to_tuesday};
+use absync_e2e::receiver::Received;
+use prost_types::FieldMask;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(10);
+const QUIET: Duration = Duration::from_millis(400);
+
+fn events_at(got: &[Received], path: &str) -> Vec<String> {
+    got.iter()
+        .filter(|r| r.uri == path)
+        .map(|r| r.header("x-event").unwrap().to_owned())
+        .collect()
+}
+
+async fn subscribe_path(
+    app: &mut crate::app::TestApp,
+    path: &str,
+    filter: EventFilter,
+    valid_until: String,
+) -> proto::Subscription {
+    let request = app.clients.request(proto::CreateSubscriptionRequest {
+        destination_url: app.receiver.url(path),
+        collection: proto::Collection::Leaves.into(),
+        authorization: None,
+        event_filter: filter.into(),
+        valid_until,
+    });
+    app.clients
+        .subscriptions
+        .create_subscription(request)
+        .await
+        .unwrap()
+        .into_inner()
+        .subscription
+        .unwrap()
+}
+
+#[sqlx::test(migrations = false)]
+async fn validated_only_hears_of_approved_leaves_only(
+    pool: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    let mut app = spawn_app(pool, connect).await;
+    subscribe_path(
+        &mut app,
+        "/validated",
+        EventFilter::ValidatedOnly,
+        String::new(),
+    )
+    .await;
+    subscribe_path(&mut app, "/all", EventFilter::All, String::new()).await;
+
+    // Pending: only /all hears (4 created).
+    app.put(monday_to_tuesday("hr-1", 1, AbsenceStatus::Pending))
+        .await
+        .unwrap();
+    app.receiver.wait_for(4, WAIT).await;
+    app.receiver.assert_stays_at(4, QUIET).await;
+    // Approved: both (8 approved). Cancelled: both (8 deleted).
+    app.put(monday_to_tuesday("hr-1", 2, AbsenceStatus::Approved))
+        .await
+        .unwrap();
+    app.receiver.wait_for(12, WAIT).await;
+    app.put(monday_to_tuesday("hr-1", 3, AbsenceStatus::Cancelled))
+        .await
+        .unwrap();
+    app.receiver.wait_for(20, WAIT).await;
+    // Pending then refused: /validated never hears of it; /all gets created then deleted.
+    let one_day = |revision, status| {
+        half_days(
+            "hr-2",
+            revision,
+            status,
+            ("2024-03-06", HalfDay::Am),
+            ("2024-03-06", HalfDay::Pm),
+        )
+    };
+    app.put(one_day(1, AbsenceStatus::Pending)).await.unwrap();
+    app.receiver.wait_for(22, WAIT).await;
+    app.put(one_day(2, AbsenceStatus::Refused)).await.unwrap();
+    let got = app.receiver.wait_for(24, WAIT).await;
+    app.receiver.assert_stays_at(24, QUIET).await;
+
+    let validated = events_at(&got, "/validated");
+    assert_eq!(validated.iter().filter(|e| *e == "approved").count(), 4);
+    assert_eq!(validated.iter().filter(|e| *e == "deleted").count(), 4);
+    assert_eq!(validated.len(), 8, "{validated:?}");
+    let all = events_at(&got, "/all");
+    assert_eq!(all.iter().filter(|e| *e == "created").count(), 6);
+    assert_eq!(all.iter().filter(|e| *e == "approved").count(), 4);
+    assert_eq!(all.iter().filter(|e| *e == "deleted").count(), 6);
+}
+
+#[sqlx::test(migrations = false)]
+async fn expired_disabled_and_deleted_subscriptions_get_nothing_new(
+    pool: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    let mut app = spawn_app(pool, connect).await;
+    let soon = (chrono::Utc::now() + chrono::Duration::milliseconds(800)).to_rfc3339();
+    subscribe_path(&mut app, "/expiring", EventFilter::All, soon).await;
+    let disabled = subscribe_path(&mut app, "/disabled", EventFilter::All, String::new()).await;
+    let deleted = subscribe_path(&mut app, "/deleted", EventFilter::All, String::new()).await;
+
+    // Before: everyone hears.
+    app.put(half_days(
+        "hr-1",
+        1,
+        AbsenceStatus::Approved,
+        ("2024-03-04", HalfDay::Am),
+        ("2024-03-04", HalfDay::Am),
+    ))
+    .await
+    .unwrap();
+    app.receiver.wait_for(3, WAIT).await;
+
+    let disable = app.clients.request(proto::UpdateSubscriptionRequest {
+        subscription: Some(proto::Subscription {
+            id: disabled.id.clone(),
+            status: proto::SubscriptionStatus::Disabled.into(),
+            ..Default::default()
+        }),
+        update_mask: Some(FieldMask {
+            paths: vec!["status".into()],
+        }),
+    });
+    let updated = app
+        .clients
+        .subscriptions
+        .update_subscription(disable)
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(updated.status(), proto::SubscriptionStatus::Disabled);
+    let delete = app.clients.request(proto::DeleteSubscriptionRequest {
+        id: deleted.id.clone(),
+    });
+    app.clients
+        .subscriptions
+        .delete_subscription(delete)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(900)).await; // past the expiry
+
+    app.put(half_days(
+        "hr-2",
+        1,
+        AbsenceStatus::Approved,
+        ("2024-03-05", HalfDay::Am),
+        ("2024-03-05", HalfDay::Am),
+    ))
+    .await
+    .unwrap();
+    app.receiver
+        .assert_stays_at(3, Duration::from_millis(600))
+        .await;
+
+    // The deleted subscription's history stays: its delivery is kept, succeeded.
+    let (kept,): (i64,) = sqlx::query_as(
+        "SELECT count(*) FROM deliveries WHERE subscription_id = $1::uuid AND status = 'succeeded'",
+    )
+    .bind(&deleted.id)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(kept, 1);
+
+    // Re-enabled by an operator, the disabled one hears of the next change.
+    let enable = app.clients.request(proto::UpdateSubscriptionRequest {
+        subscription: Some(proto::Subscription {
+            id: disabled.id,
+            status: proto::SubscriptionStatus::Enabled.into(),
+            ..Default::default()
+        }),
+        update_mask: Some(FieldMask {
+            paths: vec!["status".into()],
+        }),
+    });
+    app.clients
+        .subscriptions
+        .update_subscription(enable)
+        .await
+        .unwrap();
+    app.put(half_days(
+        "hr-3",
+        1,
+        AbsenceStatus::Approved,
+        ("2024-03-06", HalfDay::Am),
+        ("2024-03-06", HalfDay::Am),
+    ))
+    .await
+    .unwrap();
+    let got = app.receiver.wait_for(4, WAIT).await;
+    assert_eq!(got[3].uri, "/disabled");
+}
+
+#[sqlx::test(migrations = false)]
+async fn subscriptions_page_and_updates_are_checked(
+    pool: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    let mut app = spawn_app(pool, connect).await;
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        ids.push(
+            subscribe_path(&mut app, &format!("/s{i}"), EventFilter::All, String::new())
+                .await
+                .id,
+        );
+    }
+    let mut seen = Vec::new();
+    let mut token = String::new();
+    loop {
+        let request = app.clients.request(proto::ListSubscriptionsRequest {
+            page_size: 2,
+            page_token: token,
+        });
+        let page = app
+            .clients
+            .subscriptions
+            .list_subscriptions(request)
+            .await
+            .unwrap()
+            .into_inner();
+        seen.extend(page.subscriptions.into_iter().map(|s| s.id));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    assert_eq!(seen, ids);
+
+    // An update is checked like a creation, and an unknown mask path is named.
+    for (paths, destination, field) in [
+        (
+            vec!["destination_url"],
+            "http://169.254.169.254/",
+            "destination_url",
+        ),
+        (vec!["colour"], "", "update_mask"),
+        (vec![], "", "update_mask"),
+    ] {
+        let request = app.clients.request(proto::UpdateSubscriptionRequest {
+            subscription: Some(proto::Subscription {
+                id: ids[0].clone(),
+                destination_url: destination.into(),
+                ..Default::default()
+            }),
+            update_mask: Some(FieldMask {
+                paths: paths.into_iter().map(String::from).collect(),
+            }),
+        });
+        let status = app
+            .clients
+            .subscriptions
+            .update_subscription(request)
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), tonic::Code::InvalidArgument);
+        assert!(status.message().contains(field), "{}", status.message());
+    }
+    let request = app.clients.request(proto::UpdateSubscriptionRequest {
+        subscription: Some(proto::Subscription {
+            id: ids[0].clone(),
+            authorization: "Bearer rotated".into(),
+            event_filter: EventFilter::ValidatedOnly.into(),
+            ..Default::default()
+        }),
+        update_mask: Some(FieldMask {
+            paths: vec!["authorization".into(), "event_filter".into()],
+        }),
+    });
+    let updated = app
+        .clients
+        .subscriptions
+        .update_subscription(request)
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(updated.authorization, "Bearer ****");
+    assert_eq!(updated.event_filter(), EventFilter::ValidatedOnly);
+    assert_eq!(updated.destination_url, app.receiver.url("/s0"));
+}
