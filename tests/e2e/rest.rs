@@ -135,9 +135,15 @@ async fn a_rest_created_absences_webhook_receives_protime_items(
     let got = app.receiver.wait_for(12, WAIT).await;
     assert_eq!(first.len(), 4);
 
+    let key = created["key"].as_str().unwrap();
     for request in &got {
         assert_eq!(request.uri, "/protime");
         assert_item_shape(&request.json());
+        assert!(
+            crate::signing::verifies_request(key, request),
+            "signed with the key of the 201 answer"
+        );
+        assert_eq!(request.header("x-resource-type"), Some("absence"));
     }
     let items: Vec<Value> = got
         .iter()

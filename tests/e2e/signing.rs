@@ -28,7 +28,7 @@ fn verifies(secret: &str, id: &str, timestamp: &str, body: &[u8], signatures: &s
         .any(|s| s == expected)
 }
 
-fn verifies_request(secret: &str, request: &Received) -> bool {
+pub(crate) fn verifies_request(secret: &str, request: &Received) -> bool {
     verifies(
         secret,
         request.header("webhook-id").unwrap(),

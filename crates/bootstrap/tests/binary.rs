@@ -70,7 +70,7 @@ async fn the_binary_delivers_a_leave_and_stops_on_sigterm(
             "127.0.0.1:0",
         ])
         .args(["--log-format", "json", "--shutdown-timeout", "5s"])
-        .env("RUST_LOG", "info")
+        .env("RUST_LOG", "debug")
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -79,8 +79,14 @@ async fn the_binary_delivers_a_leave_and_stops_on_sigterm(
 
     // The service logs its address once it is serving.
     let (addr_tx, addr_rx) = std::sync::mpsc::channel::<SocketAddr>();
-    std::thread::spawn(move || {
+    let logs = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let log_sink = logs.clone();
+    let reader = std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let mut all = log_sink.lock().unwrap();
+            all.push_str(&line);
+            all.push('\n');
+            drop(all);
             if let Ok(event) = serde_json::from_str::<serde_json::Value>(&line)
                 && let Some(addr) = event["grpc_addr"].as_str()
             {
@@ -97,15 +103,17 @@ async fn the_binary_delivers_a_leave_and_stops_on_sigterm(
     let request = clients.request(proto::CreateSubscriptionRequest {
         destination_url: receiver.url("/timmi"),
         collection: proto::Collection::Leaves.into(),
-        authorization: None,
+        authorization: Some("Basic c2VjcmV0LXZhbHVl".into()),
         event_filter: EventFilter::All.into(),
         valid_until: String::new(),
     });
-    clients
+    let signing_secret = clients
         .subscriptions
         .create_subscription(request)
         .await
-        .unwrap();
+        .unwrap()
+        .into_inner()
+        .signing_secret;
     let absence = half_days(
         "bin-1",
         1,
@@ -128,7 +136,10 @@ async fn the_binary_delivers_a_leave_and_stops_on_sigterm(
         got[0].json()["id"],
         format!("{}-20240304-PM", answer.absence_number)
     );
-    assert_eq!(got[0].header("authorization"), None);
+    assert_eq!(
+        got[0].header("authorization"),
+        Some("Basic c2VjcmV0LXZhbHVl")
+    );
     assert_eq!(got[0].header("x-event"), Some("approved"));
 
     // `token list` shows the token (not its text); `token revoke` stops it at once.
@@ -183,4 +194,12 @@ async fn the_binary_delivers_a_leave_and_stops_on_sigterm(
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     assert!(status.success(), "exit status {status:?}");
+
+    // Debug logs of the whole run never carry a secret.
+    reader.join().unwrap();
+    let logs = logs.lock().unwrap();
+    assert!(logs.contains("deliver"), "debug logs were captured");
+    for secret in [token.as_str(), "c2VjcmV0LXZhbHVl", &signing_secret[6..]] {
+        assert!(!logs.contains(secret), "a secret leaked into the logs");
+    }
 }
