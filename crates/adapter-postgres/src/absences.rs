@@ -233,9 +233,12 @@ impl AbsenceStore for PgStore {
         let deliveries = delivery_subscriptions.len();
         if deliveries > 0 {
             sqlx::query(
-                "INSERT INTO deliveries (tenant_id, subscription_id, change_version, leave_key, status, next_attempt_at)
-                 SELECT $1, s::uuid, v, k, 'pending', $5
-                 FROM UNNEST($2::text[], $3::bigint[], $4::text[]) AS t(s, v, k)",
+                "WITH inserted AS (
+                     INSERT INTO deliveries (tenant_id, subscription_id, change_version, leave_key, status, next_attempt_at)
+                     SELECT $1, s::uuid, v, k, 'pending', $5
+                     FROM UNNEST($2::text[], $3::bigint[], $4::text[]) AS t(s, v, k)
+                     RETURNING 1)
+                 SELECT pg_notify('absync_work', '') FROM (SELECT 1 FROM inserted LIMIT 1) AS queued",
             )
             .bind(change.tenant.as_str())
             .bind(&delivery_subscriptions)

@@ -126,12 +126,20 @@ impl DeliveryQueue for PgStore {
         let mut error_kinds: Vec<Option<String>> = Vec::with_capacity(n);
         let mut error_details: Vec<Option<String>> = Vec::with_capacity(n);
         let mut excerpts: Vec<Vec<u8>> = Vec::with_capacity(n);
+        let mut disable: Vec<i64> = Vec::new();
         for report in reports {
             ids.push(report.delivery.get());
             let (status, at) = match report.next {
                 NextStep::Succeeded => ("succeeded", None),
                 NextStep::RetryAt(at) => ("pending", Some(at)),
-                NextStep::Failed => ("failed", None),
+                NextStep::Failed {
+                    disable_subscription,
+                } => {
+                    if disable_subscription {
+                        disable.push(report.delivery.get());
+                    }
+                    ("failed", None)
+                }
             };
             statuses.push(status);
             next_at.push(at);
@@ -192,6 +200,41 @@ impl DeliveryQueue for PgStore {
         .execute(&mut *tx)
         .await
         .map_err(store_error)?;
+        if !disable.is_empty() {
+            sqlx::query(
+                "UPDATE subscriptions SET status = 'Disabled'
+                 WHERE id IN (SELECT subscription_id FROM deliveries WHERE id = ANY($1))",
+            )
+            .bind(&disable)
+            .execute(&mut *tx)
+            .await
+            .map_err(store_error)?;
+        }
         tx.commit().await.map_err(store_error)
+    }
+
+    #[tracing::instrument(name = "pg.release_leases", skip_all, err, fields(deliveries = deliveries.len()))]
+    async fn release(&self, deliveries: Vec<DeliveryId>) -> Result<(), StoreError> {
+        let ids: Vec<i64> = deliveries.iter().map(|d| d.get()).collect();
+        sqlx::query(
+            "UPDATE deliveries SET lease_until = NULL WHERE id = ANY($1) AND status = 'pending'",
+        )
+        .bind(&ids)
+        .execute(&self.pool)
+        .await
+        .map_err(store_error)?;
+        Ok(())
+    }
+
+    #[tracing::instrument(name = "pg.purge_succeeded", skip_all, err, fields(purged))]
+    async fn purge_succeeded(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let done =
+            sqlx::query("DELETE FROM deliveries WHERE status = 'succeeded' AND updated_at < $1")
+                .bind(before)
+                .execute(&self.pool)
+                .await
+                .map_err(store_error)?;
+        tracing::Span::current().record("purged", done.rows_affected());
+        Ok(done.rows_affected())
     }
 }

@@ -3,12 +3,15 @@
 use crate::MIGRATOR;
 use crate::error::ConnectError;
 use sqlx::migrate::MigrateDatabase;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
 use sqlx::{PgPool, Postgres};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
+
+/// The channel writes `NOTIFY` when they queue deliveries.
+const WORK_CHANNEL: &str = "absync_work";
 
 /// Pool sizing and timeouts.
 #[derive(Debug, Clone)]
@@ -88,6 +91,41 @@ impl PgStore {
 
     pub(crate) fn signal_work(&self) {
         self.work.notify_one();
+    }
+
+    /// Relays `NOTIFY absync_work` (sent by every write that queues deliveries, in any process) to
+    /// [`PgStore::work_queued`] until `stop` turns true. A lost connection is re-established; what was
+    /// missed meanwhile is found by the dispatcher's poll.
+    pub async fn relay_notifications(self, mut stop: tokio::sync::watch::Receiver<bool>) {
+        loop {
+            let mut listener = match PgListener::connect_with(&self.pool).await {
+                Ok(listener) => listener,
+                Err(err) => {
+                    tracing::warn!(error = %err, "cannot LISTEN for queued work; retrying");
+                    tokio::select! {
+                        _ = stop.wait_for(|stop| *stop) => return,
+                        () = tokio::time::sleep(Duration::from_secs(1)) => continue,
+                    }
+                }
+            };
+            if let Err(err) = listener.listen(WORK_CHANNEL).await {
+                tracing::warn!(error = %err, "cannot LISTEN for queued work; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+            loop {
+                tokio::select! {
+                    _ = stop.wait_for(|stop| *stop) => return,
+                    received = listener.recv() => match received {
+                        Ok(_) => self.signal_work(),
+                        Err(err) => {
+                            tracing::warn!(error = %err, "LISTEN connection lost; reconnecting");
+                            break;
+                        }
+                    },
+                }
+            }
+        }
     }
 
     /// Closes the pool, waiting for connections in use to be returned.

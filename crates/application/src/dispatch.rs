@@ -4,8 +4,11 @@ use crate::error::ApplicationError;
 use crate::ports::{
     AttemptReport, ClaimedDelivery, Clock, DeliveryQueue, NextStep, OutboundRequest, WebhookSender,
 };
+use absync_domain::DeliveryId;
 use absync_domain::{AttemptVerdict, RenderContext, RetryPolicy, payload, signature_header};
 use futures::StreamExt;
+use std::collections::HashSet;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -68,13 +71,19 @@ impl Dispatcher {
     }
 
     /// Claims one batch of due deliveries, sends them and records the attempts. Returns how many were
-    /// attempted; 0 means nothing is due now.
+    /// claimed; 0 means nothing is due now.
+    ///
+    /// When `stop` resolves before every send is done (shutdown), the finished attempts are recorded
+    /// and the leases of the unfinished ones released, so another dispatcher can take them at once.
     ///
     /// # Errors
     /// Store errors from claiming or recording. When recording fails the leases expire and the
     /// deliveries are sent again later (at-least-once).
-    #[tracing::instrument(name = "dispatch_due", skip_all, err, fields(claimed))]
-    pub async fn dispatch_due(&self) -> Result<usize, ApplicationError> {
+    #[tracing::instrument(name = "dispatch_due", skip_all, err, fields(claimed, released))]
+    pub async fn dispatch_due(
+        &self,
+        stop: impl Future<Output = ()> + Send,
+    ) -> Result<usize, ApplicationError> {
         let now = self.clock.now();
         let lease =
             chrono::Duration::from_std(self.settings.lease).unwrap_or(chrono::Duration::MAX);
@@ -87,12 +96,21 @@ impl Dispatcher {
         if count == 0 {
             return Ok(0);
         }
+        let mut unfinished: HashSet<DeliveryId> = claimed.iter().map(|d| d.id).collect();
         let reports: Vec<AttemptReport> = futures::stream::iter(claimed)
             .map(|delivery| self.attempt(delivery))
             .buffer_unordered(self.settings.concurrency.max(1))
+            .take_until(stop)
             .collect()
             .await;
+        for report in &reports {
+            unfinished.remove(&report.delivery);
+        }
         self.queue.record(reports).await?;
+        if !unfinished.is_empty() {
+            tracing::Span::current().record("released", unfinished.len());
+            self.queue.release(unfinished.into_iter().collect()).await?;
+        }
         Ok(count)
     }
 
@@ -149,7 +167,9 @@ impl Dispatcher {
                     self.clock.now()
                         + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX),
                 ),
-                AttemptVerdict::GiveUp => NextStep::Failed,
+                AttemptVerdict::GiveUp => NextStep::Failed {
+                    disable_subscription: delivery.collection.disabled_when_retries_exhausted(),
+                },
             }
         };
         let span = tracing::Span::current();

@@ -21,6 +21,9 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+/// How often succeeded deliveries past the retention are purged.
+const PURGE_EVERY: Duration = Duration::from_secs(3600);
+
 /// A built, not yet running, absync service.
 #[derive(Debug)]
 pub struct Application {
@@ -34,6 +37,7 @@ pub struct Application {
     dispatcher: Dispatcher,
     poll_interval: Duration,
     shutdown_timeout: Duration,
+    retention: Duration,
 }
 
 impl Application {
@@ -123,6 +127,7 @@ impl Application {
             dispatcher,
             poll_interval: args.dispatch_poll_interval,
             shutdown_timeout: args.shutdown_timeout,
+            retention: args.retention,
         })
     }
 
@@ -165,10 +170,19 @@ impl Application {
                 let _ = http_stop.wait_for(|stop| *stop).await;
             },
         ));
+        // Sends in flight get half the shutdown timeout; the rest of it covers recording and releasing.
         let dispatcher = tokio::spawn(dispatch_loop::run(
             self.dispatcher,
             self.store.clone(),
             self.poll_interval,
+            self.shutdown_timeout / 2,
+            stop_rx.clone(),
+        ));
+        let relay = tokio::spawn(self.store.clone().relay_notifications(stop_rx.clone()));
+        let purge = tokio::spawn(dispatch_loop::purge(
+            Arc::new(self.store.clone()),
+            self.retention,
+            PURGE_EVERY,
             stop_rx,
         ));
         tracing::info!(grpc_addr = %self.grpc_addr, http_addr = %self.http_addr, "absync is serving");
@@ -214,6 +228,8 @@ impl Application {
             );
             dispatcher.abort();
         }
+        relay.abort();
+        purge.abort();
         self.store.close().await;
         grpc_result
             .context("the gRPC server task failed")?

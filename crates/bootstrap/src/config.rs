@@ -112,6 +112,9 @@ pub struct ServeArgs {
     /// How long a claimed delivery stays reserved; after a crash it is sent again once this expires.
     #[arg(long, env = "ABSYNC_DISPATCH_LEASE", default_value = "60s", value_parser = parse_duration)]
     pub dispatch_lease: Duration,
+    /// How long succeeded deliveries (and their attempts) are kept; failed ones stay until processed.
+    #[arg(long, env = "ABSYNC_RETENTION", default_value = "30days", value_parser = parse_duration)]
+    pub retention: Duration,
     /// Permit plain http:// destinations (for tests and closed networks).
     #[arg(long, env = "ABSYNC_ALLOW_HTTP")]
     pub allow_http: bool,

@@ -23,6 +23,14 @@ impl Collection {
         }
     }
 
+    /// True when a subscription in this format is disabled once a delivery has exhausted its retries:
+    /// Protime's lifecycle (`absences`). Timmi subscriptions (`leaves`) stay enabled; their failures go
+    /// to the pending-tasks dashboard.
+    #[must_use]
+    pub fn disabled_when_retries_exhausted(self) -> bool {
+        matches!(self, Self::Absences)
+    }
+
     /// Parses a collection name.
     #[must_use]
     pub fn parse(text: &str) -> Option<Self> {

@@ -181,6 +181,7 @@ async fn https_to_a_plain_http_server_fails_without_an_answer() {
     let server = MockServer::start().await;
     let url = server.uri().replace("http://", "https://");
     let outcome = sender(Duration::from_secs(2)).send(request(url)).await;
+    eprintln!("HTTPS-OUTCOME {outcome:?}");
     assert!(
         matches!(outcome, SendOutcome::NoAnswer { .. }),
         "{outcome:?}"

@@ -2,7 +2,7 @@ use super::*;
 use crate::ports::clock::MockClock;
 use crate::ports::deliveries::MockDeliveryQueue;
 use crate::ports::sender::MockWebhookSender;
-use crate::ports::{SendErrorKind, SendOutcome};
+use crate::ports::{OutboundRequest, SendErrorKind, SendOutcome, WebhookSender};
 use absync_domain::{
     AbsenceNumber, AuthorizationValue, ChangeVersion, Collection, DeliveryId, DestinationUrl, Half,
     Leave, LeaveAccount, LeaveEvent, LeaveEventRecord, LeaveKey, LeaveState, Owner, SubscriptionId,
@@ -72,7 +72,13 @@ async fn nothing_due_sends_nothing() {
     queue.expect_record().never();
     let mut sender = MockWebhookSender::new();
     sender.expect_send().never();
-    assert_eq!(dispatcher(queue, sender).dispatch_due().await.unwrap(), 0);
+    assert_eq!(
+        dispatcher(queue, sender)
+            .dispatch_due(std::future::pending())
+            .await
+            .unwrap(),
+        0
+    );
 }
 
 #[tokio::test]
@@ -120,7 +126,13 @@ async fn a_success_is_recorded_as_succeeded_with_the_rendered_message() {
             status: 204,
             body_excerpt: Vec::new(),
         });
-    assert_eq!(dispatcher(queue, sender).dispatch_due().await.unwrap(), 1);
+    assert_eq!(
+        dispatcher(queue, sender)
+            .dispatch_due(std::future::pending())
+            .await
+            .unwrap(),
+        1
+    );
 }
 
 #[tokio::test]
@@ -143,7 +155,10 @@ async fn a_failure_is_recorded_with_its_status_and_the_next_retry() {
                         body_excerpt: b"boom".to_vec(),
                     },
                 ))
-                && last == Some(NextStep::Failed)
+                && last
+                    == Some(NextStep::Failed {
+                        disable_subscription: false,
+                    })
         })
         .times(1)
         .returning(|_| Ok(()));
@@ -152,7 +167,13 @@ async fn a_failure_is_recorded_with_its_status_and_the_next_retry() {
         status: 500,
         body_excerpt: b"boom".to_vec(),
     });
-    assert_eq!(dispatcher(queue, sender).dispatch_due().await.unwrap(), 2);
+    assert_eq!(
+        dispatcher(queue, sender)
+            .dispatch_due(std::future::pending())
+            .await
+            .unwrap(),
+        2
+    );
 }
 
 #[tokio::test]
@@ -172,5 +193,85 @@ async fn no_answer_is_a_failure_too() {
         kind: SendErrorKind::Timeout,
         detail: "timed out".into(),
     });
-    dispatcher(queue, sender).dispatch_due().await.unwrap();
+    dispatcher(queue, sender)
+        .dispatch_due(std::future::pending())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn exhausted_protime_deliveries_disable_their_subscription() {
+    let mut queue = MockDeliveryQueue::new();
+    let mut protime = claimed(9, 4);
+    protime.collection = Collection::Absences;
+    queue
+        .expect_claim_due()
+        .returning(move |_, _, _| Ok(vec![protime.clone()]));
+    queue
+        .expect_record()
+        .withf(|reports| {
+            reports[0].next
+                == NextStep::Failed {
+                    disable_subscription: true,
+                }
+        })
+        .times(1)
+        .returning(|_| Ok(()));
+    let mut sender = MockWebhookSender::new();
+    sender.expect_send().returning(|_| SendOutcome::Answered {
+        status: 503,
+        body_excerpt: Vec::new(),
+    });
+    dispatcher(queue, sender)
+        .dispatch_due(std::future::pending())
+        .await
+        .unwrap();
+}
+
+/// Answers delivery 1 at once and never answers delivery 2.
+struct HangsOnSecond;
+
+#[async_trait::async_trait]
+impl WebhookSender for HangsOnSecond {
+    async fn send(&self, request: OutboundRequest) -> SendOutcome {
+        if request
+            .headers
+            .iter()
+            .any(|(k, v)| k == "webhook-id" && v == "2")
+        {
+            futures::future::pending::<()>().await;
+        }
+        SendOutcome::Answered {
+            status: 200,
+            body_excerpt: Vec::new(),
+        }
+    }
+}
+
+#[tokio::test]
+async fn on_stop_unfinished_sends_release_their_lease() {
+    let mut queue = MockDeliveryQueue::new();
+    queue
+        .expect_claim_due()
+        .returning(|_, _, _| Ok(vec![claimed(1, 0), claimed(2, 0)]));
+    queue
+        .expect_record()
+        .withf(|reports| reports.len() == 1 && reports[0].delivery == DeliveryId::new(1))
+        .times(1)
+        .returning(|_| Ok(()));
+    queue
+        .expect_release()
+        .withf(|ids| ids == &[DeliveryId::new(2)])
+        .times(1)
+        .returning(|_| Ok(()));
+    let mut clock = MockClock::new();
+    clock.expect_now().returning(now);
+    let dispatcher = Dispatcher::new(
+        Arc::new(queue),
+        Arc::new(HangsOnSecond),
+        Arc::new(clock),
+        DispatchSettings::default(),
+    );
+    let stop = tokio::time::sleep(std::time::Duration::from_millis(100));
+    assert_eq!(dispatcher.dispatch_due(stop).await.unwrap(), 2);
 }

@@ -43,8 +43,12 @@ pub enum NextStep {
     Succeeded,
     /// Failed; try again at this time.
     RetryAt(DateTime<Utc>),
-    /// Failed and out of attempts: it goes to the pending-tasks dashboard.
-    Failed,
+    /// Failed and out of attempts: it goes to the pending-tasks dashboard; with `disable_subscription`
+    /// its subscription is disabled too (Protime's lifecycle).
+    Failed {
+        /// Disable the subscription.
+        disable_subscription: bool,
+    },
 }
 
 /// One attempt and its consequence.
@@ -78,10 +82,25 @@ pub trait DeliveryQueue: Send + Sync {
         lease_until: DateTime<Utc>,
     ) -> Result<Vec<ClaimedDelivery>, StoreError>;
 
-    /// Records attempts and moves each delivery to its next step, releasing its lease.
+    /// Records attempts and moves each delivery to its next step, releasing its lease; disables the
+    /// subscriptions `NextStep::Failed` asks to.
     ///
     /// # Errors
     /// [`StoreError::Unavailable`] or [`StoreError::Unexpected`]; the leases then expire and the
     /// deliveries are claimed again (at-least-once).
     async fn record(&self, reports: Vec<AttemptReport>) -> Result<(), StoreError>;
+
+    /// Releases the leases of claimed deliveries that were not attempted (shutdown), so another
+    /// dispatcher may take them at once. No attempt is counted.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] or [`StoreError::Unexpected`]; the leases then simply expire.
+    async fn release(&self, deliveries: Vec<DeliveryId>) -> Result<(), StoreError>;
+
+    /// Deletes succeeded deliveries (and their attempts) last changed before `before`; failed ones are
+    /// kept until processed. Returns how many were deleted.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] or [`StoreError::Unexpected`].
+    async fn purge_succeeded(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
 }
