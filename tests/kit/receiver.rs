@@ -7,7 +7,7 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::{Notify, oneshot};
 
 /// One request the receiver got.
@@ -19,6 +19,10 @@ pub struct Received {
     pub headers: Vec<(String, String)>,
     /// Body.
     pub body: Bytes,
+    /// When it arrived.
+    pub at: Instant,
+    /// The status it was answered with.
+    pub status: u16,
 }
 
 impl Received {
@@ -42,12 +46,21 @@ impl Received {
     }
 }
 
-#[derive(Debug)]
+/// Decides the status of a request from it and everything received before it.
+pub type Responder = Box<dyn Fn(&Received, &[Received]) -> u16 + Send + Sync>;
+
 struct Shared {
     received: Mutex<Vec<Received>>,
     arrived: Notify,
     status: AtomicU16,
     delay_ms: AtomicU16,
+    responder: Mutex<Option<Responder>>,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared").finish_non_exhaustive()
+    }
 }
 
 /// A running receiver. Stops when dropped.
@@ -71,23 +84,26 @@ async fn record(
     let headers = headers
         .iter()
         .map(|(k, v)| {
-            (
-                k.as_str().to_owned(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
+            let value = String::from_utf8_lossy(v.as_bytes()).into_owned();
+            (k.as_str().to_owned(), value)
         })
         .collect();
-    shared
-        .received
-        .lock()
-        .expect("receiver lock")
-        .push(Received {
-            uri: uri.to_string(),
-            headers,
-            body,
-        });
+    let mut request = Received {
+        uri: uri.to_string(),
+        headers,
+        body,
+        at: Instant::now(),
+        status: shared.status.load(Ordering::SeqCst),
+    };
+    let mut received = shared.received.lock().expect("receiver lock");
+    if let Some(responder) = shared.responder.lock().expect("responder lock").as_ref() {
+        request.status = responder(&request, &received);
+    }
+    let status = request.status;
+    received.push(request);
+    drop(received);
     shared.arrived.notify_waiters();
-    StatusCode::from_u16(shared.status.load(Ordering::SeqCst)).unwrap_or(StatusCode::OK)
+    StatusCode::from_u16(status).unwrap_or(StatusCode::OK)
 }
 
 impl Receiver {
@@ -101,6 +117,7 @@ impl Receiver {
             arrived: Notify::new(),
             status: AtomicU16::new(200),
             delay_ms: AtomicU16::new(0),
+            responder: Mutex::new(None),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -133,6 +150,14 @@ impl Receiver {
         self.shared.status.store(status, Ordering::SeqCst);
     }
 
+    /// Lets `responder` choose the status of every later request.
+    ///
+    /// # Panics
+    /// When the lock is poisoned.
+    pub fn respond_by(&self, responder: Responder) {
+        *self.shared.responder.lock().expect("responder lock") = Some(responder);
+    }
+
     /// Waits this long before answering each later request.
     pub fn delay_answers(&self, delay: Duration) {
         let ms = u16::try_from(delay.as_millis()).unwrap_or(u16::MAX);
@@ -148,6 +173,15 @@ impl Receiver {
         self.shared.received.lock().expect("receiver lock").clone()
     }
 
+    /// How many requests arrived so far.
+    ///
+    /// # Panics
+    /// When the lock is poisoned.
+    #[must_use]
+    pub fn count(&self) -> usize {
+        self.shared.received.lock().expect("receiver lock").len()
+    }
+
     /// Waits until at least `count` requests arrived, or panics after `deadline`.
     ///
     /// # Panics
@@ -156,9 +190,8 @@ impl Receiver {
         let until = tokio::time::Instant::now() + deadline;
         loop {
             let notified = self.shared.arrived.notified();
-            let got = self.received();
-            if got.len() >= count {
-                return got;
+            if self.count() >= count {
+                return self.received();
             }
             if tokio::time::timeout_at(until, notified).await.is_err() {
                 let got = self.received();
@@ -178,7 +211,7 @@ impl Receiver {
     /// When more arrived.
     pub async fn assert_stays_at(&self, count: usize, quiet: Duration) {
         tokio::time::sleep(quiet).await;
-        let got = self.received().len();
+        let got = self.count();
         assert_eq!(
             got, count,
             "expected no more than {count} requests, got {got}"

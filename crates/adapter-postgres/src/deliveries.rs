@@ -13,14 +13,15 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 
-/// Picks due deliveries — pending, due, not leased (or lease expired), of a live subscription, and the
-/// oldest pending one of their (subscription, leave) — locks them without waiting for other claimers,
-/// leases them, and returns them with their subscription and event.
+/// Picks due deliveries — pending, due, not leased (or lease expired), of an enabled, undeleted
+/// subscription, and the oldest pending one of their (subscription, leave) — locks them without
+/// waiting for other claimers, leases them, and returns them with their subscription and event.
+/// Deliveries of a disabled subscription wait; re-enabling it sends them.
 const CLAIM: &str = "
 WITH due AS (
     SELECT d.id
     FROM deliveries d
-    JOIN subscriptions s ON s.id = d.subscription_id AND s.deleted_at IS NULL
+    JOIN subscriptions s ON s.id = d.subscription_id AND s.deleted_at IS NULL AND s.status = 'Enabled'
     WHERE d.status = 'pending'
       AND d.next_attempt_at <= $1
       AND (d.lease_until IS NULL OR d.lease_until <= $1)
@@ -211,6 +212,30 @@ impl DeliveryQueue for PgStore {
             .map_err(store_error)?;
         }
         tx.commit().await.map_err(store_error)
+    }
+
+    #[tracing::instrument(name = "pg.next_due", skip_all, err)]
+    async fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        // Leased deliveries count from their lease's end: that is when they can be claimed again.
+        // Among the soonest pending deliveries, only those a claim could take count: of a live
+        // subscription, and first in line for their leave.
+        let (next,): (Option<DateTime<Utc>>,) = sqlx::query_as(
+            "SELECT min(GREATEST(d.next_attempt_at, COALESCE(d.lease_until, d.next_attempt_at)))
+             FROM (SELECT id, subscription_id, leave_key, change_version, next_attempt_at, lease_until
+                   FROM deliveries WHERE status = 'pending'
+                   ORDER BY next_attempt_at LIMIT 1000) AS d
+             JOIN subscriptions s ON s.id = d.subscription_id AND s.deleted_at IS NULL AND s.status = 'Enabled'
+             WHERE NOT EXISTS (
+                 SELECT 1 FROM deliveries older
+                 WHERE older.subscription_id = d.subscription_id
+                   AND older.leave_key = d.leave_key
+                   AND older.status = 'pending'
+                   AND older.change_version < d.change_version)",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(store_error)?;
+        Ok(next)
     }
 
     #[tracing::instrument(name = "pg.release_leases", skip_all, err, fields(deliveries = deliveries.len()))]

@@ -112,27 +112,65 @@ async fn excerpt(mut response: reqwest::Response, deadline: Instant) -> Vec<u8> 
     kept
 }
 
+/// Every cause below `err`: its `source()` chain, also looking inside each `std::io::Error` (whose
+/// `source()` skips the error it wraps — which is how tokio-rustls reports rustls errors).
+fn causes(err: &reqwest::Error) -> Vec<&(dyn std::error::Error + 'static)> {
+    let mut found = Vec::new();
+    let mut next = err.source();
+    while let Some(cause) = next {
+        found.push(cause);
+        next = match cause
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::get_ref)
+        {
+            Some(inner) => Some(inner),
+            None => cause.source(),
+        };
+    }
+    found
+}
+
+/// Best effort, as rustls is not a direct dependency (its error type cannot be downcast to): tokio-rustls
+/// reports every rustls error as an `io::Error` of kind `InvalidData`, and rustls's messages speak of
+/// certificates, alerts, handshakes or corrupt messages.
+fn looks_like_tls(cause: &(dyn std::error::Error + 'static)) -> bool {
+    if cause
+        .downcast_ref::<std::io::Error>()
+        .is_some_and(|io| io.kind() == std::io::ErrorKind::InvalidData)
+    {
+        return true;
+    }
+    let text = cause.to_string().to_ascii_lowercase();
+    [
+        "certificate",
+        "tls",
+        "handshake",
+        "alert",
+        "corrupt message",
+        "peer is incompatible",
+        "peer misbehaved",
+    ]
+    .iter()
+    .any(|marker| text.contains(marker))
+}
+
+/// Why no answer came: a timeout, the SSRF guard, a TLS failure (an `https` connection whose cause
+/// [looks like TLS](looks_like_tls)), another connect failure, a request reqwest would not build, or other.
 fn classify(err: &reqwest::Error) -> SendErrorKind {
     if err.is_timeout() {
         return SendErrorKind::Timeout;
     }
-    let mut source = err.source();
-    while let Some(cause) = source {
-        if cause.downcast_ref::<ForbiddenDestination>().is_some() {
-            return SendErrorKind::Refused;
-        }
-        source = cause.source();
+    let causes = causes(err);
+    if causes
+        .iter()
+        .any(|cause| cause.is::<ForbiddenDestination>())
+    {
+        return SendErrorKind::Refused;
     }
-    // Best effort: a TLS failure shows up somewhere in the source chain as a rustls error or message.
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let text = cause.to_string().to_ascii_lowercase();
-        if text.contains("certificate") || text.contains("tls") || text.contains("handshake") {
-            return SendErrorKind::Tls;
-        }
-        source = cause.source();
-    }
-    if err.is_connect() {
+    let https = err.url().is_some_and(|url| url.scheme() == "https");
+    if https && err.is_connect() && causes.iter().any(|cause| looks_like_tls(*cause)) {
+        SendErrorKind::Tls
+    } else if err.is_connect() {
         SendErrorKind::Connect
     } else if err.is_builder() {
         SendErrorKind::Refused

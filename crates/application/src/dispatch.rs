@@ -114,6 +114,22 @@ impl Dispatcher {
         Ok(count)
     }
 
+    /// How long an idle dispatcher may sleep before something is due: until the earliest pending
+    /// delivery is due, at most `max`. Store errors count as "now + max".
+    pub async fn idle_for(&self, max: Duration) -> Duration {
+        match self.queue.next_due().await {
+            Ok(Some(due)) => (due - self.clock.now())
+                .to_std()
+                .unwrap_or(Duration::ZERO)
+                .min(max),
+            Ok(None) => max,
+            Err(err) => {
+                tracing::debug!(error = %err, "cannot read the next due time");
+                max
+            }
+        }
+    }
+
     #[tracing::instrument(name = "deliver", skip_all, fields(
         tenant = %delivery.tenant, delivery_id = %delivery.id, subscription_id = %delivery.subscription,
         leave_id = %delivery.record.key(), event = delivery.record.event.as_str(), attempt = delivery.attempts_made + 1,

@@ -39,10 +39,11 @@ pub(crate) async fn run(
         if busy {
             continue;
         }
+        let idle = dispatcher.idle_for(poll).await;
         tokio::select! {
             _ = stop.changed() => {}
             () = store.work_queued() => {}
-            () = tokio::time::sleep(poll) => {}
+            () = tokio::time::sleep(idle) => {}
         }
     }
     tracing::info!("dispatcher stopped");

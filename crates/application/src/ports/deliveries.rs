@@ -90,6 +90,13 @@ pub trait DeliveryQueue: Send + Sync {
     /// deliveries are claimed again (at-least-once).
     async fn record(&self, reports: Vec<AttemptReport>) -> Result<(), StoreError>;
 
+    /// When the earliest pending delivery is next due (`None` when nothing is pending), so an idle
+    /// dispatcher can sleep exactly until then.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] or [`StoreError::Unexpected`].
+    async fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError>;
+
     /// Releases the leases of claimed deliveries that were not attempted (shutdown), so another
     /// dispatcher may take them at once. No attempt is counted.
     ///
