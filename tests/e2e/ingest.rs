@@ -276,3 +276,47 @@ async fn pending_then_approved_then_deleted(pool: PgPoolOptions, connect: PgConn
     assert!(stored.deleted);
     assert!(stored.leaves.is_empty());
 }
+
+#[sqlx::test(migrations = false)]
+async fn put_absences_answers_each_absence_in_order(
+    pool: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    let mut app = spawn_app(pool, connect).await;
+    app.subscribe(EventFilter::All).await;
+    let mut bad = monday_to_tuesday("hr-bad", 1, AbsenceStatus::Approved);
+    bad.owner = None;
+    let request = app.clients.request(proto::PutAbsencesRequest {
+        absences: vec![
+            monday_to_tuesday("hr-1", 1, AbsenceStatus::Pending),
+            bad,
+            monday_to_tuesday("hr-2", 1, AbsenceStatus::Approved),
+            monday_to_tuesday("hr-1", 2, AbsenceStatus::Approved),
+            monday_to_tuesday("hr-1", 1, AbsenceStatus::Pending),
+        ],
+    });
+    let results = app
+        .clients
+        .ingest
+        .put_absences(request)
+        .await
+        .unwrap()
+        .into_inner()
+        .results;
+    use proto::put_absence_result::Result as R;
+    let outcome = |i: usize| match results[i].result.as_ref().unwrap() {
+        R::Change(change) => format!("{:?}", change.outcome()),
+        R::Error(error) => error.code.clone(),
+    };
+    assert_eq!(
+        (0..5).map(outcome).collect::<Vec<_>>(),
+        ["Applied", "INVALID_ARGUMENT", "Applied", "Applied", "Stale"]
+    );
+    let R::Error(error) = results[1].result.as_ref().unwrap() else {
+        unreachable!()
+    };
+    assert_eq!(error.field_violations[0].field, "absence.owner");
+    // hr-1 created then approved, hr-2 approved: 12 POSTs.
+    app.receiver.wait_for(12, WAIT).await;
+    app.receiver.assert_stays_at(12, QUIET).await;
+}

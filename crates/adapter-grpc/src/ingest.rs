@@ -38,6 +38,53 @@ fn change_response(result: ChangeResult) -> proto::ChangeResponse {
     }
 }
 
+/// Most absences per PutAbsences call.
+const MAX_BATCH: usize = 1000;
+/// Different absences of one PutAbsences call applied at once.
+const BATCH_CONCURRENCY: usize = 8;
+
+/// The canonical name of a status code (`INVALID_ARGUMENT`).
+fn code_name(code: tonic::Code) -> &'static str {
+    use tonic::Code;
+    match code {
+        Code::Ok => "OK",
+        Code::Cancelled => "CANCELLED",
+        Code::Unknown => "UNKNOWN",
+        Code::InvalidArgument => "INVALID_ARGUMENT",
+        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
+        Code::NotFound => "NOT_FOUND",
+        Code::AlreadyExists => "ALREADY_EXISTS",
+        Code::PermissionDenied => "PERMISSION_DENIED",
+        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
+        Code::FailedPrecondition => "FAILED_PRECONDITION",
+        Code::Aborted => "ABORTED",
+        Code::OutOfRange => "OUT_OF_RANGE",
+        Code::Unimplemented => "UNIMPLEMENTED",
+        Code::Internal => "INTERNAL",
+        Code::Unavailable => "UNAVAILABLE",
+        Code::DataLoss => "DATA_LOSS",
+        Code::Unauthenticated => "UNAUTHENTICATED",
+    }
+}
+
+fn error_result(status: &Status, violations: &[FieldViolation]) -> proto::PutAbsenceResult {
+    proto::PutAbsenceResult {
+        result: Some(proto::put_absence_result::Result::Error(
+            proto::AbsenceError {
+                code: code_name(status.code()).to_owned(),
+                message: status.message().to_owned(),
+                field_violations: violations
+                    .iter()
+                    .map(|v| proto::FieldViolation {
+                        field: v.field.clone(),
+                        description: v.description.clone(),
+                    })
+                    .collect(),
+            },
+        )),
+    }
+}
+
 fn absence_id(text: &str) -> Result<AbsenceId, Status> {
     AbsenceId::parse(text)
         .map_err(|e| invalid_argument(&[FieldViolation::new("absence_id", e.to_string())]))
@@ -58,6 +105,59 @@ impl AbsenceIngest for IngestApi {
             .await
             .map_err(to_status)?;
         Ok(Response::new(change_response(result)))
+    }
+
+    async fn put_absences(
+        &self,
+        request: Request<proto::PutAbsencesRequest>,
+    ) -> Result<Response<proto::PutAbsencesResponse>, Status> {
+        let tenant = self.auth.tenant(&request, Scope::AbsencesWrite).await?;
+        let absences = request.into_inner().absences;
+        if absences.len() > MAX_BATCH {
+            return Err(invalid_argument(&[FieldViolation::new(
+                "absences",
+                format!("at most {MAX_BATCH} absences per call"),
+            )]));
+        }
+        let mut results: Vec<Option<proto::PutAbsenceResult>> = Vec::with_capacity(absences.len());
+        let mut valid = Vec::new();
+        let mut valid_at = Vec::new();
+        for (index, absence) in absences.into_iter().enumerate() {
+            match absence_from_proto(Some(absence)) {
+                Ok(absence) => {
+                    valid.push(absence);
+                    valid_at.push(index);
+                    results.push(None);
+                }
+                Err(violations) => results.push(Some(error_result(
+                    &invalid_argument(&violations),
+                    &violations,
+                ))),
+            }
+        }
+        let outcomes = self
+            .ingest
+            .put_absences(&tenant, valid, BATCH_CONCURRENCY)
+            .await;
+        for (index, outcome) in valid_at.into_iter().zip(outcomes) {
+            results[index] = Some(match outcome {
+                Ok(change) => proto::PutAbsenceResult {
+                    result: Some(proto::put_absence_result::Result::Change(change_response(
+                        change,
+                    ))),
+                },
+                Err(err) => {
+                    let violations = match &err {
+                        absync_application::ApplicationError::InvalidInput(v) => v.clone(),
+                        _ => Vec::new(),
+                    };
+                    error_result(&to_status(err), &violations)
+                }
+            });
+        }
+        Ok(Response::new(proto::PutAbsencesResponse {
+            results: results.into_iter().flatten().collect(),
+        }))
     }
 
     async fn delete_absence(

@@ -13,6 +13,8 @@ use absync_domain::{
     LocalTimestamp, Revision, RevisionDecision, TenantId, decide_revision, derive_events,
     split_into_leaves,
 };
+use futures::StreamExt;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// How often a change is retried when another writer changed the same absence meanwhile.
@@ -104,6 +106,44 @@ impl IngestService {
             .await?;
         record_on_span(&result);
         Ok(result)
+    }
+
+    /// Puts several absences: each gets its own result, in order. Changes to the same absence are applied
+    /// in order; different absences are applied concurrently (at most `concurrency` at once).
+    pub async fn put_absences(
+        &self,
+        tenant: &TenantId,
+        absences: Vec<Absence>,
+        concurrency: usize,
+    ) -> Vec<Result<ChangeResult, ApplicationError>> {
+        let mut groups: Vec<Vec<(usize, Absence)>> = Vec::new();
+        let mut group_of: HashMap<AbsenceId, usize> = HashMap::new();
+        for (index, absence) in absences.into_iter().enumerate() {
+            let group = *group_of.entry(absence.id().clone()).or_insert_with(|| {
+                groups.push(Vec::new());
+                groups.len() - 1
+            });
+            groups[group].push((index, absence));
+        }
+        let total = group_of.values().map(|g| groups[*g].len()).sum::<usize>();
+        let done: Vec<Vec<(usize, Result<ChangeResult, ApplicationError>)>> =
+            futures::stream::iter(groups)
+                .map(|group| async move {
+                    let mut results = Vec::with_capacity(group.len());
+                    for (index, absence) in group {
+                        results.push((index, self.put_absence(tenant, &absence).await));
+                    }
+                    results
+                })
+                .buffer_unordered(concurrency.max(1))
+                .collect()
+                .await;
+        let mut ordered: Vec<Option<Result<ChangeResult, ApplicationError>>> =
+            (0..total).map(|_| None).collect();
+        for (index, result) in done.into_iter().flatten() {
+            ordered[index] = Some(result);
+        }
+        ordered.into_iter().flatten().collect()
     }
 
     /// Deletes an absence at the source (DeleteAbsence): every leave gets `deleted`.
