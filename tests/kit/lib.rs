@@ -4,9 +4,11 @@
 //! records every POST, authenticated gRPC clients, absence fixtures and per-test database URLs.
 //! Everything listens on 127.0.0.1 with ephemeral ports; nothing leaves loopback.
 //!
-//! This crate must never start absync itself (the tests do, through `absync-bootstrap` or the binary).
+//! This crate never builds absync itself: tests start it through `absync-bootstrap`, or run the binary
+//! their package built with [`process::AbsyncProcess`].
 
 pub mod client;
 pub mod database;
 pub mod fixtures;
+pub mod process;
 pub mod receiver;

@@ -1,0 +1,256 @@
+//! The delivery engine under process-level faults, with the built `absync` binary: a crash (SIGKILL),
+//! two instances on one database, and SIGTERM in the middle of a run.
+
+#![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
+
+use absync_adapter_grpc::proto::{self, AbsenceStatus, EventFilter, HalfDay};
+use absync_adapter_postgres::{PgStore, PoolSettings};
+use absync_application::TokenService;
+use absync_domain::{Scope, TenantId};
+use absync_e2e::client::Clients;
+use absync_e2e::database::url_for;
+use absync_e2e::fixtures::half_days;
+use absync_e2e::process::AbsyncProcess;
+use absync_e2e::receiver::{Received, Receiver};
+use sqlx::PgPool;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+const ABSYNC: &str = env!("CARGO_BIN_EXE_absync");
+
+/// A token for tenant `acme` (the database is migrated by the first process).
+async fn token(url: &str) -> String {
+    let store = PgStore::connect(url, &PoolSettings::default())
+        .await
+        .unwrap();
+    TokenService::new(Arc::new(store))
+        .issue(&TenantId::parse("acme").unwrap(), &Scope::ALL, None)
+        .await
+        .unwrap()
+        .token
+}
+
+/// Subscribes the receiver and puts `absences` one-week absences (10 leaves each) in batches.
+async fn subscribe_and_ingest(clients: &mut Clients, receiver: &Receiver, absences: usize) {
+    let request = clients.request(proto::CreateSubscriptionRequest {
+        destination_url: receiver.url("/hook"),
+        collection: proto::Collection::Leaves.into(),
+        event_filter: EventFilter::All.into(),
+        ..Default::default()
+    });
+    clients
+        .subscriptions
+        .create_subscription(request)
+        .await
+        .unwrap();
+    let all: Vec<proto::Absence> = (0..absences)
+        .map(|i| {
+            half_days(
+                &format!("hr-{i}"),
+                1,
+                AbsenceStatus::Approved,
+                ("2024-03-04", HalfDay::Am),
+                ("2024-03-08", HalfDay::Pm),
+            )
+        })
+        .collect();
+    for batch in all.chunks(100) {
+        let request = clients.request(proto::PutAbsencesRequest {
+            absences: batch.to_vec(),
+        });
+        let results = clients
+            .ingest
+            .put_absences(request)
+            .await
+            .unwrap()
+            .into_inner()
+            .results;
+        assert!(
+            results
+                .iter()
+                .all(|r| matches!(r.result, Some(proto::put_absence_result::Result::Change(_))))
+        );
+    }
+}
+
+/// How often each delivery (webhook-id) arrived.
+fn arrivals(got: &[Received]) -> HashMap<String, usize> {
+    let mut seen = HashMap::new();
+    for request in got {
+        *seen
+            .entry(request.header("webhook-id").unwrap().to_owned())
+            .or_insert(0) += 1;
+    }
+    seen
+}
+
+/// Waits until `distinct` different deliveries arrived.
+async fn wait_distinct(
+    receiver: &Receiver,
+    distinct: usize,
+    deadline: Duration,
+) -> HashMap<String, usize> {
+    let until = tokio::time::Instant::now() + deadline;
+    loop {
+        let seen = arrivals(&receiver.received());
+        if seen.len() >= distinct {
+            return seen;
+        }
+        assert!(
+            tokio::time::Instant::now() < until,
+            "only {} of {distinct} deliveries arrived within {deadline:?}",
+            seen.len()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits until the database shows `count` succeeded deliveries and nothing else.
+async fn wait_all_succeeded(pool: &PgPool, count: i64) {
+    let until = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let (succeeded, total): (i64, i64) = sqlx::query_as(
+            "SELECT count(*) FILTER (WHERE status = 'succeeded'), count(*) FROM deliveries",
+        )
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        if succeeded == count && total == count {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < until,
+            "{succeeded} of {total} succeeded, {count} expected"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_crash_mid_run_loses_nothing(pool: PgPoolOptions, connect: PgConnectOptions) {
+    let url = url_for(connect.get_database().unwrap());
+    let flags = [
+        "--dispatch-lease",
+        "2s",
+        "--dispatch-concurrency",
+        "8",
+        "--dispatch-poll-interval",
+        "200ms",
+    ];
+    let first = AbsyncProcess::start(ABSYNC, &url, &flags);
+    let receiver = Receiver::start().await;
+    receiver.delay_answers(Duration::from_millis(20));
+    let mut clients = Clients::connect(first.grpc_addr, Some(token(&url).await)).await;
+    subscribe_and_ingest(&mut clients, &receiver, 200).await;
+
+    receiver.wait_for(300, Duration::from_secs(30)).await;
+    first.kill();
+    let before = arrivals(&receiver.received()).len();
+    assert!(before < 2000, "the crash came mid-run ({before} delivered)");
+
+    let _second = AbsyncProcess::start(ABSYNC, &url, &flags);
+    let seen = wait_distinct(&receiver, 2000, Duration::from_secs(60)).await;
+    assert_eq!(seen.len(), 2000, "every delivery arrived at least once");
+    let db = pool.connect_with(connect).await.unwrap();
+    wait_all_succeeded(&db, 2000).await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn two_instances_share_the_work_and_send_each_delivery_once(
+    pool: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    let url = url_for(connect.get_database().unwrap());
+    let first = AbsyncProcess::start(ABSYNC, &url, &[]);
+    let second = AbsyncProcess::start(ABSYNC, &url, &[]);
+    let receiver = Receiver::start().await;
+    let token = token(&url).await;
+    // Ingest through both instances.
+    let mut a = Clients::connect(first.grpc_addr, Some(token.clone())).await;
+    let mut b = Clients::connect(second.grpc_addr, Some(token)).await;
+    let request = a.request(proto::CreateSubscriptionRequest {
+        destination_url: receiver.url("/hook"),
+        collection: proto::Collection::Leaves.into(),
+        event_filter: EventFilter::All.into(),
+        ..Default::default()
+    });
+    a.subscriptions.create_subscription(request).await.unwrap();
+    for (i, clients) in [&mut a, &mut b].into_iter().enumerate() {
+        let absences: Vec<proto::Absence> = (0..500)
+            .map(|n| {
+                half_days(
+                    &format!("hr-{i}-{n}"),
+                    1,
+                    AbsenceStatus::Approved,
+                    ("2024-03-04", HalfDay::Am),
+                    ("2024-03-08", HalfDay::Pm),
+                )
+            })
+            .collect();
+        for batch in absences.chunks(100) {
+            let request = clients.request(proto::PutAbsencesRequest {
+                absences: batch.to_vec(),
+            });
+            clients.ingest.put_absences(request).await.unwrap();
+        }
+    }
+
+    let seen = wait_distinct(&receiver, 10_000, Duration::from_secs(120)).await;
+    receiver
+        .assert_stays_at(receiver.count(), Duration::from_millis(500))
+        .await;
+    let seen_after = arrivals(&receiver.received());
+    assert_eq!(seen_after.len(), 10_000);
+    let twice: Vec<_> = seen_after.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(
+        twice.is_empty(),
+        "{} deliveries arrived more than once",
+        twice.len()
+    );
+    assert_eq!(seen.len(), 10_000);
+    let db = pool.connect_with(connect).await.unwrap();
+    wait_all_succeeded(&db, 10_000).await;
+    drop((first, second));
+}
+
+#[sqlx::test(migrations = false)]
+async fn sigterm_mid_run_exits_in_time_and_a_restart_finishes(
+    pool: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    let url = url_for(connect.get_database().unwrap());
+    let flags = [
+        "--shutdown-timeout",
+        "2s",
+        "--dispatch-concurrency",
+        "8",
+        "--dispatch-poll-interval",
+        "200ms",
+    ];
+    let first = AbsyncProcess::start(ABSYNC, &url, &flags);
+    let receiver = Receiver::start().await;
+    receiver.delay_answers(Duration::from_millis(200));
+    let mut clients = Clients::connect(first.grpc_addr, Some(token(&url).await)).await;
+    subscribe_and_ingest(&mut clients, &receiver, 20).await;
+    receiver.wait_for(16, Duration::from_secs(30)).await;
+
+    let (status, took) = first.terminate(Duration::from_secs(5));
+    assert!(status.success(), "{status:?}");
+    assert!(
+        took < Duration::from_secs(3),
+        "exited after {took:?}, bound 2 s"
+    );
+    let delivered = arrivals(&receiver.received()).len();
+    assert!(
+        delivered < 200,
+        "SIGTERM came mid-run ({delivered} delivered)"
+    );
+
+    let _second = AbsyncProcess::start(ABSYNC, &url, &flags);
+    let seen = wait_distinct(&receiver, 200, Duration::from_secs(60)).await;
+    assert_eq!(seen.len(), 200);
+    let db = pool.connect_with(connect).await.unwrap();
+    wait_all_succeeded(&db, 200).await;
+}
