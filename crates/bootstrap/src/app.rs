@@ -51,7 +51,7 @@ impl Application {
             args.database.database_url.expose_secret(),
             &PoolSettings {
                 max_connections: args.database_max_connections,
-                ..PoolSettings::default()
+                acquire_timeout: args.database_acquire_timeout,
             },
         )
         .await

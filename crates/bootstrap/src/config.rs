@@ -126,6 +126,9 @@ pub struct ServeArgs {
     /// How long shutdown waits for in-flight calls and deliveries.
     #[arg(long, env = "ABSYNC_SHUTDOWN_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
     pub shutdown_timeout: Duration,
+    /// How long a call waits for a database connection before it answers UNAVAILABLE.
+    #[arg(long, env = "ABSYNC_DATABASE_ACQUIRE_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
+    pub database_acquire_timeout: Duration,
     /// Database connections held at most.
     #[arg(long, env = "ABSYNC_DATABASE_MAX_CONNECTIONS", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..))]
     pub database_max_connections: u32,
