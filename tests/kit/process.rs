@@ -71,6 +71,12 @@ impl AbsyncProcess {
         }
     }
 
+    /// Its process id.
+    #[must_use]
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// What it logged so far.
     ///
     /// # Panics

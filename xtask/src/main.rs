@@ -3,7 +3,9 @@
 //! - `test [args…]`: make sure PostgreSQL is reachable, then run the whole test suite.
 //! - `ci`: formatting check, clippy with `-D warnings`, the dependency rule, then `test`.
 //! - `deps`: check the crate dependency rule over `cargo metadata`.
+//! - `bench`: build release, then measure throughput, latency, claim cost and memory.
 
+mod bench;
 mod ci;
 mod deps;
 mod postgres;
@@ -18,7 +20,9 @@ commands:
   test [args…]  make sure PostgreSQL is reachable (DATABASE_URL, else 127.0.0.1:5432, started if stopped),
                 then run every test of the workspace; extra args go to the test runner
   ci            cargo fmt --check, clippy -D warnings, the dependency rule, then test
-  deps          check that inner crates never depend on outer ones (domain stays free of I/O crates)";
+  deps          check that inner crates never depend on outer ones (domain stays free of I/O crates)
+  bench         build absync and the benchmark in release mode, run them against a fresh database and a
+                local receiver, print (a)–(f) and write target/bench/results.json";
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
@@ -28,6 +32,7 @@ fn main() -> ExitCode {
         Some("test") => test::run(&rest),
         Some("ci") => ci::run(),
         Some("deps") => deps::run(),
+        Some("bench") => bench::run(),
         Some("help" | "--help" | "-h") | None => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
