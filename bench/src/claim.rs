@@ -44,7 +44,7 @@ pub(crate) async fn measure(base_url: &str) -> anyhow::Result<ClaimCost> {
     eprintln!("bench: inserting {BACKLOG} future-scheduled retries…");
     let pool = sqlx::PgPool::connect(&url).await?;
     for statement in [
-        "INSERT INTO tenants (id, change_version) VALUES ('bench', 1)",
+        "INSERT INTO tenants (id) VALUES ('bench')",
         "INSERT INTO subscriptions (id, tenant_id, collection, destination, event_filter, status, signing_secret)
          VALUES ('00000000-0000-0000-0000-000000000001', 'bench', 'leaves', 'https://example.com/', 'all', 'Enabled',
                  'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw')",

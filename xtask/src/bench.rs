@@ -8,10 +8,18 @@ use std::process::Command;
 pub(crate) fn run() -> anyhow::Result<()> {
     let url = postgres::ensure_reachable()?;
     let mut build = cargo();
-    build.args(["build", "--release", "-p", "absync-bootstrap", "-p", "absync-bench"]);
+    build.args([
+        "build",
+        "--release",
+        "-p",
+        "absync-bootstrap",
+        "-p",
+        "absync-bench",
+    ]);
     run_checked(build, "cargo build --release")?;
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
     let release = target.join("release");
     let mut bench = Command::new(release.join("absync-bench"));
     bench

@@ -136,17 +136,15 @@ impl AbsenceStore for PgStore {
             return Ok(Vec::new());
         }
 
-        // Take the tenant's next change versions last, so its row lock is held only until commit.
+        // One version per event, from the sequence (no lock is held until commit), in event order.
         let count = i64::try_from(change.events.len()).unwrap_or(i64::MAX);
-        let (last,): (i64,) = sqlx::query_as(
-            "UPDATE tenants SET change_version = change_version + $2 WHERE id = $1 RETURNING change_version",
-        )
-        .bind(change.tenant.as_str())
-        .bind(count)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(store_error)?;
-        let first = last - count + 1;
+        let mut versions_taken: Vec<i64> =
+            sqlx::query_scalar("SELECT nextval('change_versions') FROM generate_series(1, $1)")
+                .bind(count)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(store_error)?;
+        versions_taken.sort_unstable();
 
         let mut versions = Vec::with_capacity(change.events.len());
         let mut keys = Vec::with_capacity(change.events.len());
@@ -160,7 +158,7 @@ impl AbsenceStore for PgStore {
         let mut kept = CurrentLeaves::default();
         let mut gone_dates = Vec::new();
         let mut gone_halves = Vec::new();
-        for (event, version) in change.events.iter().zip(first..) {
+        for (event, version) in change.events.iter().zip(versions_taken) {
             let key = event.record.key();
             versions.push(version);
             keys.push(key.to_string());
@@ -235,7 +233,17 @@ impl AbsenceStore for PgStore {
             sqlx::query(
                 "WITH inserted AS (
                      INSERT INTO deliveries (tenant_id, subscription_id, change_version, leave_key, status, next_attempt_at)
-                     SELECT $1, s::uuid, v, k, 'pending', $5
+                     SELECT $1, s::uuid, v, k,
+                            -- FOR SHARE waits for a dispatcher finishing the one in line and
+                            -- re-reads it: it is then either still unfinished (we wait behind it
+                            -- and its promotion will see us) or finished (we are next in line).
+                            CASE WHEN EXISTS (
+                                     SELECT 1 FROM deliveries o
+                                     WHERE o.subscription_id = s::uuid AND o.leave_key = k
+                                       AND o.status IN ('pending', 'waiting')
+                                     FOR SHARE)
+                                 THEN 'waiting' ELSE 'pending' END,
+                            $5
                      FROM UNNEST($2::text[], $3::bigint[], $4::text[]) AS t(s, v, k)
                      RETURNING 1)
                  SELECT pg_notify('absync_work', '') FROM (SELECT 1 FROM inserted LIMIT 1) AS queued",

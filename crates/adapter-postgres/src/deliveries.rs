@@ -13,10 +13,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 
-/// Picks due deliveries — pending, due, not leased (or lease expired), of an enabled, undeleted
-/// subscription, and the oldest pending one of their (subscription, leave) — locks them without
-/// waiting for other claimers, leases them, and returns them with their subscription and event.
-/// Deliveries of a disabled subscription wait; re-enabling it sends them.
+/// Picks due deliveries — pending (so first in line for their leave: later ones wait), due, not leased
+/// (or lease expired), of an enabled, undeleted subscription — in due order from the `deliveries_due`
+/// index, locks them without waiting for other claimers, leases them, and returns them with their
+/// subscription and event. Deliveries of a disabled subscription wait; re-enabling it sends them.
 const CLAIM: &str = "
 WITH due AS (
     SELECT d.id
@@ -25,13 +25,7 @@ WITH due AS (
     WHERE d.status = 'pending'
       AND d.next_attempt_at <= $1
       AND (d.lease_until IS NULL OR d.lease_until <= $1)
-      AND NOT EXISTS (
-          SELECT 1 FROM deliveries older
-          WHERE older.subscription_id = d.subscription_id
-            AND older.leave_key = d.leave_key
-            AND older.status = 'pending'
-            AND older.change_version < d.change_version)
-    ORDER BY d.next_attempt_at, d.id
+    ORDER BY d.next_attempt_at
     LIMIT $2
     FOR UPDATE OF d SKIP LOCKED
 ), claimed AS (
@@ -46,6 +40,21 @@ FROM claimed c
 JOIN subscriptions s ON s.id = c.subscription_id
 JOIN leave_events e ON e.tenant_id = c.tenant_id AND e.change_version = c.change_version
 ORDER BY c.id";
+
+/// Moves the next waiting delivery of each (subscription, leave) whose pending one just finished to
+/// pending. It keeps its own due time (when it was queued, so already past): FIFO by queueing time.
+const PROMOTE_NEXT: &str = "
+UPDATE deliveries w SET status = 'pending', updated_at = now()
+FROM (
+    SELECT DISTINCT ON (n.subscription_id, n.leave_key) n.id
+    FROM deliveries finished
+    JOIN deliveries n ON n.subscription_id = finished.subscription_id
+                     AND n.leave_key = finished.leave_key
+                     AND n.status = 'waiting'
+    WHERE finished.id = ANY($1) AND finished.status IN ('succeeded', 'failed')
+    ORDER BY n.subscription_id, n.leave_key, n.change_version
+) next_in_line
+WHERE w.id = next_in_line.id";
 
 #[derive(sqlx::FromRow)]
 struct ClaimRow {
@@ -201,6 +210,11 @@ impl DeliveryQueue for PgStore {
         .execute(&mut *tx)
         .await
         .map_err(store_error)?;
+        sqlx::query(PROMOTE_NEXT)
+            .bind(&ids)
+            .execute(&mut *tx)
+            .await
+            .map_err(store_error)?;
         if !disable.is_empty() {
             sqlx::query(
                 "UPDATE subscriptions SET status = 'Disabled'
@@ -217,20 +231,13 @@ impl DeliveryQueue for PgStore {
     #[tracing::instrument(name = "pg.next_due", skip_all, err)]
     async fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
         // Leased deliveries count from their lease's end: that is when they can be claimed again.
-        // Among the soonest pending deliveries, only those a claim could take count: of a live
-        // subscription, and first in line for their leave.
+        // Among the soonest pending deliveries, only those of a live subscription count.
         let (next,): (Option<DateTime<Utc>>,) = sqlx::query_as(
             "SELECT min(GREATEST(d.next_attempt_at, COALESCE(d.lease_until, d.next_attempt_at)))
-             FROM (SELECT id, subscription_id, leave_key, change_version, next_attempt_at, lease_until
+             FROM (SELECT subscription_id, next_attempt_at, lease_until
                    FROM deliveries WHERE status = 'pending'
                    ORDER BY next_attempt_at LIMIT 1000) AS d
-             JOIN subscriptions s ON s.id = d.subscription_id AND s.deleted_at IS NULL AND s.status = 'Enabled'
-             WHERE NOT EXISTS (
-                 SELECT 1 FROM deliveries older
-                 WHERE older.subscription_id = d.subscription_id
-                   AND older.leave_key = d.leave_key
-                   AND older.status = 'pending'
-                   AND older.change_version < d.change_version)",
+             JOIN subscriptions s ON s.id = d.subscription_id AND s.deleted_at IS NULL AND s.status = 'Enabled'",
         )
         .fetch_one(&self.pool)
         .await
