@@ -231,8 +231,7 @@ impl AbsenceStore for PgStore {
         let deliveries = delivery_subscriptions.len();
         if deliveries > 0 {
             sqlx::query(
-                "WITH inserted AS (
-                     INSERT INTO deliveries (tenant_id, subscription_id, change_version, leave_key, status, next_attempt_at)
+                "INSERT INTO deliveries (tenant_id, subscription_id, change_version, leave_key, status, next_attempt_at)
                      SELECT $1, s::uuid, v, k,
                             -- FOR SHARE waits for a dispatcher finishing the one in line and
                             -- re-reads it: it is then either still unfinished (we wait behind it
@@ -244,9 +243,7 @@ impl AbsenceStore for PgStore {
                                      FOR SHARE)
                                  THEN 'waiting' ELSE 'pending' END,
                             $5
-                     FROM UNNEST($2::text[], $3::bigint[], $4::text[]) AS t(s, v, k)
-                     RETURNING 1)
-                 SELECT pg_notify('absync_work', '') FROM (SELECT 1 FROM inserted LIMIT 1) AS queued",
+                     FROM UNNEST($2::text[], $3::bigint[], $4::text[]) AS t(s, v, k)",
             )
             .bind(change.tenant.as_str())
             .bind(&delivery_subscriptions)
@@ -260,6 +257,7 @@ impl AbsenceStore for PgStore {
         tx.commit().await.map_err(store_error)?;
         if deliveries > 0 {
             self.signal_work();
+            self.announce_work();
         }
         Ok(applied)
     }

@@ -36,6 +36,7 @@ impl Default for PoolSettings {
 pub struct PgStore {
     pub(crate) pool: PgPool,
     work: Arc<Notify>,
+    announce: Arc<Notify>,
 }
 
 impl PgStore {
@@ -69,6 +70,7 @@ impl PgStore {
         Self {
             pool,
             work: Arc::new(Notify::new()),
+            announce: Arc::new(Notify::new()),
         }
     }
 
@@ -93,7 +95,31 @@ impl PgStore {
         self.work.notify_one();
     }
 
-    /// Relays `NOTIFY absync_work` (sent by every write that queues deliveries, in any process) to
+    /// Asks [`PgStore::announce_queued_work`] to tell the other processes.
+    pub(crate) fn announce_work(&self) {
+        self.announce.notify_one();
+    }
+
+    /// Sends `NOTIFY absync_work` after writes in this process queued deliveries, until `stop` turns
+    /// true: one notification at a time, however many writes asked meanwhile. (A `NOTIFY` inside the
+    /// ingest transaction would serialise every commit on PostgreSQL's notification-queue lock.)
+    pub async fn announce_queued_work(self, mut stop: tokio::sync::watch::Receiver<bool>) {
+        loop {
+            tokio::select! {
+                _ = stop.wait_for(|stop| *stop) => return,
+                () = self.announce.notified() => {}
+            }
+            if let Err(err) = sqlx::query("SELECT pg_notify($1, '')")
+                .bind(WORK_CHANNEL)
+                .execute(&self.pool)
+                .await
+            {
+                tracing::debug!(error = %err, "cannot NOTIFY other instances; their poll will find the work");
+            }
+        }
+    }
+
+    /// Relays `NOTIFY absync_work` (sent after writes that queue deliveries, in any process) to
     /// [`PgStore::work_queued`] until `stop` turns true. A lost connection is re-established; what was
     /// missed meanwhile is found by the dispatcher's poll.
     pub async fn relay_notifications(self, mut stop: tokio::sync::watch::Receiver<bool>) {

@@ -179,6 +179,7 @@ impl Application {
             stop_rx.clone(),
         ));
         let relay = tokio::spawn(self.store.clone().relay_notifications(stop_rx.clone()));
+        let announce = tokio::spawn(self.store.clone().announce_queued_work(stop_rx.clone()));
         let purge = tokio::spawn(dispatch_loop::purge(
             Arc::new(self.store.clone()),
             self.retention,
@@ -229,6 +230,7 @@ impl Application {
             dispatcher.abort();
         }
         relay.abort();
+        announce.abort();
         purge.abort();
         self.store.close().await;
         grpc_result
