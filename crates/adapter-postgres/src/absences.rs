@@ -3,15 +3,18 @@
 use crate::error::{decode_error, store_error};
 use crate::store::PgStore;
 use absync_application::ports::{
-    AbsenceStore, AbsenceWrite, AppliedEvent, CurrentLeave, StoreError, StoredAbsence,
+    AbsenceStore, AbsenceWrite, AppliedEvent, CurrentLeave, OutboxEvent, StoreError, StoredAbsence,
 };
 use absync_domain::{
-    Absence, AbsenceId, AbsenceNumber, ChangeVersion, Leave, LeaveEvent, LeaveKey, LeaveState,
-    Revision, TenantId,
+    Absence, AbsenceId, AbsenceNumber, ChangeVersion, Leave, LeaveKey, LeaveState, Revision,
+    TenantId,
 };
 use async_trait::async_trait;
 use chrono::NaiveDate;
 use sqlx::types::Json;
+
+/// Absence numbers taken from the sequence per round trip.
+const NUMBERS_PER_FETCH: i64 = 64;
 
 fn revision_to_db(revision: Revision) -> i64 {
     // Revision::new caps revisions at i64::MAX, so this never saturates.
@@ -22,18 +25,27 @@ fn json<T: serde::Serialize>(what: &'static str, value: &T) -> Result<String, St
     serde_json::to_string(value).map_err(|e| decode_error(what, e))
 }
 
-/// Column arrays of the leaves an ingest upserts.
+/// The column arrays one write sends: an event per position (1-based, in event order), and a delivery
+/// per (subscription, event position).
 #[derive(Default)]
-struct CurrentLeaves {
+struct EventColumns {
+    keys: Vec<String>,
+    kinds: Vec<&'static str>,
+    records: Vec<String>,
     dates: Vec<NaiveDate>,
     halves: Vec<&'static str>,
     states: Vec<&'static str>,
     leaves: Vec<String>,
-    versions: Vec<i64>,
+    delivery_subscriptions: Vec<String>,
+    delivery_positions: Vec<i64>,
 }
 
-impl CurrentLeaves {
-    fn push(&mut self, leave: &Leave, version: i64) -> Result<(), StoreError> {
+impl EventColumns {
+    fn push(&mut self, position: i64, event: &OutboxEvent) -> Result<(), StoreError> {
+        let leave = &event.record.leave;
+        self.keys.push(leave.key.to_string());
+        self.kinds.push(event.record.event.as_str());
+        self.records.push(json("leave event", &event.record)?);
         self.dates.push(leave.key.date());
         self.halves.push(leave.key.half().as_str());
         self.states.push(match leave.state {
@@ -41,10 +53,84 @@ impl CurrentLeaves {
             LeaveState::Approved => "approved",
         });
         self.leaves.push(json("leave", leave)?);
-        self.versions.push(version);
+        for subscription in &event.subscriptions {
+            self.delivery_subscriptions
+                .push(subscription.as_str().to_owned());
+            self.delivery_positions.push(position);
+        }
         Ok(())
     }
 }
+
+/// The part of a write after the absence row: `written` (the absence CTE) says whether it may go on.
+/// Events get versions from the sequence in event order; created/approved leaves are upserted and
+/// deleted ones removed (the events are exactly the leave diff); each delivery waits behind an
+/// unfinished one of its (subscription, leave) — the share lock waits for a dispatcher finishing that
+/// one and re-reads it, so either its promotion sees the new row or the new row is first in line.
+macro_rules! write_rest {
+    () => {
+        "
+, taken AS MATERIALIZED (
+    SELECT nextval('change_versions') AS version
+    FROM generate_series(1, cardinality($7::text[]))
+    WHERE EXISTS (SELECT 1 FROM written)
+), versions AS MATERIALIZED (
+    SELECT version, row_number() OVER (ORDER BY version) AS position FROM taken
+), events AS MATERIALIZED (
+    SELECT e.position, v.version, e.leave_key, e.event, e.record, e.leave_date, e.half, e.state, e.leave
+    FROM UNNEST($7::text[], $8::text[], $9::text[], $10::date[], $11::text[], $12::text[], $13::text[])
+         WITH ORDINALITY AS e(leave_key, event, record, leave_date, half, state, leave, position)
+    JOIN versions v ON v.position = e.position
+), logged AS (
+    INSERT INTO leave_events (tenant_id, change_version, absence_number, leave_key, event, record)
+    SELECT $1, version, $3, leave_key, event, record::jsonb FROM events
+), gone AS (
+    DELETE FROM leaves l USING events e
+    WHERE e.event = 'deleted' AND l.tenant_id = $1 AND l.absence_number = $3
+      AND l.leave_date = e.leave_date AND l.half = e.half
+), kept AS (
+    INSERT INTO leaves (tenant_id, absence_number, leave_date, half, state, leave, change_version)
+    SELECT $1, $3, leave_date, half, state, leave::jsonb, version FROM events WHERE event <> 'deleted'
+    ON CONFLICT (tenant_id, absence_number, leave_date, half)
+    DO UPDATE SET state = EXCLUDED.state, leave = EXCLUDED.leave, change_version = EXCLUDED.change_version
+), queued AS (
+    INSERT INTO deliveries (tenant_id, subscription_id, change_version, leave_key, status, next_attempt_at)
+    SELECT $1, d.subscription::uuid, e.version, e.leave_key,
+           CASE WHEN EXISTS (
+                    SELECT 1 FROM deliveries o
+                    WHERE o.subscription_id = d.subscription::uuid AND o.leave_key = e.leave_key
+                      AND o.status IN ('pending', 'waiting')
+                    FOR SHARE)
+                THEN 'waiting' ELSE 'pending' END,
+           $16
+    FROM UNNEST($14::text[], $15::bigint[]) AS d(subscription, position)
+    JOIN events e ON e.position = d.position
+)
+SELECT (SELECT count(*) FROM written),
+       COALESCE((SELECT array_agg(version ORDER BY position) FROM versions), '{}')"
+    };
+}
+
+/// A first write: the absence must not exist yet.
+const WRITE_NEW: &str = concat!(
+    "WITH written AS (
+    INSERT INTO absences (tenant_id, absence_id, number, revision, row_version, body)
+    SELECT $1, $2, $3, $4, 1, $5::jsonb WHERE $6::bigint = 0
+    ON CONFLICT (tenant_id, absence_id) DO NOTHING
+    RETURNING 1
+)",
+    write_rest!()
+);
+
+/// A later write: the absence's row version must still be the one read.
+const WRITE_EXISTING: &str = concat!(
+    "WITH written AS (
+    UPDATE absences SET revision = $4, row_version = row_version + 1, body = $5::jsonb, updated_at = now()
+    WHERE tenant_id = $1 AND absence_id = $2 AND row_version = $6 AND number = $3
+    RETURNING 1
+)",
+    write_rest!()
+);
 
 #[async_trait]
 impl AbsenceStore for PgStore {
@@ -83,11 +169,34 @@ impl AbsenceStore for PgStore {
 
     #[tracing::instrument(name = "pg.allocate_absence_number", skip_all, err)]
     async fn allocate_number(&self) -> Result<AbsenceNumber, StoreError> {
-        let (n,): (i64,) = sqlx::query_as("SELECT nextval('absence_numbers')")
-            .fetch_one(&self.pool)
-            .await
-            .map_err(store_error)?;
-        AbsenceNumber::new(n).map_err(|e| decode_error("absence number", e))
+        let spare = self
+            .spare_numbers
+            .lock()
+            .map(|mut spare| spare.pop())
+            .unwrap_or(None);
+        let number = match spare {
+            Some(number) => number,
+            None => {
+                let mut taken: Vec<i64> = sqlx::query_scalar(
+                    "SELECT nextval('absence_numbers') FROM generate_series(1, $1)",
+                )
+                .bind(NUMBERS_PER_FETCH)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(store_error)?;
+                // Hand out the smallest first; keep the rest for later absences.
+                taken.sort_unstable_by(|a, b| b.cmp(a));
+                let first = taken
+                    .pop()
+                    .ok_or_else(|| decode_error("absence number", "none returned"))?;
+                if let Ok(mut spare) = self.spare_numbers.lock() {
+                    spare.extend(taken);
+                    spare.sort_unstable_by(|a, b| b.cmp(a));
+                }
+                first
+            }
+        };
+        AbsenceNumber::new(number).map_err(|e| decode_error("absence number", e))
     }
 
     #[tracing::instrument(name = "pg.write_absence", skip_all, err,
@@ -98,164 +207,52 @@ impl AbsenceStore for PgStore {
             .as_ref()
             .map(|a| json("absence", a))
             .transpose()?;
-        let mut tx = self.pool.begin().await.map_err(store_error)?;
-
-        let written = match change.expected_row_version {
-            None => sqlx::query(
-                "INSERT INTO absences (tenant_id, absence_id, number, revision, row_version, body)
-                 VALUES ($1, $2, $3, $4, 1, $5::jsonb)
-                 ON CONFLICT (tenant_id, absence_id) DO NOTHING",
-            )
+        let mut events = EventColumns::default();
+        for (position, event) in (1_i64..).zip(&change.events) {
+            events.push(position, event)?;
+        }
+        // One statement, so one round trip and atomic: the absence write decides (0 rows: someone else
+        // changed it; nothing else is written), then the events with fresh change versions, the current
+        // leaves and the deliveries.
+        let statement = if change.expected_row_version.is_none() {
+            WRITE_NEW
+        } else {
+            WRITE_EXISTING
+        };
+        let (written, versions): (i64, Vec<i64>) = sqlx::query_as(statement)
             .bind(change.tenant.as_str())
             .bind(change.absence_id.as_str())
             .bind(change.number.get())
             .bind(revision_to_db(change.revision))
             .bind(&body)
-            .execute(&mut *tx)
-            .await,
-            Some(expected) => sqlx::query(
-                "UPDATE absences SET revision = $3, row_version = row_version + 1, body = $4::jsonb,
-                        updated_at = now()
-                 WHERE tenant_id = $1 AND absence_id = $2 AND row_version = $5",
-            )
-            .bind(change.tenant.as_str())
-            .bind(change.absence_id.as_str())
-            .bind(revision_to_db(change.revision))
-            .bind(&body)
-            .bind(expected)
-            .execute(&mut *tx)
-            .await,
-        }
-        .map_err(store_error)?;
-        if written.rows_affected() != 1 {
+            .bind(change.expected_row_version.unwrap_or_default())
+            .bind(&events.keys)
+            .bind(&events.kinds)
+            .bind(&events.records)
+            .bind(&events.dates)
+            .bind(&events.halves)
+            .bind(&events.states)
+            .bind(&events.leaves)
+            .bind(&events.delivery_subscriptions)
+            .bind(&events.delivery_positions)
+            .bind(change.at)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(store_error)?;
+        if written != 1 {
             return Err(StoreError::Conflict);
         }
-
-        if change.events.is_empty() {
-            tx.commit().await.map_err(store_error)?;
-            return Ok(Vec::new());
-        }
-
-        // One version per event, from the sequence (no lock is held until commit), in event order.
-        let count = i64::try_from(change.events.len()).unwrap_or(i64::MAX);
-        let mut versions_taken: Vec<i64> =
-            sqlx::query_scalar("SELECT nextval('change_versions') FROM generate_series(1, $1)")
-                .bind(count)
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(store_error)?;
-        versions_taken.sort_unstable();
-
-        let mut versions = Vec::with_capacity(change.events.len());
-        let mut keys = Vec::with_capacity(change.events.len());
-        let mut kinds = Vec::with_capacity(change.events.len());
-        let mut records = Vec::with_capacity(change.events.len());
-        let mut delivery_subscriptions = Vec::new();
-        let mut delivery_versions = Vec::new();
-        let mut delivery_keys = Vec::new();
-        let mut applied = Vec::with_capacity(change.events.len());
-        // The events are exactly the leave diff: created/approved leaves are upserted, deleted ones go.
-        let mut kept = CurrentLeaves::default();
-        let mut gone_dates = Vec::new();
-        let mut gone_halves = Vec::new();
-        for (event, version) in change.events.iter().zip(versions_taken) {
-            let key = event.record.key();
-            versions.push(version);
-            keys.push(key.to_string());
-            kinds.push(event.record.event.as_str());
-            records.push(json("leave event", &event.record)?);
-            if event.record.event == LeaveEvent::Deleted {
-                gone_dates.push(key.date());
-                gone_halves.push(key.half().as_str());
-            } else {
-                kept.push(&event.record.leave, version)?;
-            }
-            for subscription in &event.subscriptions {
-                delivery_subscriptions.push(subscription.as_str().to_owned());
-                delivery_versions.push(version);
-                delivery_keys.push(key.to_string());
-            }
-            applied.push(AppliedEvent {
-                leave_key: key,
+        let applied = change
+            .events
+            .iter()
+            .zip(versions)
+            .map(|(event, version)| AppliedEvent {
+                leave_key: event.record.key(),
                 event: event.record.event,
                 change_version: ChangeVersion::new(version),
-            });
-        }
-        sqlx::query(
-            "INSERT INTO leave_events (tenant_id, change_version, absence_number, leave_key, event, record)
-             SELECT $1, v, $2, k, e, r::jsonb FROM UNNEST($3::bigint[], $4::text[], $5::text[], $6::text[]) AS t(v, k, e, r)",
-        )
-        .bind(change.tenant.as_str())
-        .bind(change.number.get())
-        .bind(&versions)
-        .bind(&keys)
-        .bind(&kinds)
-        .bind(&records)
-        .execute(&mut *tx)
-        .await
-        .map_err(store_error)?;
-
-        if !gone_dates.is_empty() {
-            sqlx::query(
-                "DELETE FROM leaves l USING UNNEST($3::date[], $4::text[]) AS g(d, h)
-                 WHERE l.tenant_id = $1 AND l.absence_number = $2 AND l.leave_date = g.d AND l.half = g.h",
-            )
-            .bind(change.tenant.as_str())
-            .bind(change.number.get())
-            .bind(&gone_dates)
-            .bind(&gone_halves)
-            .execute(&mut *tx)
-            .await
-            .map_err(store_error)?;
-        }
-        if !kept.dates.is_empty() {
-            sqlx::query(
-                "INSERT INTO leaves (tenant_id, absence_number, leave_date, half, state, leave, change_version)
-                 SELECT $1, $2, d, h, st, l::jsonb, v
-                 FROM UNNEST($3::date[], $4::text[], $5::text[], $6::text[], $7::bigint[]) AS t(d, h, st, l, v)
-                 ON CONFLICT (tenant_id, absence_number, leave_date, half)
-                 DO UPDATE SET state = EXCLUDED.state, leave = EXCLUDED.leave, change_version = EXCLUDED.change_version",
-            )
-            .bind(change.tenant.as_str())
-            .bind(change.number.get())
-            .bind(&kept.dates)
-            .bind(&kept.halves)
-            .bind(&kept.states)
-            .bind(&kept.leaves)
-            .bind(&kept.versions)
-            .execute(&mut *tx)
-            .await
-            .map_err(store_error)?;
-        }
-
-        let deliveries = delivery_subscriptions.len();
-        if deliveries > 0 {
-            sqlx::query(
-                "INSERT INTO deliveries (tenant_id, subscription_id, change_version, leave_key, status, next_attempt_at)
-                     SELECT $1, s::uuid, v, k,
-                            -- FOR SHARE waits for a dispatcher finishing the one in line and
-                            -- re-reads it: it is then either still unfinished (we wait behind it
-                            -- and its promotion will see us) or finished (we are next in line).
-                            CASE WHEN EXISTS (
-                                     SELECT 1 FROM deliveries o
-                                     WHERE o.subscription_id = s::uuid AND o.leave_key = k
-                                       AND o.status IN ('pending', 'waiting')
-                                     FOR SHARE)
-                                 THEN 'waiting' ELSE 'pending' END,
-                            $5
-                     FROM UNNEST($2::text[], $3::bigint[], $4::text[]) AS t(s, v, k)",
-            )
-            .bind(change.tenant.as_str())
-            .bind(&delivery_subscriptions)
-            .bind(&delivery_versions)
-            .bind(&delivery_keys)
-            .bind(change.at)
-            .execute(&mut *tx)
-            .await
-            .map_err(store_error)?;
-        }
-        tx.commit().await.map_err(store_error)?;
-        if deliveries > 0 {
+            })
+            .collect();
+        if !events.delivery_positions.is_empty() {
             self.signal_work();
             self.announce_work();
         }

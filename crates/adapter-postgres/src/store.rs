@@ -37,6 +37,8 @@ pub struct PgStore {
     pub(crate) pool: PgPool,
     work: Arc<Notify>,
     announce: Arc<Notify>,
+    /// Absence numbers taken from the sequence ahead of need (gaps after a restart are harmless).
+    pub(crate) spare_numbers: Arc<std::sync::Mutex<Vec<i64>>>,
 }
 
 impl PgStore {
@@ -71,6 +73,7 @@ impl PgStore {
             pool,
             work: Arc::new(Notify::new()),
             announce: Arc::new(Notify::new()),
+            spare_numbers: Arc::new(std::sync::Mutex::new(Vec::new())),
         }
     }
 
