@@ -47,7 +47,12 @@ impl PgStore {
     /// # Errors
     /// [`ConnectError`] when the URL is invalid or the server cannot be reached.
     pub async fn connect(url: &str, settings: &PoolSettings) -> Result<Self, ConnectError> {
-        let options = PgConnectOptions::from_str(url).map_err(ConnectError::Url)?;
+        // Generic plans: every query here is shaped so its generic plan is the right one, and the
+        // claim, run constantly, would otherwise be re-planned each time (its `<= $1` bound makes
+        // PostgreSQL prefer custom plans, and planning costs more than running it).
+        let options = PgConnectOptions::from_str(url)
+            .map_err(ConnectError::Url)?
+            .options([("plan_cache_mode", "force_generic_plan")]);
         if !Postgres::database_exists(url)
             .await
             .map_err(ConnectError::Connect)?

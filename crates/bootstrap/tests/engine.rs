@@ -32,8 +32,8 @@ async fn token(url: &str) -> String {
         .token
 }
 
-/// Subscribes the receiver and puts `absences` one-week absences (10 leaves each) in batches.
-async fn subscribe_and_ingest(clients: &mut Clients, receiver: &Receiver, absences: usize) {
+/// Subscribes the receiver to `leaves`.
+async fn subscribe(clients: &mut Clients, receiver: &Receiver) {
     let request = clients.request(proto::CreateSubscriptionRequest {
         destination_url: receiver.url("/hook"),
         collection: proto::Collection::Leaves.into(),
@@ -45,10 +45,14 @@ async fn subscribe_and_ingest(clients: &mut Clients, receiver: &Receiver, absenc
         .create_subscription(request)
         .await
         .unwrap();
+}
+
+/// Puts `absences` one-week absences (10 leaves each), ids `{prefix}-{n}`, in batches of 100.
+async fn ingest(clients: &mut Clients, prefix: &str, absences: usize) {
     let all: Vec<proto::Absence> = (0..absences)
-        .map(|i| {
+        .map(|n| {
             half_days(
-                &format!("hr-{i}"),
+                &format!("{prefix}-{n}"),
                 1,
                 AbsenceStatus::Approved,
                 ("2024-03-04", HalfDay::Am),
@@ -73,6 +77,12 @@ async fn subscribe_and_ingest(clients: &mut Clients, receiver: &Receiver, absenc
                 .all(|r| matches!(r.result, Some(proto::put_absence_result::Result::Change(_))))
         );
     }
+}
+
+/// Subscribes the receiver and puts `absences` one-week absences.
+async fn subscribe_and_ingest(clients: &mut Clients, receiver: &Receiver, absences: usize) {
+    subscribe(clients, receiver).await;
+    ingest(clients, "hr", absences).await;
 }
 
 /// How often each delivery (webhook-id) arrived.
@@ -170,32 +180,9 @@ async fn two_instances_share_the_work_and_send_each_delivery_once(
     // Ingest through both instances.
     let mut a = Clients::connect(first.grpc_addr, Some(token.clone())).await;
     let mut b = Clients::connect(second.grpc_addr, Some(token)).await;
-    let request = a.request(proto::CreateSubscriptionRequest {
-        destination_url: receiver.url("/hook"),
-        collection: proto::Collection::Leaves.into(),
-        event_filter: EventFilter::All.into(),
-        ..Default::default()
-    });
-    a.subscriptions.create_subscription(request).await.unwrap();
-    for (i, clients) in [&mut a, &mut b].into_iter().enumerate() {
-        let absences: Vec<proto::Absence> = (0..500)
-            .map(|n| {
-                half_days(
-                    &format!("hr-{i}-{n}"),
-                    1,
-                    AbsenceStatus::Approved,
-                    ("2024-03-04", HalfDay::Am),
-                    ("2024-03-08", HalfDay::Pm),
-                )
-            })
-            .collect();
-        for batch in absences.chunks(100) {
-            let request = clients.request(proto::PutAbsencesRequest {
-                absences: batch.to_vec(),
-            });
-            clients.ingest.put_absences(request).await.unwrap();
-        }
-    }
+    subscribe(&mut a, &receiver).await;
+    ingest(&mut a, "a", 500).await;
+    ingest(&mut b, "b", 500).await;
 
     let seen = wait_distinct(&receiver, 10_000, Duration::from_secs(120)).await;
     receiver
