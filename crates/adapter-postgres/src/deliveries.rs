@@ -51,11 +51,11 @@ const PROMOTE_NEXT: &str = "
 UPDATE deliveries w SET status = 'pending', updated_at = now()
 FROM (
     SELECT DISTINCT ON (n.subscription_id, n.leave_key) n.id
-    FROM deliveries finished
+    FROM UNNEST($1::bigint[]) AS f(id)
+    JOIN deliveries finished ON finished.id = f.id AND finished.status IN ('succeeded', 'failed')
     JOIN deliveries n ON n.subscription_id = finished.subscription_id
                      AND n.leave_key = finished.leave_key
                      AND n.status = 'waiting'
-    WHERE finished.id = ANY($1) AND finished.status IN ('succeeded', 'failed')
     ORDER BY n.subscription_id, n.leave_key, n.change_version
 ) next_in_line
 WHERE w.id = next_in_line.id";
@@ -222,7 +222,8 @@ impl DeliveryQueue for PgStore {
         if !disable.is_empty() {
             sqlx::query(
                 "UPDATE subscriptions SET status = 'Disabled'
-                 WHERE id IN (SELECT subscription_id FROM deliveries WHERE id = ANY($1))",
+                 WHERE id IN (SELECT d.subscription_id FROM UNNEST($1::bigint[]) AS f(id)
+                              JOIN deliveries d ON d.id = f.id)",
             )
             .bind(&disable)
             .execute(&mut *tx)
@@ -253,7 +254,8 @@ impl DeliveryQueue for PgStore {
     async fn release(&self, deliveries: Vec<DeliveryId>) -> Result<(), StoreError> {
         let ids: Vec<i64> = deliveries.iter().map(|d| d.get()).collect();
         sqlx::query(
-            "UPDATE deliveries SET lease_until = NULL WHERE id = ANY($1) AND status = 'pending'",
+            "UPDATE deliveries d SET lease_until = NULL FROM UNNEST($1::bigint[]) AS f(id)
+             WHERE d.id = f.id AND d.status = 'pending'",
         )
         .bind(&ids)
         .execute(&self.pool)
