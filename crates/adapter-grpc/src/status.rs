@@ -22,7 +22,9 @@ pub(crate) fn to_status(err: ApplicationError) -> Status {
     match &err {
         ApplicationError::InvalidInput(violations) => invalid_argument(violations),
         ApplicationError::NotFound(what) => Status::not_found(format!("{what} not found")),
-        ApplicationError::RevisionConflict { .. } => Status::failed_precondition(err.to_string()),
+        ApplicationError::RevisionConflict { .. } | ApplicationError::Precondition(_) => {
+            Status::failed_precondition(err.to_string())
+        }
         ApplicationError::Contended => Status::aborted(err.to_string()),
         ApplicationError::Unauthenticated => Status::unauthenticated(err.to_string()),
         ApplicationError::PermissionDenied(_) => Status::permission_denied(err.to_string()),

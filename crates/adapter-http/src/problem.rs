@@ -75,7 +75,7 @@ impl Problem {
             ApplicationError::NotFound(what) => {
                 Self::new(StatusCode::NOT_FOUND, format!("{what} not found"))
             }
-            ApplicationError::RevisionConflict { .. } => {
+            ApplicationError::RevisionConflict { .. } | ApplicationError::Precondition(_) => {
                 Self::new(StatusCode::CONFLICT, err.to_string())
             }
             ApplicationError::Contended => Self::new(StatusCode::CONFLICT, err.to_string()),

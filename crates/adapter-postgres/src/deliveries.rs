@@ -17,9 +17,19 @@ use sqlx::types::Json;
 /// (or lease expired), of an enabled, undeleted subscription — in due order from the `deliveries_due`
 /// index, locks them without waiting for other claimers, leases them, and returns them with their
 /// subscription and event. Deliveries of a disabled subscription wait; re-enabling it sends them.
+macro_rules! claim_columns {
+    () => {
+        "c.id, c.tenant_id, c.subscription_id::text AS subscription_id,
+    s.collection, s.destination, s.authorization_value, c.change_version, e.record, c.attempt_count,
+    s.signing_secret,
+    CASE WHEN s.previous_secret_expires_at > $1 THEN s.previous_signing_secret END AS previous_signing_secret"
+    };
+}
+
 /// A lease is soft state: if a crash of PostgreSQL loses one, the delivery is simply claimable again;
 /// so the claim's own commit does not wait for the disk (`synchronous_commit` off for it alone).
-const CLAIM: &str = "
+const CLAIM: &str = concat!(
+    "
 WITH async_commit AS MATERIALIZED (
     SELECT set_config('synchronous_commit', 'off', true)
 ), due AS (
@@ -37,13 +47,14 @@ WITH async_commit AS MATERIALIZED (
     FROM due WHERE d.id = due.id
     RETURNING d.id, d.tenant_id, d.subscription_id, d.change_version, d.attempt_count
 )
-SELECT c.id, c.tenant_id, c.subscription_id::text, s.collection, s.destination, s.authorization_value,
-       c.change_version, e.record, c.attempt_count, s.signing_secret,
-       CASE WHEN s.previous_secret_expires_at > $1 THEN s.previous_signing_secret END AS previous_signing_secret
+SELECT ",
+    claim_columns!(),
+    "
 FROM claimed c
 JOIN subscriptions s ON s.id = c.subscription_id
 JOIN leave_events e ON e.tenant_id = c.tenant_id AND e.change_version = c.change_version
-ORDER BY c.id";
+ORDER BY c.id"
+);
 
 /// Moves the next waiting delivery of each (subscription, leave) whose pending one just finished to
 /// pending. It keeps its own due time (when it was queued, so already past): FIFO by queueing time.
@@ -60,8 +71,12 @@ FROM (
 ) next_in_line
 WHERE w.id = next_in_line.id";
 
+/// The columns of a [`ClaimRow`], over `deliveries c`, `subscriptions s` and `leave_events e`; `$1` is now.
+pub(crate) const CLAIM_COLUMNS: &str = claim_columns!();
+
+/// A delivery with everything needed to render and send it.
 #[derive(sqlx::FromRow)]
-struct ClaimRow {
+pub(crate) struct ClaimRow {
     id: i64,
     tenant_id: String,
     subscription_id: String,

@@ -13,6 +13,7 @@ mod error;
 mod store;
 mod subscriptions;
 mod tokens;
+mod tracking;
 
 pub use error::ConnectError;
 pub use store::{PgStore, PoolSettings};

@@ -41,6 +41,9 @@ pub enum ApplicationError {
         /// The incoming revision.
         incoming: u64,
     },
+    /// The action does not fit the current state (e.g. re-syncing a superseded delivery).
+    #[error("{0}")]
+    Precondition(&'static str),
     /// The absence kept changing under us; the caller may retry.
     #[error("the absence was changed concurrently too often; retry")]
     Contended,

@@ -12,9 +12,11 @@ pub mod ingest;
 pub mod ports;
 pub mod subscriptions;
 pub mod tokens;
+pub mod tracking;
 
 pub use dispatch::{DispatchSettings, Dispatcher};
 pub use error::{ApplicationError, FieldViolation};
 pub use ingest::{ChangeOutcome, ChangeResult, IngestService};
 pub use subscriptions::{CreateSubscription, SubscriptionService, UpdateSubscription};
 pub use tokens::{IssuedToken, Principal, TokenService};
+pub use tracking::TrackingService;

@@ -9,6 +9,7 @@ pub mod deliveries;
 pub mod sender;
 pub mod subscriptions;
 pub mod tokens;
+pub mod tracking;
 
 pub use absences::{
     AbsenceStore, AbsenceWrite, AppliedEvent, CurrentLeave, OutboxEvent, StoredAbsence,
@@ -24,6 +25,10 @@ pub use subscriptions::{
     SubscriptionStore,
 };
 pub use tokens::{TokenRecord, TokenStore};
+pub use tracking::{
+    AttemptSummary, DeliveryDetail, DeliveryFilter, DeliveryStatus, DeliverySummary,
+    DeliveryTracking, PendingTask, ResyncRefusal,
+};
 
 /// Whether the store answers (for readiness probes).
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]

@@ -1,0 +1,168 @@
+//! Tracking and the pending-tasks dashboard: list and inspect deliveries, re-sync them, mark them
+//! processed.
+
+use crate::error::ApplicationError;
+use crate::ports::{
+    Clock, DeliveryDetail, DeliveryFilter, DeliverySummary, DeliveryTracking, PendingTask,
+    ResyncRefusal,
+};
+use absync_domain::{DeliveryId, TenantId};
+use std::sync::Arc;
+
+/// The tracking use cases.
+#[derive(Clone)]
+pub struct TrackingService {
+    store: Arc<dyn DeliveryTracking>,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for TrackingService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TrackingService").finish_non_exhaustive()
+    }
+}
+
+impl TrackingService {
+    /// Builds the service.
+    #[must_use]
+    pub fn new(store: Arc<dyn DeliveryTracking>, clock: Arc<dyn Clock>) -> Self {
+        Self { store, clock }
+    }
+
+    /// A page of deliveries, newest first.
+    ///
+    /// # Errors
+    /// Store errors.
+    #[tracing::instrument(name = "list_deliveries", skip_all, err, fields(tenant = %tenant))]
+    pub async fn list(
+        &self,
+        tenant: &TenantId,
+        filter: DeliveryFilter,
+        before: Option<DeliveryId>,
+        limit: u32,
+    ) -> Result<Vec<DeliverySummary>, ApplicationError> {
+        Ok(self
+            .store
+            .list_deliveries(tenant, filter, before, limit)
+            .await?)
+    }
+
+    /// One delivery with its message and attempts.
+    ///
+    /// # Errors
+    /// [`ApplicationError::NotFound`] for a delivery the tenant does not have; store errors otherwise.
+    #[tracing::instrument(name = "get_delivery", skip_all, err, fields(tenant = %tenant, delivery_id = %id))]
+    pub async fn get(
+        &self,
+        tenant: &TenantId,
+        id: DeliveryId,
+    ) -> Result<DeliveryDetail, ApplicationError> {
+        self.store
+            .get_delivery(tenant, id)
+            .await?
+            .ok_or(ApplicationError::NotFound("delivery"))
+    }
+
+    /// Sends a delivery again now. One superseded by a newer succeeded delivery of its leave needs
+    /// `force`, or an older state would overwrite a newer one.
+    ///
+    /// # Errors
+    /// [`ApplicationError::NotFound`]; [`ApplicationError::Precondition`] when superseded without `force`
+    /// or when a newer change of the leave is still being delivered; store errors otherwise.
+    #[tracing::instrument(name = "resync_delivery", skip_all, err, fields(tenant = %tenant, delivery_id = %id, force))]
+    pub async fn resync(
+        &self,
+        tenant: &TenantId,
+        id: DeliveryId,
+        force: bool,
+    ) -> Result<DeliverySummary, ApplicationError> {
+        match self
+            .store
+            .resync(tenant, id, force, self.clock.now())
+            .await?
+        {
+            None => Err(ApplicationError::NotFound("delivery")),
+            Some(Ok(summary)) => Ok(summary),
+            Some(Err(ResyncRefusal::Superseded)) => Err(ApplicationError::Precondition(
+                "a newer change of this leave was delivered after it; re-send with force to overwrite it",
+            )),
+            Some(Err(ResyncRefusal::NewerInFlight)) => Err(ApplicationError::Precondition(
+                "a newer change of this leave is still being delivered; it carries the latest state",
+            )),
+        }
+    }
+
+    /// Takes a failed delivery off the dashboard, keeping it (and the note) for audit.
+    ///
+    /// # Errors
+    /// [`ApplicationError::NotFound`] when the tenant has no such failed delivery; store errors otherwise.
+    #[tracing::instrument(name = "mark_processed", skip_all, err, fields(tenant = %tenant, delivery_id = %id))]
+    pub async fn mark_processed(
+        &self,
+        tenant: &TenantId,
+        id: DeliveryId,
+        note: Option<String>,
+    ) -> Result<DeliverySummary, ApplicationError> {
+        self.store
+            .mark_processed(tenant, id, note)
+            .await?
+            .ok_or(ApplicationError::NotFound("failed delivery"))
+    }
+
+    /// The pending-tasks dashboard: failed deliveries grouped by subscription.
+    ///
+    /// # Errors
+    /// Store errors.
+    #[tracing::instrument(name = "pending_tasks", skip_all, err, fields(tenant = %tenant))]
+    pub async fn pending_tasks(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Vec<PendingTask>, ApplicationError> {
+        Ok(self.store.pending_tasks(tenant).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::clock::MockClock;
+    use crate::ports::tracking::MockDeliveryTracking;
+    use chrono::Utc;
+
+    fn service(store: MockDeliveryTracking) -> TrackingService {
+        let mut clock = MockClock::new();
+        clock.expect_now().returning(Utc::now);
+        TrackingService::new(Arc::new(store), Arc::new(clock))
+    }
+
+    #[tokio::test]
+    async fn a_superseded_resync_without_force_is_a_failed_precondition() {
+        let mut store = MockDeliveryTracking::new();
+        store
+            .expect_resync()
+            .withf(|_, _, force, _| !force)
+            .returning(|_, _, _, _| Ok(Some(Err(ResyncRefusal::Superseded))));
+        let err = service(store)
+            .resync(&TenantId::parse("acme").unwrap(), DeliveryId::new(1), false)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ApplicationError::Precondition(_)));
+    }
+
+    #[tokio::test]
+    async fn unknown_deliveries_are_not_found() {
+        let mut store = MockDeliveryTracking::new();
+        store.expect_resync().returning(|_, _, _, _| Ok(None));
+        store.expect_mark_processed().returning(|_, _, _| Ok(None));
+        let svc = service(store);
+        let tenant = TenantId::parse("acme").unwrap();
+        assert!(matches!(
+            svc.resync(&tenant, DeliveryId::new(9), true).await,
+            Err(ApplicationError::NotFound(_))
+        ));
+        assert!(matches!(
+            svc.mark_processed(&tenant, DeliveryId::new(9), None).await,
+            Err(ApplicationError::NotFound(_))
+        ));
+    }
+}
