@@ -9,6 +9,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let files = [
         root.join("absync/v1/absences.proto"),
         root.join("absync/v1/subscriptions.proto"),
+        root.join("absync/v1/deliveries.proto"),
     ];
     for file in &files {
         println!("cargo:rerun-if-changed={}", file.display());

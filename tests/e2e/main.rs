@@ -12,4 +12,5 @@ mod rest;
 mod signing;
 mod ssrf;
 mod tenancy;
+mod tracking;
 mod validation;

@@ -10,6 +10,7 @@
 
 mod auth;
 mod convert;
+mod deliveries;
 mod ingest;
 mod server;
 mod status;

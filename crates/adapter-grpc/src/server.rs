@@ -1,12 +1,14 @@
 //! The gRPC server: both services, health and reflection, on a listener the caller bound.
 
 use crate::auth::Authenticator;
+use crate::deliveries::DeliveriesApi;
 use crate::ingest::IngestApi;
 use crate::proto;
 use crate::proto::absence_ingest_server::AbsenceIngestServer;
+use crate::proto::deliveries_server::DeliveriesServer;
 use crate::proto::subscriptions_server::SubscriptionsServer;
 use crate::subscriptions::SubscriptionsApi;
-use absync_application::{IngestService, SubscriptionService, TokenService};
+use absync_application::{IngestService, SubscriptionService, TokenService, TrackingService};
 use std::future::Future;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
@@ -20,6 +22,8 @@ pub struct GrpcApi {
     pub subscriptions: SubscriptionService,
     /// Token checks.
     pub tokens: TokenService,
+    /// Delivery tracking.
+    pub tracking: TrackingService,
 }
 
 /// The server could not run.
@@ -48,6 +52,9 @@ pub async fn serve(
     health
         .set_serving::<SubscriptionsServer<SubscriptionsApi>>()
         .await;
+    health
+        .set_serving::<DeliveriesServer<DeliveriesApi>>()
+        .await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -60,8 +67,12 @@ pub async fn serve(
             ingest: api.ingest,
         }))
         .add_service(SubscriptionsServer::new(SubscriptionsApi {
-            auth,
+            auth: auth.clone(),
             subscriptions: api.subscriptions,
+        }))
+        .add_service(DeliveriesServer::new(DeliveriesApi {
+            auth,
+            tracking: api.tracking,
         }))
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
         .await?;

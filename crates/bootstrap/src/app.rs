@@ -9,7 +9,7 @@ use absync_adapter_postgres::{PgStore, PoolSettings};
 use absync_adapter_webhook_http::{DnsGuard, HttpWebhookSender, SenderSettings};
 use absync_application::ports::SystemClock;
 use absync_application::{
-    DispatchSettings, Dispatcher, IngestService, SubscriptionService, TokenService,
+    DispatchSettings, Dispatcher, IngestService, SubscriptionService, TokenService, TrackingService,
 };
 use absync_domain::{DestinationPolicy, RetryPolicy};
 use anyhow::Context;
@@ -83,6 +83,7 @@ impl Application {
                 args.allow_http,
             ),
             tokens: TokenService::new(shared.clone()),
+            tracking: TrackingService::new(shared.clone(), clock.clone()),
         };
         let dispatcher = Dispatcher::new(
             shared,

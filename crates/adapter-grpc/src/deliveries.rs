@@ -1,0 +1,244 @@
+//! The `Deliveries` service: tracking and the pending-tasks dashboard.
+
+use crate::auth::Authenticator;
+use crate::proto;
+use crate::proto::deliveries_server::Deliveries;
+use crate::status::{invalid_argument, to_status};
+use absync_application::ports::{DeliveryFilter, DeliveryStatus, DeliverySummary};
+use absync_application::{FieldViolation, TrackingService};
+use absync_domain::{DeliveryId, RenderContext, Scope, SubscriptionId, payload};
+use chrono::{DateTime, Utc};
+use tonic::{Request, Response, Status};
+
+/// Serves the Deliveries RPCs.
+#[derive(Debug, Clone)]
+pub(crate) struct DeliveriesApi {
+    pub(crate) auth: Authenticator,
+    pub(crate) tracking: TrackingService,
+}
+
+const DEFAULT_PAGE_SIZE: u32 = 100;
+const MAX_PAGE_SIZE: u32 = 1000;
+
+fn status_to_proto(status: DeliveryStatus) -> proto::DeliveryStatus {
+    match status {
+        DeliveryStatus::Waiting => proto::DeliveryStatus::Waiting,
+        DeliveryStatus::Pending => proto::DeliveryStatus::Pending,
+        DeliveryStatus::Succeeded => proto::DeliveryStatus::Succeeded,
+        DeliveryStatus::Failed => proto::DeliveryStatus::Failed,
+        DeliveryStatus::Processed => proto::DeliveryStatus::Processed,
+    }
+}
+
+fn status_from_proto(value: i32) -> Result<Option<DeliveryStatus>, Status> {
+    Ok(match proto::DeliveryStatus::try_from(value) {
+        Ok(proto::DeliveryStatus::Unspecified) => None,
+        Ok(proto::DeliveryStatus::Waiting) => Some(DeliveryStatus::Waiting),
+        Ok(proto::DeliveryStatus::Pending) => Some(DeliveryStatus::Pending),
+        Ok(proto::DeliveryStatus::Succeeded) => Some(DeliveryStatus::Succeeded),
+        Ok(proto::DeliveryStatus::Failed) => Some(DeliveryStatus::Failed),
+        Ok(proto::DeliveryStatus::Processed) => Some(DeliveryStatus::Processed),
+        Err(_) => {
+            return Err(invalid_argument(&[FieldViolation::new(
+                "status",
+                "unknown status",
+            )]));
+        }
+    })
+}
+
+fn delivery_to_proto(d: &DeliverySummary) -> proto::Delivery {
+    proto::Delivery {
+        id: d.id.get(),
+        subscription_id: d.subscription.to_string(),
+        leave_id: d.leave_key.clone(),
+        event: d.event.clone(),
+        change_version: u64::try_from(d.change_version).unwrap_or_default(),
+        status: status_to_proto(d.status).into(),
+        attempts: d.attempts,
+        next_attempt_at: d.next_attempt_at.to_rfc3339(),
+        last_http_status: d.last_http_status.map(u32::from).unwrap_or_default(),
+        last_error: d.last_error.clone().unwrap_or_default(),
+        created_at: d.created_at.to_rfc3339(),
+        updated_at: d.updated_at.to_rfc3339(),
+        processed_note: d.processed_note.clone().unwrap_or_default(),
+    }
+}
+
+fn non_empty(text: String) -> Option<String> {
+    (!text.is_empty()).then_some(text)
+}
+
+#[tonic::async_trait]
+impl Deliveries for DeliveriesApi {
+    async fn list_deliveries(
+        &self,
+        request: Request<proto::ListDeliveriesRequest>,
+    ) -> Result<Response<proto::ListDeliveriesResponse>, Status> {
+        let tenant = self.auth.tenant(&request, Scope::DeliveriesRead).await?;
+        let body = request.into_inner();
+        let page_size = match body.page_size {
+            0 => DEFAULT_PAGE_SIZE,
+            n @ 1..=MAX_PAGE_SIZE => n,
+            _ => {
+                return Err(invalid_argument(&[FieldViolation::new(
+                    "page_size",
+                    "must be 1..=1000",
+                )]));
+            }
+        };
+        let before = match body.page_token.as_str() {
+            "" => None,
+            token => Some(DeliveryId::new(token.parse().map_err(|_| {
+                invalid_argument(&[FieldViolation::new(
+                    "page_token",
+                    "is not a token this API gave",
+                )])
+            })?)),
+        };
+        let since = match body.since.as_str() {
+            "" => None,
+            text => Some(
+                DateTime::parse_from_rfc3339(text)
+                    .map_err(|_| {
+                        invalid_argument(&[FieldViolation::new("since", "must be RFC 3339")])
+                    })?
+                    .with_timezone(&Utc),
+            ),
+        };
+        let filter = DeliveryFilter {
+            subscription: non_empty(body.subscription_id).map(SubscriptionId::new),
+            status: status_from_proto(body.status)?,
+            leave_key: non_empty(body.leave_id),
+            event: non_empty(body.event),
+            since,
+        };
+        let mut listed = self
+            .tracking
+            .list(&tenant, filter, before, page_size + 1)
+            .await
+            .map_err(to_status)?;
+        let more = listed.len() > page_size as usize;
+        listed.truncate(page_size as usize);
+        let next_page_token = match listed.last() {
+            Some(last) if more => last.id.to_string(),
+            _ => String::new(),
+        };
+        Ok(Response::new(proto::ListDeliveriesResponse {
+            deliveries: listed.iter().map(delivery_to_proto).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn get_delivery(
+        &self,
+        request: Request<proto::GetDeliveryRequest>,
+    ) -> Result<Response<proto::DeliveryDetail>, Status> {
+        let tenant = self.auth.tenant(&request, Scope::DeliveriesRead).await?;
+        let id = DeliveryId::new(request.into_inner().id);
+        let detail = self.tracking.get(&tenant, id).await.map_err(to_status)?;
+        let message = &detail.message;
+        let rendered = payload::render(
+            message.collection,
+            &message.record,
+            RenderContext {
+                tenant: &message.tenant,
+                change_version: message.change_version,
+            },
+        );
+        let mut headers: Vec<proto::Header> = rendered
+            .headers
+            .iter()
+            .map(|(name, value)| proto::Header {
+                name: (*name).to_owned(),
+                value: value.clone(),
+            })
+            .collect();
+        if let Some(auth) = &message.authorization {
+            headers.push(proto::Header {
+                name: "Authorization".into(),
+                value: auth.redacted(),
+            });
+        }
+        headers.push(proto::Header {
+            name: "webhook-id".into(),
+            value: message.id.to_string(),
+        });
+        for name in ["webhook-timestamp", "webhook-signature"] {
+            headers.push(proto::Header {
+                name: name.into(),
+                value: "**** (per attempt)".into(),
+            });
+        }
+        Ok(Response::new(proto::DeliveryDetail {
+            delivery: Some(delivery_to_proto(&detail.summary)),
+            destination_url: message.destination.as_str().to_owned(),
+            headers,
+            body: String::from_utf8_lossy(&rendered.body).into_owned(),
+            attempts: detail
+                .attempts
+                .iter()
+                .map(|a| proto::Attempt {
+                    started_at: a.started_at.to_rfc3339(),
+                    duration_ms: a.duration_ms,
+                    http_status: a.http_status.map(u32::from).unwrap_or_default(),
+                    error_kind: a.error_kind.clone().unwrap_or_default(),
+                    error_detail: a.error_detail.clone().unwrap_or_default(),
+                    response_excerpt: a.response_excerpt.clone(),
+                })
+                .collect(),
+        }))
+    }
+
+    async fn resync_delivery(
+        &self,
+        request: Request<proto::ResyncDeliveryRequest>,
+    ) -> Result<Response<proto::Delivery>, Status> {
+        let tenant = self.auth.tenant(&request, Scope::DeliveriesWrite).await?;
+        let body = request.into_inner();
+        let done = self
+            .tracking
+            .resync(&tenant, DeliveryId::new(body.id), body.force)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(delivery_to_proto(&done)))
+    }
+
+    async fn mark_processed(
+        &self,
+        request: Request<proto::MarkProcessedRequest>,
+    ) -> Result<Response<proto::Delivery>, Status> {
+        let tenant = self.auth.tenant(&request, Scope::DeliveriesWrite).await?;
+        let body = request.into_inner();
+        let done = self
+            .tracking
+            .mark_processed(&tenant, DeliveryId::new(body.id), non_empty(body.note))
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(delivery_to_proto(&done)))
+    }
+
+    async fn get_pending_tasks(
+        &self,
+        request: Request<proto::GetPendingTasksRequest>,
+    ) -> Result<Response<proto::GetPendingTasksResponse>, Status> {
+        let tenant = self.auth.tenant(&request, Scope::DeliveriesRead).await?;
+        let tasks = self
+            .tracking
+            .pending_tasks(&tenant)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(proto::GetPendingTasksResponse {
+            tasks: tasks
+                .into_iter()
+                .map(|t| proto::PendingTask {
+                    subscription_id: t.subscription.to_string(),
+                    destination_url: t.destination,
+                    failed: t.failed,
+                    oldest: t.oldest.to_rfc3339(),
+                    latest_error: t.latest_error,
+                })
+                .collect(),
+        }))
+    }
+}

@@ -1,0 +1,275 @@
+//! Tracking and the pending-tasks dashboard over gRPC.
+
+use crate::app::{TestApp, spawn_app_with};
+use absync_adapter_grpc::proto::deliveries_client::DeliveriesClient;
+use absync_adapter_grpc::proto::{self, AbsenceStatus, DeliveryStatus, EventFilter, HalfDay};
+use absync_domain::Scope;
+use absync_e2e::fixtures::half_days;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use std::time::Duration;
+use tonic::Code;
+use tonic::transport::Channel;
+
+const WAIT: Duration = Duration::from_secs(15);
+
+fn one(id: &str, day: &str, revision: u64, status: AbsenceStatus) -> proto::Absence {
+    half_days(id, revision, status, (day, HalfDay::Am), (day, HalfDay::Am))
+}
+
+async fn deliveries(app: &TestApp) -> DeliveriesClient<Channel> {
+    let channel = Channel::from_shared(format!("http://{}", app.grpc_addr))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    DeliveriesClient::new(channel)
+}
+
+async fn list(
+    app: &TestApp,
+    client: &mut DeliveriesClient<Channel>,
+    status: DeliveryStatus,
+) -> Vec<proto::Delivery> {
+    let request = app.clients.request(proto::ListDeliveriesRequest {
+        status: status.into(),
+        ..Default::default()
+    });
+    client
+        .list_deliveries(request)
+        .await
+        .unwrap()
+        .into_inner()
+        .deliveries
+}
+
+/// Waits until `count` deliveries are in `status`.
+async fn wait_status(
+    app: &TestApp,
+    client: &mut DeliveriesClient<Channel>,
+    status: DeliveryStatus,
+    count: usize,
+) -> Vec<proto::Delivery> {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let listed = list(app, client, status).await;
+        if listed.len() >= count {
+            return listed;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{count} deliveries {status:?} expected, {} found",
+            listed.len()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[sqlx::test(migrations = false)]
+async fn failed_deliveries_are_inspected_resynced_and_marked_processed(
+    pool: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    let mut app = spawn_app_with(
+        pool,
+        connect,
+        &[
+            "--allow-destinations",
+            "127.0.0.0/8",
+            "--retry-schedule",
+            "30ms,30ms,30ms,30ms",
+        ],
+    )
+    .await;
+    let mut client = deliveries(&app).await;
+    app.receiver.respond_with(500);
+    let created = app
+        .subscribe_to(proto::Collection::Leaves, EventFilter::All)
+        .await;
+    app.put(one("hr-1", "2024-03-04", 1, AbsenceStatus::Approved))
+        .await
+        .unwrap();
+    app.put(one("hr-2", "2024-03-05", 1, AbsenceStatus::Approved))
+        .await
+        .unwrap();
+    let failed = wait_status(&app, &mut client, DeliveryStatus::Failed, 2).await;
+    assert!(
+        failed
+            .iter()
+            .all(|d| d.attempts == 5 && d.last_http_status == 500)
+    );
+
+    // The dashboard.
+    let request = app.clients.request(proto::GetPendingTasksRequest {});
+    let tasks = client
+        .get_pending_tasks(request)
+        .await
+        .unwrap()
+        .into_inner()
+        .tasks;
+    assert_eq!(tasks.len(), 1);
+    assert_eq!(tasks[0].failed, 2);
+    assert_eq!(tasks[0].latest_error, "500");
+    assert_eq!(
+        tasks[0].subscription_id,
+        created.subscription.as_ref().unwrap().id
+    );
+
+    // The exact message, secrets redacted, and every attempt.
+    let request = app
+        .clients
+        .request(proto::GetDeliveryRequest { id: failed[0].id });
+    let detail = client.get_delivery(request).await.unwrap().into_inner();
+    let header = |name: &str| {
+        detail
+            .headers
+            .iter()
+            .find(|h| h.name == name)
+            .map(|h| h.value.clone())
+    };
+    assert_eq!(header("Authorization").as_deref(), Some("Basic ****"));
+    assert_eq!(header("X-Event").as_deref(), Some("approved"));
+    assert_eq!(header("webhook-id"), Some(failed[0].id.to_string()));
+    let shown = format!("{detail:?}");
+    assert!(
+        !shown.contains("YWxhZGRpbjpvcGVuc2VzYW1l"),
+        "the Authorization value is never shown"
+    );
+    assert!(
+        !shown.contains(&created.signing_secret[6..]),
+        "the signing secret is never shown"
+    );
+    let body: serde_json::Value = serde_json::from_str(&detail.body).unwrap();
+    assert_eq!(body["id"], serde_json::json!(failed[0].leave_id));
+    assert_eq!(detail.attempts.len(), 5);
+    assert!(detail.attempts.iter().all(|a| a.http_status == 500));
+
+    // Another tenant sees none of it.
+    let beta = app.token_with("beta", &Scope::ALL).await;
+    let foreign = absync_e2e::client::Clients::connect(app.grpc_addr, Some(beta)).await;
+    let request = foreign.request(proto::ListDeliveriesRequest::default());
+    assert!(
+        client
+            .list_deliveries(request)
+            .await
+            .unwrap()
+            .into_inner()
+            .deliveries
+            .is_empty()
+    );
+    let request = foreign.request(proto::GetDeliveryRequest { id: failed[0].id });
+    assert_eq!(
+        client.get_delivery(request).await.unwrap_err().code(),
+        Code::NotFound
+    );
+    let request = foreign.request(proto::ResyncDeliveryRequest {
+        id: failed[0].id,
+        force: true,
+    });
+    assert_eq!(
+        client.resync_delivery(request).await.unwrap_err().code(),
+        Code::NotFound
+    );
+
+    // Re-sync against a receiver that now answers 200: it succeeds and leaves the dashboard.
+    app.receiver.respond_with(200);
+    let before = app.receiver.count();
+    let request = app.clients.request(proto::ResyncDeliveryRequest {
+        id: failed[0].id,
+        force: false,
+    });
+    client.resync_delivery(request).await.unwrap();
+    app.receiver.wait_for(before + 1, WAIT).await;
+    wait_status(&app, &mut client, DeliveryStatus::Succeeded, 1).await;
+    let request = app.clients.request(proto::GetPendingTasksRequest {});
+    let tasks = client
+        .get_pending_tasks(request)
+        .await
+        .unwrap()
+        .into_inner()
+        .tasks;
+    assert_eq!(tasks[0].failed, 1);
+
+    // Mark the other processed: it leaves the dashboard and stays listed with its note.
+    let request = app.clients.request(proto::MarkProcessedRequest {
+        id: failed[1].id,
+        note: "entered by hand in the payroll tool".into(),
+    });
+    let processed = client.mark_processed(request).await.unwrap().into_inner();
+    assert_eq!(processed.status(), DeliveryStatus::Processed);
+    let request = app.clients.request(proto::GetPendingTasksRequest {});
+    assert!(
+        client
+            .get_pending_tasks(request)
+            .await
+            .unwrap()
+            .into_inner()
+            .tasks
+            .is_empty()
+    );
+    let listed = list(&app, &mut client, DeliveryStatus::Processed).await;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(
+        listed[0].processed_note,
+        "entered by hand in the payroll tool"
+    );
+    let request = app.clients.request(proto::MarkProcessedRequest {
+        id: failed[1].id,
+        note: String::new(),
+    });
+    assert_eq!(
+        client.mark_processed(request).await.unwrap_err().code(),
+        Code::NotFound
+    );
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_superseded_delivery_needs_force_to_be_resent(
+    pool: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    let mut app = spawn_app_with(
+        pool,
+        connect,
+        &[
+            "--allow-destinations",
+            "127.0.0.0/8",
+            "--retry-schedule",
+            "30ms,30ms,30ms,30ms",
+        ],
+    )
+    .await;
+    let mut client = deliveries(&app).await;
+    app.subscribe(EventFilter::All).await;
+    // The pending state fails for good; then the approval is delivered.
+    app.receiver.respond_with(500);
+    app.put(one("hr-1", "2024-03-04", 1, AbsenceStatus::Pending))
+        .await
+        .unwrap();
+    let failed = wait_status(&app, &mut client, DeliveryStatus::Failed, 1).await;
+    app.receiver.respond_with(200);
+    app.put(one("hr-1", "2024-03-04", 2, AbsenceStatus::Approved))
+        .await
+        .unwrap();
+    wait_status(&app, &mut client, DeliveryStatus::Succeeded, 1).await;
+
+    let request = app.clients.request(proto::ResyncDeliveryRequest {
+        id: failed[0].id,
+        force: false,
+    });
+    let status = client.resync_delivery(request).await.unwrap_err();
+    assert_eq!(status.code(), Code::FailedPrecondition);
+    assert!(status.message().contains("force"), "{}", status.message());
+
+    let before = app.receiver.count();
+    let request = app.clients.request(proto::ResyncDeliveryRequest {
+        id: failed[0].id,
+        force: true,
+    });
+    client.resync_delivery(request).await.unwrap();
+    let got = app.receiver.wait_for(before + 1, WAIT).await;
+    assert_eq!(
+        got[before].header("x-event"),
+        Some("created"),
+        "the forced re-send is the old state"
+    );
+}
