@@ -273,3 +273,70 @@ async fn a_superseded_delivery_needs_force_to_be_resent(
         "the forced re-send is the old state"
     );
 }
+
+#[sqlx::test(migrations = false)]
+async fn watch_streams_a_new_delivery_succeeding_within_a_second(
+    pool: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    let mut app = spawn_app_with(pool, connect, &["--allow-destinations", "127.0.0.0/8"]).await;
+    let mut client = deliveries(&app).await;
+    app.subscribe(EventFilter::All).await;
+    let request = app
+        .clients
+        .request(proto::WatchDeliveriesRequest::default());
+    let mut stream = client.watch_deliveries(request).await.unwrap().into_inner();
+    let started = tokio::time::Instant::now();
+    app.put(one("hr-1", "2024-03-04", 1, AbsenceStatus::Approved))
+        .await
+        .unwrap();
+    let succeeded = tokio::time::timeout(Duration::from_secs(1), async {
+        loop {
+            let delivery = stream
+                .message()
+                .await
+                .unwrap()
+                .expect("the stream stays open");
+            if delivery.status() == DeliveryStatus::Succeeded {
+                return delivery;
+            }
+        }
+    })
+    .await
+    .expect("the succeeded state streams within a second");
+    assert!(succeeded.leave_id.ends_with("-20240304-AM"));
+    assert!(started.elapsed() < Duration::from_secs(1));
+}
+
+#[sqlx::test(migrations = false)]
+async fn resync_failed_resends_the_latest_failed_delivery_of_each_leave(
+    pool: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    let mut app = spawn_app_with(
+        pool,
+        connect,
+        &[
+            "--allow-destinations",
+            "127.0.0.0/8",
+            "--retry-schedule",
+            "30ms,30ms,30ms,30ms",
+        ],
+    )
+    .await;
+    let mut client = deliveries(&app).await;
+    app.subscribe(EventFilter::All).await;
+    app.receiver.respond_with(500);
+    app.put(one("hr-1", "2024-03-04", 1, AbsenceStatus::Approved))
+        .await
+        .unwrap();
+    app.put(one("hr-2", "2024-03-05", 1, AbsenceStatus::Approved))
+        .await
+        .unwrap();
+    wait_status(&app, &mut client, DeliveryStatus::Failed, 2).await;
+    app.receiver.respond_with(200);
+    let request = app.clients.request(proto::ResyncFailedRequest::default());
+    let answer = client.resync_failed(request).await.unwrap().into_inner();
+    assert_eq!(answer.resynced, 2);
+    wait_status(&app, &mut client, DeliveryStatus::Succeeded, 2).await;
+}

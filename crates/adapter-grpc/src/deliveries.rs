@@ -8,6 +8,9 @@ use absync_application::ports::{DeliveryFilter, DeliveryStatus, DeliverySummary}
 use absync_application::{FieldViolation, TrackingService};
 use absync_domain::{DeliveryId, RenderContext, Scope, SubscriptionId, payload};
 use chrono::{DateTime, Utc};
+use std::collections::HashSet;
+use std::time::Duration;
+use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 /// Serves the Deliveries RPCs.
@@ -16,6 +19,11 @@ pub(crate) struct DeliveriesApi {
     pub(crate) auth: Authenticator,
     pub(crate) tracking: TrackingService,
 }
+
+/// How often WatchDeliveries looks for changes.
+const WATCH_POLL: Duration = Duration::from_millis(200);
+/// How far back each look re-reads.
+const WATCH_OVERLAP: Duration = Duration::from_secs(2);
 
 const DEFAULT_PAGE_SIZE: u32 = 100;
 const MAX_PAGE_SIZE: u32 = 1000;
@@ -216,6 +224,66 @@ impl Deliveries for DeliveriesApi {
             .await
             .map_err(to_status)?;
         Ok(Response::new(delivery_to_proto(&done)))
+    }
+
+    async fn resync_failed(
+        &self,
+        request: Request<proto::ResyncFailedRequest>,
+    ) -> Result<Response<proto::ResyncFailedResponse>, Status> {
+        let tenant = self.auth.tenant(&request, Scope::DeliveriesWrite).await?;
+        let subscription = non_empty(request.into_inner().subscription_id).map(SubscriptionId::new);
+        let resynced = self
+            .tracking
+            .resync_failed(&tenant, subscription)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(proto::ResyncFailedResponse { resynced }))
+    }
+
+    type WatchDeliveriesStream = ReceiverStream<Result<proto::Delivery, Status>>;
+
+    async fn watch_deliveries(
+        &self,
+        request: Request<proto::WatchDeliveriesRequest>,
+    ) -> Result<Response<Self::WatchDeliveriesStream>, Status> {
+        let tenant = self.auth.tenant(&request, Scope::DeliveriesRead).await?;
+        let subscription = non_empty(request.into_inner().subscription_id).map(SubscriptionId::new);
+        let (tx, rx) = tokio::sync::mpsc::channel(256);
+        let tracking = self.tracking.clone();
+        tokio::spawn(async move {
+            // Poll for changes; re-read a short overlap (changes commit out of timestamp order) and
+            // skip what was already sent.
+            let mut cursor = Utc::now();
+            let mut sent: HashSet<(i64, DateTime<Utc>)> = HashSet::new();
+            loop {
+                let since = cursor - chrono::Duration::from_std(WATCH_OVERLAP).unwrap_or_default();
+                match tracking
+                    .changed_since(&tenant, subscription.clone(), since, 1000)
+                    .await
+                {
+                    Ok(changed) => {
+                        for d in changed {
+                            cursor = cursor.max(d.updated_at);
+                            if sent.insert((d.id.get(), d.updated_at))
+                                && tx.send(Ok(delivery_to_proto(&d))).await.is_err()
+                            {
+                                return;
+                            }
+                        }
+                        sent.retain(|(_, at)| *at >= since);
+                    }
+                    Err(err) => {
+                        let _ = tx.send(Err(to_status(err))).await;
+                        return;
+                    }
+                }
+                if tx.is_closed() {
+                    return;
+                }
+                tokio::time::sleep(WATCH_POLL).await;
+            }
+        });
+        Ok(Response::new(ReceiverStream::new(rx)))
     }
 
     async fn get_pending_tasks(

@@ -241,6 +241,67 @@ impl DeliveryTracking for PgStore {
         self.summary(tenant, id).await
     }
 
+    #[tracing::instrument(name = "pg.resync_failed", skip_all, err, fields(tenant = %tenant))]
+    async fn resync_failed(
+        &self,
+        tenant: &TenantId,
+        subscription: Option<SubscriptionId>,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        if subscription.as_ref().is_some_and(|s| !is_uuid(s.as_str())) {
+            return Ok(0);
+        }
+        // Only the latest delivery of each leave: an older one would overwrite newer state.
+        let done = sqlx::query(
+            "UPDATE deliveries d SET status = 'pending', next_attempt_at = $3, lease_until = NULL,
+                    updated_at = now()
+             WHERE d.tenant_id = $1 AND d.status = 'failed'
+               AND ($2::uuid IS NULL OR d.subscription_id = $2::uuid)
+               AND NOT EXISTS (SELECT 1 FROM deliveries n
+                               WHERE n.subscription_id = d.subscription_id AND n.leave_key = d.leave_key
+                                 AND n.change_version > d.change_version)",
+        )
+        .bind(tenant.as_str())
+        .bind(subscription.as_ref().map(SubscriptionId::as_str))
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(store_error)?;
+        if done.rows_affected() > 0 {
+            self.signal_work();
+            self.announce_work();
+        }
+        Ok(done.rows_affected())
+    }
+
+    #[tracing::instrument(name = "pg.deliveries_changed_since", skip_all, err, fields(tenant = %tenant))]
+    async fn changed_since(
+        &self,
+        tenant: &TenantId,
+        subscription: Option<SubscriptionId>,
+        since: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<DeliverySummary>, StoreError> {
+        if subscription.as_ref().is_some_and(|s| !is_uuid(s.as_str())) {
+            return Ok(Vec::new());
+        }
+        let rows: Vec<SummaryRow> = sqlx::query_as(&format!(
+            "SELECT {SUMMARY}
+             WHERE d.tenant_id = $1 AND ($2::uuid IS NULL OR d.subscription_id = $2::uuid)
+               AND d.updated_at >= $3
+             ORDER BY d.updated_at, d.id
+             LIMIT $4"
+        ))
+        .bind(tenant.as_str())
+        .bind(subscription.as_ref().map(SubscriptionId::as_str))
+        .bind(since)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_error)?;
+        rows.into_iter().map(DeliverySummary::try_from).collect()
+    }
+
     #[tracing::instrument(name = "pg.pending_tasks", skip_all, err, fields(tenant = %tenant))]
     async fn pending_tasks(&self, tenant: &TenantId) -> Result<Vec<PendingTask>, StoreError> {
         let rows: Vec<(String, String, i64, DateTime<Utc>, String)> = sqlx::query_as(

@@ -6,7 +6,7 @@ use crate::ports::{
     Clock, DeliveryDetail, DeliveryFilter, DeliverySummary, DeliveryTracking, PendingTask,
     ResyncRefusal,
 };
-use absync_domain::{DeliveryId, TenantId};
+use absync_domain::{DeliveryId, SubscriptionId, TenantId};
 use std::sync::Arc;
 
 /// The tracking use cases.
@@ -107,6 +107,39 @@ impl TrackingService {
             .mark_processed(tenant, id, note)
             .await?
             .ok_or(ApplicationError::NotFound("failed delivery"))
+    }
+
+    /// Re-syncs every failed delivery (of one subscription, if given) that is the latest of its leave.
+    ///
+    /// # Errors
+    /// Store errors.
+    #[tracing::instrument(name = "resync_failed", skip_all, err, fields(tenant = %tenant))]
+    pub async fn resync_failed(
+        &self,
+        tenant: &TenantId,
+        subscription: Option<SubscriptionId>,
+    ) -> Result<u64, ApplicationError> {
+        Ok(self
+            .store
+            .resync_failed(tenant, subscription, self.clock.now())
+            .await?)
+    }
+
+    /// Deliveries changed at or after `since`, oldest change first (live tracking).
+    ///
+    /// # Errors
+    /// Store errors.
+    pub async fn changed_since(
+        &self,
+        tenant: &TenantId,
+        subscription: Option<SubscriptionId>,
+        since: chrono::DateTime<chrono::Utc>,
+        limit: u32,
+    ) -> Result<Vec<DeliverySummary>, ApplicationError> {
+        Ok(self
+            .store
+            .changed_since(tenant, subscription, since, limit)
+            .await?)
     }
 
     /// The pending-tasks dashboard: failed deliveries grouped by subscription.

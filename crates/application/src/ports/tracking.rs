@@ -197,6 +197,30 @@ pub trait DeliveryTracking: Send + Sync {
         note: Option<String>,
     ) -> Result<Option<DeliverySummary>, StoreError>;
 
+    /// Re-syncs every failed delivery (of one subscription, if given) that is the latest of its leave;
+    /// returns how many went back to pending.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] or [`StoreError::Unexpected`].
+    async fn resync_failed(
+        &self,
+        tenant: &TenantId,
+        subscription: Option<SubscriptionId>,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError>;
+
+    /// Deliveries (of one subscription, if given) changed at or after `since`, oldest change first.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] or [`StoreError::Unexpected`].
+    async fn changed_since(
+        &self,
+        tenant: &TenantId,
+        subscription: Option<SubscriptionId>,
+        since: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<DeliverySummary>, StoreError>;
+
     /// Failed deliveries grouped by subscription.
     ///
     /// # Errors
