@@ -36,6 +36,90 @@ pub enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Inspect and act on deliveries of a running service (over gRPC).
+    Deliveries {
+        /// Where and as whom.
+        #[command(flatten)]
+        remote: RemoteArgs,
+        /// What to do.
+        #[command(subcommand)]
+        command: DeliveriesCommand,
+    },
+    /// Show the pending-tasks dashboard of a running service: failed deliveries by subscription.
+    PendingTasks {
+        /// Where and as whom.
+        #[command(flatten)]
+        remote: RemoteArgs,
+    },
+}
+
+/// How operator commands reach a running service.
+#[derive(Debug, Clone, Args)]
+pub struct RemoteArgs {
+    /// The service's gRPC address.
+    #[arg(
+        long,
+        env = "ABSYNC_SERVER",
+        default_value = "http://127.0.0.1:50051",
+        global = true
+    )]
+    pub server: String,
+    /// A token with the deliveries:read (and, to act, deliveries:write) scope.
+    #[arg(long, env = "ABSYNC_TOKEN", value_parser = parse_secret, global = true)]
+    pub token: Option<SecretString>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table, global = true)]
+    pub output: OutputFormat,
+}
+
+/// How operator commands print.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Aligned columns for people.
+    Table,
+    /// JSON for scripts.
+    Json,
+}
+
+/// `absync deliveries …`.
+#[derive(Debug, Subcommand)]
+pub enum DeliveriesCommand {
+    /// List deliveries, newest first.
+    List {
+        /// Only in this status: waiting, pending, succeeded, failed, processed.
+        #[arg(long)]
+        status: Option<String>,
+        /// Only this subscription's.
+        #[arg(long)]
+        subscription: Option<String>,
+        /// Only of this leave.
+        #[arg(long)]
+        leave: Option<String>,
+        /// How many at most.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// Show one delivery: the exact message (secrets redacted) and every attempt.
+    Show {
+        /// The delivery id.
+        id: i64,
+    },
+    /// Send a delivery again now.
+    Resync {
+        /// The delivery id.
+        id: i64,
+        /// Even if a newer change of its leave was delivered since.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Take a failed delivery off the dashboard, keeping it for audit.
+    MarkProcessed {
+        /// The delivery id.
+        id: i64,
+        /// Why.
+        #[arg(long)]
+        note: Option<String>,
+    },
 }
 
 /// Where the database is.

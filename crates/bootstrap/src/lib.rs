@@ -9,9 +9,13 @@
 
 pub mod admin;
 pub mod app;
+pub mod cli;
 pub mod config;
 mod dispatch_loop;
 pub mod telemetry;
 
 pub use app::Application;
-pub use config::{Cli, Command, DatabaseArgs, LogFormat, ServeArgs, TokenCommand};
+pub use config::{
+    Cli, Command, DatabaseArgs, DeliveriesCommand, LogFormat, OutputFormat, RemoteArgs, ServeArgs,
+    TokenCommand,
+};

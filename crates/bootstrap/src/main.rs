@@ -1,6 +1,6 @@
 //! The `absync` binary: parse configuration, install logging, run the command.
 
-use absync_bootstrap::{Application, Cli, Command, admin, telemetry};
+use absync_bootstrap::{Application, Cli, Command, admin, cli, telemetry};
 use clap::Parser;
 
 #[tokio::main]
@@ -14,6 +14,8 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Migrate(database) => admin::migrate(&database).await,
         Command::Token(command) => admin::token(command).await,
+        Command::Deliveries { remote, command } => cli::deliveries(&remote, command).await,
+        Command::PendingTasks { remote } => cli::pending_tasks(&remote).await,
     }
 }
 
