@@ -8,6 +8,7 @@ mod app;
 mod delivery;
 mod ingest;
 mod lifecycle;
+mod metrics;
 mod rest;
 mod signing;
 mod ssrf;

@@ -1,9 +1,10 @@
 //! The HTTP router and server.
 
+use crate::metrics::PrometheusMetrics;
 use crate::problem::Problem;
 use crate::protime::{self, ABSENCES, WEBHOOKS};
 use absync_application::ports::StoreHealth;
-use absync_application::{IngestService, SubscriptionService, TokenService};
+use absync_application::{IngestService, SubscriptionService, TokenService, TrackingService};
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
@@ -26,6 +27,10 @@ pub struct HttpApi {
     pub tokens: TokenService,
     /// Readiness.
     pub health: Arc<dyn StoreHealth>,
+    /// Delivery tracking (queue gauges).
+    pub tracking: TrackingService,
+    /// The counters the use cases feed.
+    pub metrics: Arc<PrometheusMetrics>,
 }
 
 impl std::fmt::Debug for HttpApi {
@@ -46,6 +51,22 @@ async fn readyz(State(api): State<HttpApi>) -> Result<&'static str, Problem> {
         .map_err(|_| Problem::new(StatusCode::SERVICE_UNAVAILABLE, "the store is unreachable"))
 }
 
+async fn metrics(State(api): State<HttpApi>) -> Result<impl axum::response::IntoResponse, Problem> {
+    let text = api.metrics.render(&api.tracking).await.map_err(|_| {
+        Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "metrics could not be encoded",
+        )
+    })?;
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        text,
+    ))
+}
+
 async fn not_found() -> Problem {
     Problem::new(StatusCode::NOT_FOUND, "no such resource")
 }
@@ -64,6 +85,7 @@ pub fn router(api: HttpApi) -> Router {
         .route(ABSENCES, get(protime::list_absences))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(api)

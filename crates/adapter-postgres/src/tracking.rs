@@ -5,7 +5,7 @@ use crate::error::{decode_error, store_error};
 use crate::store::{PgStore, is_uuid};
 use absync_application::ports::{
     AttemptSummary, DeliveryDetail, DeliveryFilter, DeliveryStatus, DeliverySummary,
-    DeliveryTracking, PendingTask, ResyncRefusal, StoreError,
+    DeliveryTracking, PendingTask, QueueStats, ResyncRefusal, StoreError,
 };
 use absync_domain::{DeliveryId, SubscriptionId, TenantId};
 use async_trait::async_trait;
@@ -300,6 +300,32 @@ impl DeliveryTracking for PgStore {
         .await
         .map_err(store_error)?;
         rows.into_iter().map(DeliverySummary::try_from).collect()
+    }
+
+    #[tracing::instrument(name = "pg.queue_stats", skip_all, err)]
+    async fn queue_stats(&self, now: DateTime<Utc>) -> Result<QueueStats, StoreError> {
+        let by_status: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT status, count(*) FROM deliveries GROUP BY status ORDER BY status",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_error)?;
+        let (due, oldest_due): (i64, Option<DateTime<Utc>>) = sqlx::query_as(
+            "SELECT count(*), min(next_attempt_at) FROM deliveries
+             WHERE status = 'pending' AND next_attempt_at <= $1",
+        )
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(store_error)?;
+        Ok(QueueStats {
+            by_status: by_status
+                .into_iter()
+                .filter_map(|(status, n)| DeliveryStatus::parse(&status).map(|s| (s, n)))
+                .collect(),
+            due,
+            oldest_due,
+        })
     }
 
     #[tracing::instrument(name = "pg.pending_tasks", skip_all, err, fields(tenant = %tenant))]

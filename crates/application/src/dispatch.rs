@@ -2,7 +2,8 @@
 
 use crate::error::ApplicationError;
 use crate::ports::{
-    AttemptReport, ClaimedDelivery, Clock, DeliveryQueue, NextStep, OutboundRequest, WebhookSender,
+    AttemptReport, ClaimedDelivery, Clock, DeliveryQueue, Metrics, NextStep, OutboundRequest,
+    WebhookSender,
 };
 use absync_domain::DeliveryId;
 use absync_domain::{AttemptVerdict, RenderContext, RetryPolicy, payload, signature_header};
@@ -43,6 +44,7 @@ pub struct Dispatcher {
     sender: Arc<dyn WebhookSender>,
     clock: Arc<dyn Clock>,
     settings: DispatchSettings,
+    metrics: Option<Arc<dyn Metrics>>,
 }
 
 impl std::fmt::Debug for Dispatcher {
@@ -67,7 +69,15 @@ impl Dispatcher {
             sender,
             clock,
             settings,
+            metrics: None,
         }
+    }
+
+    /// Counts every attempt in `metrics`.
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: Arc<dyn Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// Claims one batch of due deliveries, sends them and records the attempts. Returns how many were
@@ -188,6 +198,14 @@ impl Dispatcher {
                 },
             }
         };
+        if let Some(metrics) = &self.metrics {
+            let outcome = match next {
+                NextStep::Succeeded => "succeeded",
+                NextStep::RetryAt(_) => "retry",
+                NextStep::Failed { .. } => "failed",
+            };
+            metrics.attempt(outcome, duration);
+        }
         let span = tracing::Span::current();
         match &outcome {
             crate::ports::SendOutcome::Answered { status, .. } => {

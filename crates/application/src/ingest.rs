@@ -5,8 +5,8 @@
 
 use crate::error::ApplicationError;
 use crate::ports::{
-    AbsenceStore, AbsenceWrite, AppliedEvent, Clock, OutboxEvent, StoreError, StoredAbsence,
-    SubscriptionStore,
+    AbsenceStore, AbsenceWrite, AppliedEvent, Clock, Metrics, OutboxEvent, StoreError,
+    StoredAbsence, SubscriptionStore,
 };
 use absync_domain::{
     Absence, AbsenceId, AbsenceNumber, AbsenceStatus, Deletion, DeletionReason, Leave,
@@ -50,6 +50,7 @@ pub struct IngestService {
     absences: Arc<dyn AbsenceStore>,
     subscriptions: Arc<dyn SubscriptionStore>,
     clock: Arc<dyn Clock>,
+    metrics: Option<Arc<dyn Metrics>>,
 }
 
 impl std::fmt::Debug for IngestService {
@@ -85,6 +86,25 @@ impl IngestService {
             absences,
             subscriptions,
             clock,
+            metrics: None,
+        }
+    }
+
+    /// Counts every put and delete in `metrics`.
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: Arc<dyn Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    fn count(&self, result: &Result<ChangeResult, ApplicationError>) {
+        if let Some(metrics) = &self.metrics {
+            metrics.ingest(match result {
+                Ok(r) if r.outcome == ChangeOutcome::Applied => "applied",
+                Ok(r) if r.outcome == ChangeOutcome::Unchanged => "unchanged",
+                Ok(_) => "stale",
+                Err(_) => "error",
+            });
         }
     }
 
@@ -103,7 +123,9 @@ impl IngestService {
     ) -> Result<ChangeResult, ApplicationError> {
         let result = self
             .change(tenant, absence.id(), Target::Put(absence))
-            .await?;
+            .await;
+        self.count(&result);
+        let result = result?;
         record_on_span(&result);
         Ok(result)
     }
@@ -158,7 +180,9 @@ impl IngestService {
         id: &AbsenceId,
         revision: Revision,
     ) -> Result<ChangeResult, ApplicationError> {
-        let result = self.change(tenant, id, Target::Delete(revision)).await?;
+        let result = self.change(tenant, id, Target::Delete(revision)).await;
+        self.count(&result);
+        let result = result?;
         record_on_span(&result);
         Ok(result)
     }

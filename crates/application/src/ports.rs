@@ -6,6 +6,7 @@
 pub mod absences;
 pub mod clock;
 pub mod deliveries;
+pub mod metrics;
 pub mod sender;
 pub mod subscriptions;
 pub mod tokens;
@@ -16,6 +17,7 @@ pub use absences::{
 };
 pub use clock::{Clock, SystemClock};
 pub use deliveries::{AttemptReport, ClaimedDelivery, DeliveryQueue, NextStep};
+pub use metrics::Metrics;
 pub use sender::{
     DestinationGuard, DestinationRefused, OutboundRequest, SendErrorKind, SendOutcome,
     WebhookSender,
@@ -27,7 +29,7 @@ pub use subscriptions::{
 pub use tokens::{TokenRecord, TokenStore};
 pub use tracking::{
     AttemptSummary, DeliveryDetail, DeliveryFilter, DeliveryStatus, DeliverySummary,
-    DeliveryTracking, PendingTask, ResyncRefusal,
+    DeliveryTracking, PendingTask, QueueStats, ResyncRefusal,
 };
 
 /// Whether the store answers (for readiness probes).

@@ -142,6 +142,14 @@ impl TrackingService {
             .await?)
     }
 
+    /// The whole queue's numbers, for metrics.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub async fn queue_stats(&self) -> Result<crate::ports::QueueStats, ApplicationError> {
+        Ok(self.store.queue_stats(self.clock.now()).await?)
+    }
+
     /// The pending-tasks dashboard: failed deliveries grouped by subscription.
     ///
     /// # Errors

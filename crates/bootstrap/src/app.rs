@@ -4,7 +4,7 @@
 use crate::config::ServeArgs;
 use crate::dispatch_loop;
 use absync_adapter_grpc::GrpcApi;
-use absync_adapter_http::HttpApi;
+use absync_adapter_http::{HttpApi, PrometheusMetrics};
 use absync_adapter_postgres::{PgStore, PoolSettings};
 use absync_adapter_webhook_http::{DnsGuard, HttpWebhookSender, SenderSettings};
 use absync_application::ports::SystemClock;
@@ -73,9 +73,11 @@ impl Application {
             RetryPolicy::new(args.retry_schedule.clone()).context("ABSYNC_RETRY_SCHEDULE")?;
 
         let clock = Arc::new(SystemClock);
+        let metrics = Arc::new(PrometheusMetrics::default());
         let shared = Arc::new(store.clone());
         let api = GrpcApi {
-            ingest: IngestService::new(shared.clone(), shared.clone(), clock.clone()),
+            ingest: IngestService::new(shared.clone(), shared.clone(), clock.clone())
+                .with_metrics(metrics.clone()),
             subscriptions: SubscriptionService::new(
                 shared.clone(),
                 clock.clone(),
@@ -95,7 +97,8 @@ impl Application {
                 concurrency: usize::from(args.dispatch_concurrency),
                 lease: args.dispatch_lease,
             },
-        );
+        )
+        .with_metrics(metrics.clone());
 
         let grpc_listener = TcpListener::bind(args.grpc_addr).await.with_context(|| {
             format!(
@@ -116,6 +119,8 @@ impl Application {
             ingest: api.ingest.clone(),
             tokens: api.tokens.clone(),
             health: Arc::new(store.clone()),
+            tracking: api.tracking.clone(),
+            metrics: metrics.clone(),
         };
         Ok(Self {
             grpc_listener,

@@ -146,6 +146,17 @@ pub struct DeliveryFilter {
     pub since: Option<DateTime<Utc>>,
 }
 
+/// The queue as a whole, for metrics.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct QueueStats {
+    /// How many deliveries are in each status.
+    pub by_status: Vec<(DeliveryStatus, i64)>,
+    /// Pending deliveries due now.
+    pub due: i64,
+    /// When the oldest due delivery became due.
+    pub oldest_due: Option<DateTime<Utc>>,
+}
+
 /// Reads and operator actions on deliveries, each scoped by tenant.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
@@ -220,6 +231,12 @@ pub trait DeliveryTracking: Send + Sync {
         since: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<DeliverySummary>, StoreError>;
+
+    /// The whole queue's numbers (all tenants), for the operator's metrics.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] or [`StoreError::Unexpected`].
+    async fn queue_stats(&self, now: DateTime<Utc>) -> Result<QueueStats, StoreError>;
 
     /// Failed deliveries grouped by subscription.
     ///
