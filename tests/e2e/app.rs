@@ -36,6 +36,21 @@ pub(crate) async fn spawn_app(pool_options: PgPoolOptions, connect: PgConnectOpt
     .await
 }
 
+/// [`spawn_app`] with the retry cascade `schedule` (e.g. `30ms,30ms,30ms,30ms`).
+pub(crate) async fn spawn_app_retrying(
+    pool_options: PgPoolOptions,
+    connect: PgConnectOptions,
+    schedule: &str,
+) -> TestApp {
+    let flags = [
+        "--allow-destinations",
+        "127.0.0.0/8",
+        "--retry-schedule",
+        schedule,
+    ];
+    spawn_app_with(pool_options, connect, &flags).await
+}
+
 /// [`spawn_app`] with more `absync serve` flags (and no SSRF allowlist unless given).
 pub(crate) async fn spawn_app_with(
     pool_options: PgPoolOptions,

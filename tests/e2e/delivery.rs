@@ -1,6 +1,6 @@
 //! Delivery failures are recorded, not lost.
 
-use crate::app::{spawn_app, spawn_app_with};
+use crate::app::{spawn_app, spawn_app_retrying};
 use absync_adapter_grpc::proto::HalfDay;
 use absync_adapter_grpc::proto::{AbsenceStatus, EventFilter};
 use absync_e2e::fixtures::half_days;
@@ -80,17 +80,7 @@ async fn failures_are_retried_on_the_cascade_until_success_or_failed(
     connect: PgConnectOptions,
 ) {
     let schedule = [100_u64, 200, 300, 400];
-    let mut app = spawn_app_with(
-        pool,
-        connect,
-        &[
-            "--allow-destinations",
-            "127.0.0.0/8",
-            "--retry-schedule",
-            "100ms,200ms,300ms,400ms",
-        ],
-    )
-    .await;
+    let mut app = spawn_app_retrying(pool, connect, "100ms,200ms,300ms,400ms").await;
     // hr-1's leave fails four times, then succeeds; hr-2's always fails.
     let first = "20240304";
     app.receiver.respond_by(Box::new(move |request, before| {
@@ -178,17 +168,7 @@ async fn a_failing_change_holds_back_later_changes_of_its_leave_only(
     pool: PgPoolOptions,
     connect: PgConnectOptions,
 ) {
-    let mut app = spawn_app_with(
-        pool,
-        connect,
-        &[
-            "--allow-destinations",
-            "127.0.0.0/8",
-            "--retry-schedule",
-            "300ms,300ms,300ms,300ms",
-        ],
-    )
-    .await;
+    let mut app = spawn_app_retrying(pool, connect, "300ms,300ms,300ms,300ms").await;
     // The first two attempts at hr-1's leave fail.
     app.receiver.respond_by(Box::new(|request, before| {
         let id = request.json()["id"].as_str().unwrap().to_owned();

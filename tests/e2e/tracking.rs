@@ -1,6 +1,6 @@
 //! Tracking and the pending-tasks dashboard over gRPC.
 
-use crate::app::{TestApp, spawn_app_with};
+use crate::app::{TestApp, spawn_app_retrying, spawn_app_with};
 use absync_adapter_grpc::proto::deliveries_client::DeliveriesClient;
 use absync_adapter_grpc::proto::{self, AbsenceStatus, DeliveryStatus, EventFilter, HalfDay};
 use absync_domain::Scope;
@@ -69,17 +69,7 @@ async fn failed_deliveries_are_inspected_resynced_and_marked_processed(
     pool: PgPoolOptions,
     connect: PgConnectOptions,
 ) {
-    let mut app = spawn_app_with(
-        pool,
-        connect,
-        &[
-            "--allow-destinations",
-            "127.0.0.0/8",
-            "--retry-schedule",
-            "30ms,30ms,30ms,30ms",
-        ],
-    )
-    .await;
+    let mut app = spawn_app_retrying(pool, connect, "30ms,30ms,30ms,30ms").await;
     let mut client = deliveries(&app).await;
     app.receiver.respond_with(500);
     let created = app
@@ -227,17 +217,7 @@ async fn a_superseded_delivery_needs_force_to_be_resent(
     pool: PgPoolOptions,
     connect: PgConnectOptions,
 ) {
-    let mut app = spawn_app_with(
-        pool,
-        connect,
-        &[
-            "--allow-destinations",
-            "127.0.0.0/8",
-            "--retry-schedule",
-            "30ms,30ms,30ms,30ms",
-        ],
-    )
-    .await;
+    let mut app = spawn_app_retrying(pool, connect, "30ms,30ms,30ms,30ms").await;
     let mut client = deliveries(&app).await;
     app.subscribe(EventFilter::All).await;
     // The pending state fails for good; then the approval is delivered.
@@ -313,17 +293,7 @@ async fn resync_failed_resends_the_latest_failed_delivery_of_each_leave(
     pool: PgPoolOptions,
     connect: PgConnectOptions,
 ) {
-    let mut app = spawn_app_with(
-        pool,
-        connect,
-        &[
-            "--allow-destinations",
-            "127.0.0.0/8",
-            "--retry-schedule",
-            "30ms,30ms,30ms,30ms",
-        ],
-    )
-    .await;
+    let mut app = spawn_app_retrying(pool, connect, "30ms,30ms,30ms,30ms").await;
     let mut client = deliveries(&app).await;
     app.subscribe(EventFilter::All).await;
     app.receiver.respond_with(500);
