@@ -5,6 +5,7 @@
 
 mod api;
 mod app;
+mod console;
 mod delivery;
 mod ingest;
 mod lifecycle;

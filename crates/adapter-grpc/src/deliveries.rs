@@ -6,7 +6,7 @@ use crate::proto::deliveries_server::Deliveries;
 use crate::status::{invalid_argument, to_status};
 use absync_application::ports::{DeliveryFilter, DeliveryStatus, DeliverySummary};
 use absync_application::{FieldViolation, TrackingService};
-use absync_domain::{DeliveryId, RenderContext, Scope, SubscriptionId, payload};
+use absync_domain::{DeliveryId, Scope, SubscriptionId};
 use chrono::{DateTime, Utc};
 use std::collections::HashSet;
 use std::time::Duration;
@@ -145,44 +145,17 @@ impl Deliveries for DeliveriesApi {
         let tenant = self.auth.tenant(&request, Scope::DeliveriesRead).await?;
         let id = DeliveryId::new(request.into_inner().id);
         let detail = self.tracking.get(&tenant, id).await.map_err(to_status)?;
-        let message = &detail.message;
-        let rendered = payload::render(
-            message.collection,
-            &message.record,
-            RenderContext {
-                tenant: &message.tenant,
-                change_version: message.change_version,
-            },
-        );
-        let mut headers: Vec<proto::Header> = rendered
+        let message = detail.inspect();
+        let headers = message
             .headers
-            .iter()
-            .map(|(name, value)| proto::Header {
-                name: (*name).to_owned(),
-                value: value.clone(),
-            })
+            .into_iter()
+            .map(|(name, value)| proto::Header { name, value })
             .collect();
-        if let Some(auth) = &message.authorization {
-            headers.push(proto::Header {
-                name: "Authorization".into(),
-                value: auth.redacted(),
-            });
-        }
-        headers.push(proto::Header {
-            name: "webhook-id".into(),
-            value: message.id.to_string(),
-        });
-        for name in ["webhook-timestamp", "webhook-signature"] {
-            headers.push(proto::Header {
-                name: name.into(),
-                value: "**** (per attempt)".into(),
-            });
-        }
         Ok(Response::new(proto::DeliveryDetail {
             delivery: Some(delivery_to_proto(&detail.summary)),
-            destination_url: message.destination.as_str().to_owned(),
+            destination_url: message.destination,
             headers,
-            body: String::from_utf8_lossy(&rendered.body).into_owned(),
+            body: String::from_utf8_lossy(&message.body).into_owned(),
             attempts: detail
                 .attempts
                 .iter()

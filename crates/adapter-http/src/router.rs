@@ -1,5 +1,6 @@
 //! The HTTP router and server.
 
+use crate::console;
 use crate::metrics::PrometheusMetrics;
 use crate::problem::Problem;
 use crate::protime::{self, ABSENCES, WEBHOOKS};
@@ -86,6 +87,7 @@ pub fn router(api: HttpApi) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .merge(console::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(api)

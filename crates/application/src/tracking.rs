@@ -6,7 +6,7 @@ use crate::ports::{
     Clock, DeliveryDetail, DeliveryFilter, DeliverySummary, DeliveryTracking, PendingTask,
     ResyncRefusal,
 };
-use absync_domain::{DeliveryId, SubscriptionId, TenantId};
+use absync_domain::{DeliveryId, RenderContext, SubscriptionId, TenantId, payload};
 use std::sync::Arc;
 
 /// The tracking use cases.
@@ -160,6 +160,54 @@ impl TrackingService {
         tenant: &TenantId,
     ) -> Result<Vec<PendingTask>, ApplicationError> {
         Ok(self.store.pending_tasks(tenant).await?)
+    }
+}
+
+/// A delivery's exact message as an operator may see it: the `Authorization` value and the per-attempt
+/// signatures are redacted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InspectedMessage {
+    /// Where it is sent.
+    pub destination: String,
+    /// The request headers, in sending order.
+    pub headers: Vec<(String, String)>,
+    /// The JSON body, byte for byte.
+    pub body: Vec<u8>,
+}
+
+/// The shown value of a header that is computed at each attempt.
+pub const PER_ATTEMPT: &str = "**** (per attempt)";
+
+impl DeliveryDetail {
+    /// Renders the message this delivery sends, secrets redacted.
+    #[must_use]
+    pub fn inspect(&self) -> InspectedMessage {
+        let message = &self.message;
+        let rendered = payload::render(
+            message.collection,
+            &message.record,
+            RenderContext {
+                tenant: &message.tenant,
+                change_version: message.change_version,
+            },
+        );
+        let mut headers: Vec<(String, String)> = rendered
+            .headers
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), value.clone()))
+            .collect();
+        if let Some(auth) = &message.authorization {
+            headers.push(("Authorization".into(), auth.redacted()));
+        }
+        headers.push(("webhook-id".into(), message.id.to_string()));
+        for name in ["webhook-timestamp", "webhook-signature"] {
+            headers.push((name.into(), PER_ATTEMPT.into()));
+        }
+        InspectedMessage {
+            destination: message.destination.as_str().to_owned(),
+            headers,
+            body: rendered.body,
+        }
     }
 }
 
