@@ -5,6 +5,7 @@
 
 mod api;
 mod app;
+mod browser;
 mod console;
 mod delivery;
 mod ingest;

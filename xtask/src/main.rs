@@ -1,11 +1,13 @@
 //! Project automation, run as `cargo xtask <command>`:
 //!
-//! - `test [args…]`: make sure PostgreSQL is reachable, then run the whole test suite.
+//! - `test [args…]`: make sure PostgreSQL is reachable and Chromium is installed, then run the whole
+//!   test suite.
 //! - `ci`: formatting check, clippy with `-D warnings`, the dependency rule, then `test`.
 //! - `deps`: check the crate dependency rule over `cargo metadata`.
 //! - `bench`: build release, then measure throughput, latency, claim cost and memory.
 
 mod bench;
+mod browser;
 mod ci;
 mod deps;
 mod postgres;
@@ -17,8 +19,9 @@ use std::process::{Command, ExitCode, ExitStatus};
 const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
-  test [args…]  make sure PostgreSQL is reachable (DATABASE_URL, else 127.0.0.1:5432, started if stopped),
-                then run every test of the workspace; extra args go to the test runner
+  test [args…]  make sure PostgreSQL is reachable (DATABASE_URL, else 127.0.0.1:5432, started if stopped)
+                and Chromium + ChromeDriver are installed (Debian's chromium, chromium-driver), then run
+                every test of the workspace; extra args go to the test runner
   ci            cargo fmt --check, clippy -D warnings, the dependency rule, then test
   deps          check that inner crates never depend on outer ones (domain stays free of I/O crates)
   bench         build absync and the benchmark in release mode, run them against a fresh database and a

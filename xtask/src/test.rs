@@ -1,7 +1,7 @@
-//! `cargo xtask test`: PostgreSQL up, then every test of the workspace (nextest when installed, plus
+//! `cargo xtask test`: PostgreSQL up, Chromium and ChromeDriver installed, then every test of the workspace (nextest when installed, plus
 //! doctests; `cargo test` otherwise).
 
-use crate::{cargo, postgres, run_checked};
+use crate::{browser, cargo, postgres, run_checked};
 
 fn nextest_available() -> bool {
     cargo()
@@ -14,6 +14,7 @@ fn nextest_available() -> bool {
 
 pub(crate) fn run(extra: &[String]) -> anyhow::Result<()> {
     let url = postgres::ensure_reachable()?;
+    browser::ensure_installed()?;
     eprintln!("xtask: tests use DATABASE_URL={url}");
     if nextest_available() {
         let mut tests = cargo();

@@ -300,7 +300,8 @@ pub(crate) fn secure_headers(response: &mut Response) {
     );
     headers.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        // Not `no-referrer`: browsers then send `Origin: null` with the console's own forms.
+        HeaderValue::from_static("same-origin"),
     );
 }
 

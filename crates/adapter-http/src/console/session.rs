@@ -143,9 +143,16 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// The browser's `Origin`, when it sent one, must be this host: a cross-site form post is refused
-/// even if a browser ignored `SameSite`.
+/// The browser's `Sec-Fetch-Site` and `Origin`, when it sent them, must say this site: a cross-site
+/// form post is refused even if a browser ignored `SameSite`.
 fn same_origin(parts: &Parts) -> bool {
+    let fetch_site = parts
+        .headers
+        .get("sec-fetch-site")
+        .map(HeaderValue::as_bytes);
+    if fetch_site.is_some_and(|site| site != b"same-origin" && site != b"none") {
+        return false;
+    }
     let Some(origin) = parts.headers.get(header::ORIGIN) else {
         return true;
     };
