@@ -128,6 +128,30 @@ async fn an_operator_resyncs_and_marks_processed_in_a_browser_without_javascript
         "Entered by hand in the payroll tool"
     );
 
+    // The filter form finds it among the processed ones.
+    browser
+        .click("header nav a[href='/admin/deliveries']")
+        .await;
+    browser
+        .click("select[name=status] option[value=processed]")
+        .await;
+    browser.click("form.filters button").await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while c.current_url().await.unwrap().query()
+        != Some("subscription=&status=processed&leave=&event=&since=")
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the filter was not submitted"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let rows = c
+        .find_all(Locator::Css("#deliveries tbody tr"))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+
     // Nothing is left on the dashboard.
     browser.click("header nav a[href='/admin']").await;
     assert!(

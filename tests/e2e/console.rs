@@ -294,3 +294,73 @@ async fn the_console_shows_only_the_tenants_deliveries_and_names_bad_filters(
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains(&format!("/admin/deliveries/{}", failed[0])));
 }
+
+#[sqlx::test(migrations = false)]
+async fn the_list_pages_backwards_and_a_subscriptions_failures_are_resynced_at_once(
+    pool: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    let (mut app, failed) = app_with_failed_deliveries(pool, connect, 2).await;
+    // Five working weeks: 50 more leaves, 52 deliveries in all, more than one page of 50.
+    let long = half_days(
+        "hr-long",
+        1,
+        AbsenceStatus::Approved,
+        ("2024-04-01", HalfDay::Am),
+        ("2024-05-03", HalfDay::Pm),
+    );
+    app.receiver.respond_with(200);
+    app.put(long).await.unwrap();
+    let cookie = sign_in(&app, &app.token).await;
+
+    let (_, first) = get(&app, &cookie, "/admin/deliveries").await;
+    assert_eq!(first.matches("class=\"delivery-link\"").count(), 50);
+    let older = first
+        .split("href=\"")
+        .find_map(|rest| rest.split_once("\" id=\"older\"").map(|(href, _)| href))
+        .expect("an Older link")
+        .replace("&amp;", "&");
+    let (_, second) = get(&app, &cookie, &older).await;
+    let rest = second.matches("class=\"delivery-link\"").count();
+    let (total,): (i64,) = sqlx::query_as("SELECT count(*) FROM deliveries")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(50 + rest, usize::try_from(total).unwrap());
+    assert!(second.contains("id=\"newest\""));
+    assert!(!second.contains("id=\"older\""));
+
+    // "Re-sync all" on the dashboard sends both failed deliveries again.
+    let (_, dashboard) = get(&app, &cookie, "/admin").await;
+    let subscription: (String,) =
+        sqlx::query_as("SELECT subscription_id::text FROM deliveries WHERE id = $1")
+            .bind(failed[0])
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    let path = format!("/admin/subscriptions/{}/resync-failed", subscription.0);
+    assert!(dashboard.contains(&path));
+    let (status, confirm) = get(&app, &cookie, &path).await;
+    assert_eq!(status, StatusCode::OK);
+    let response = client()
+        .post(app.http(&path))
+        .header(COOKIE, &cookie)
+        .form(&[("csrf", csrf_of(&confirm).as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        response.headers()[LOCATION],
+        "/admin?done=resynced-failed&n=2"
+    );
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let (_, dashboard) = get(&app, &cookie, "/admin").await;
+        if dashboard.contains("No failed deliveries") {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{dashboard}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

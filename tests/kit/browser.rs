@@ -137,29 +137,35 @@ impl Browser {
         path
     }
 
+    /// The first element matching `css`, waiting up to 10 s for it (a click's navigation may still be
+    /// under way).
+    ///
+    /// # Panics
+    /// When there is none by then.
+    pub async fn element(&self, css: &str) -> fantoccini::elements::Element {
+        self.client
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"))
+    }
+
     /// The visible text of the first element matching `css`.
     ///
     /// # Panics
-    /// When there is no such element.
+    /// When there is no such element within 10 s.
     pub async fn text(&self, css: &str) -> String {
-        self.client
-            .find(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("{css}: {e}"))
-            .text()
-            .await
-            .expect("text")
+        self.element(css).await.text().await.expect("text")
     }
 
     /// Clicks the first element matching `css`.
     ///
     /// # Panics
-    /// When there is no such element.
+    /// When there is no such element within 10 s.
     pub async fn click(&self, css: &str) {
-        self.client
-            .find(Locator::Css(css))
+        self.element(css)
             .await
-            .unwrap_or_else(|e| panic!("{css}: {e}"))
             .click()
             .await
             .unwrap_or_else(|e| panic!("click {css}: {e}"));
@@ -168,15 +174,9 @@ impl Browser {
     /// Types `text` into the first element matching `css`.
     ///
     /// # Panics
-    /// When there is no such element.
+    /// When there is no such element within 10 s.
     pub async fn type_into(&self, css: &str, text: &str) {
-        self.client
-            .find(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("{css}: {e}"))
-            .send_keys(text)
-            .await
-            .expect("type");
+        self.element(css).await.send_keys(text).await.expect("type");
     }
 
     /// The path of the current page.
