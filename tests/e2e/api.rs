@@ -3,7 +3,6 @@
 use crate::app::spawn_app;
 use absync_adapter_grpc::proto::{self, AbsenceStatus, EventFilter};
 use absync_e2e::fixtures::monday_to_tuesday;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tonic::transport::Channel;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
@@ -13,12 +12,9 @@ use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
 use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
 use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
 
-#[sqlx::test(migrations = false)]
-async fn subscriptions_are_listed_redacted_and_deleted(
-    pool: PgPoolOptions,
-    connect: PgConnectOptions,
-) {
-    let mut app = spawn_app(pool, connect).await;
+#[tokio::test]
+async fn subscriptions_are_listed_redacted_and_deleted() {
+    let mut app = spawn_app().await;
     let created = app.subscribe(EventFilter::ValidatedOnly).await;
     assert_eq!(created.authorization, "Basic ****");
     assert_eq!(created.status(), proto::SubscriptionStatus::Enabled);
@@ -101,12 +97,9 @@ async fn subscriptions_are_listed_redacted_and_deleted(
     assert!(listed.subscriptions.is_empty());
 }
 
-#[sqlx::test(migrations = false)]
-async fn get_absence_returns_what_was_put_and_its_leaves(
-    pool: PgPoolOptions,
-    connect: PgConnectOptions,
-) {
-    let mut app = spawn_app(pool, connect).await;
+#[tokio::test]
+async fn get_absence_returns_what_was_put_and_its_leaves() {
+    let mut app = spawn_app().await;
     let absence = monday_to_tuesday("hr-9", 3, AbsenceStatus::Pending);
     let put = app.put(absence.clone()).await.unwrap();
     let request = app.clients.request(proto::GetAbsenceRequest {
@@ -145,9 +138,9 @@ async fn get_absence_returns_what_was_put_and_its_leaves(
     assert_eq!(status.code(), tonic::Code::NotFound);
 }
 
-#[sqlx::test(migrations = false)]
-async fn health_and_reflection_are_served(pool: PgPoolOptions, connect: PgConnectOptions) {
-    let app = spawn_app(pool, connect).await;
+#[tokio::test]
+async fn health_and_reflection_are_served() {
+    let app = spawn_app().await;
     let channel = Channel::from_shared(format!("http://{}", app.grpc_addr))
         .unwrap()
         .connect()

@@ -1,72 +1,61 @@
 //! `spawn_app`: one running absync per test, with a token, a receiver and clients.
 
 use absync_adapter_grpc::proto;
-use absync_adapter_postgres::PgStore;
+use absync_adapter_grpc::proto::deliveries_client::DeliveriesClient;
 use absync_application::TokenService;
+use absync_bootstrap::store::{Store, StoreSettings};
 use absync_bootstrap::{Application, Cli, Command};
 use absync_domain::{Scope, TenantId};
 use absync_e2e::client::Clients;
-use absync_e2e::database::url_for;
+use absync_e2e::database::TestDatabase;
 use absync_e2e::receiver::Receiver;
 use clap::Parser;
-use sqlx::PgPool;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use std::sync::Arc;
+use sqlx::AnyPool;
+use std::time::Duration;
 use tokio::sync::oneshot;
+use tonic::transport::Channel;
 
 /// A running absync and what a test needs around it.
 pub(crate) struct TestApp {
     pub(crate) clients: Clients,
     pub(crate) receiver: Receiver,
-    pub(crate) pool: PgPool,
+    /// For a test's own queries: portable SQL only (`$1` parameters, integers and text), as the
+    /// suite runs on either store.
+    pub(crate) pool: AnyPool,
     pub(crate) grpc_addr: std::net::SocketAddr,
     pub(crate) http_addr: std::net::SocketAddr,
     pub(crate) token: String,
+    tokens: TokenService,
     _stop: oneshot::Sender<()>,
+    /// Last: removed once the app is told to stop.
+    _database: TestDatabase,
 }
 
-/// Starts absync on its own database (from `#[sqlx::test(migrations = false)]`), with a millisecond
+/// Starts absync on a database of its own (on the store of `ABSYNC_E2E_STORE`), with a 50 ms
 /// poll interval, http destinations allowed, a receiver and a token with every scope for tenant `acme`.
-pub(crate) async fn spawn_app(pool_options: PgPoolOptions, connect: PgConnectOptions) -> TestApp {
-    spawn_app_with(
-        pool_options,
-        connect,
-        &["--allow-destinations", "127.0.0.0/8"],
-    )
-    .await
+pub(crate) async fn spawn_app() -> TestApp {
+    spawn_app_with(&["--allow-destinations", "127.0.0.0/8"]).await
 }
 
 /// [`spawn_app`] with the retry cascade `schedule` (e.g. `30ms,30ms,30ms,30ms`).
-pub(crate) async fn spawn_app_retrying(
-    pool_options: PgPoolOptions,
-    connect: PgConnectOptions,
-    schedule: &str,
-) -> TestApp {
+pub(crate) async fn spawn_app_retrying(schedule: &str) -> TestApp {
     let flags = [
         "--allow-destinations",
         "127.0.0.0/8",
         "--retry-schedule",
         schedule,
     ];
-    spawn_app_with(pool_options, connect, &flags).await
+    spawn_app_with(&flags).await
 }
 
 /// [`spawn_app`] with more `absync serve` flags (and no SSRF allowlist unless given).
-pub(crate) async fn spawn_app_with(
-    pool_options: PgPoolOptions,
-    connect: PgConnectOptions,
-    extra: &[&str],
-) -> TestApp {
-    let database = connect
-        .get_database()
-        .expect("sqlx::test names the database")
-        .to_owned();
-    let url = url_for(&database);
+pub(crate) async fn spawn_app_with(extra: &[&str]) -> TestApp {
+    let database = TestDatabase::create().await;
     let mut args = vec![
         "absync",
         "serve",
         "--database-url",
-        &url,
+        database.url(),
         "--grpc-addr",
         "127.0.0.1:0",
         "--http-addr",
@@ -90,8 +79,20 @@ pub(crate) async fn spawn_app_with(
         let _ = stopped.await;
     }));
 
-    let pool = pool_options.connect_with(connect).await.unwrap();
-    let token = TokenService::new(Arc::new(PgStore::from_pool(pool.clone())))
+    // The app has migrated the database; tokens are issued as `absync token create` does, beside it.
+    let store = Store::open(
+        database.url(),
+        StoreSettings {
+            max_connections: 2,
+            acquire_timeout: Duration::from_secs(5),
+            exclusive: false,
+        },
+    )
+    .await
+    .unwrap();
+    let tokens = TokenService::new(store.ports().tokens);
+    let pool = database.pool().await;
+    let token = tokens
         .issue(
             &TenantId::parse("acme").unwrap(),
             &Scope::ALL,
@@ -107,7 +108,9 @@ pub(crate) async fn spawn_app_with(
         pool,
         grpc_addr,
         http_addr,
+        tokens,
         _stop: stop,
+        _database: database,
     }
 }
 
@@ -167,11 +170,21 @@ impl TestApp {
 
     /// A token of tenant `acme` with only `scopes`.
     pub(crate) async fn token_with(&self, tenant: &str, scopes: &[Scope]) -> String {
-        TokenService::new(Arc::new(PgStore::from_pool(self.pool.clone())))
+        self.tokens
             .issue(&TenantId::parse(tenant).unwrap(), scopes, None)
             .await
             .unwrap()
             .token
+    }
+
+    /// A Deliveries client (requests still need [`Clients::request`] for the token).
+    pub(crate) async fn deliveries(&self) -> DeliveriesClient<Channel> {
+        let channel = Channel::from_shared(format!("http://{}", self.grpc_addr))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        DeliveriesClient::new(channel)
     }
 
     /// The URL of `path` on the HTTP API.

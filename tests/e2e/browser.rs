@@ -6,7 +6,6 @@
 use crate::console::app_with_failed_deliveries;
 use absync_e2e::browser::Browser;
 use fantoccini::Locator;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use std::time::Duration;
 
 const PHONE: (u32, u32) = (390, 844);
@@ -41,12 +40,9 @@ async fn assert_fits(browser: &Browser, css: &str, width: u32) {
     }
 }
 
-#[sqlx::test(migrations = false)]
-async fn an_operator_resyncs_and_marks_processed_in_a_browser_without_javascript(
-    pool: PgPoolOptions,
-    connect: PgConnectOptions,
-) {
-    let (app, failed) = app_with_failed_deliveries(pool, connect, 2).await;
+#[tokio::test]
+async fn an_operator_resyncs_and_marks_processed_in_a_browser_without_javascript() {
+    let (app, failed) = app_with_failed_deliveries(2).await;
     let browser = Browser::start().await;
     let c = &browser.client;
     c.set_window_size(1280, 900).await.unwrap();

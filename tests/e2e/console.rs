@@ -8,16 +8,11 @@ use absync_domain::Scope;
 use absync_e2e::fixtures::half_days;
 use reqwest::header::{COOKIE, LOCATION, ORIGIN, SET_COOKIE};
 use reqwest::{Client, StatusCode, redirect};
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use std::time::Duration;
 
 /// An app whose receiver answers 500, with `leaves` deliveries that used every retry (`failed`).
-pub(crate) async fn app_with_failed_deliveries(
-    pool: PgPoolOptions,
-    connect: PgConnectOptions,
-    leaves: usize,
-) -> (TestApp, Vec<i64>) {
-    let mut app = spawn_app_retrying(pool, connect, "20ms,20ms,20ms,20ms").await;
+pub(crate) async fn app_with_failed_deliveries(leaves: usize) -> (TestApp, Vec<i64>) {
+    let mut app = spawn_app_retrying("20ms,20ms,20ms,20ms").await;
     app.receiver.respond_with(500);
     app.subscribe(EventFilter::All).await;
     for n in 0..leaves {
@@ -107,12 +102,9 @@ fn assert_self_contained(html: &str) {
     }
 }
 
-#[sqlx::test(migrations = false)]
-async fn signing_in_sets_a_strict_http_only_session(
-    pool: PgPoolOptions,
-    connect: PgConnectOptions,
-) {
-    let (app, failed) = app_with_failed_deliveries(pool, connect, 1).await;
+#[tokio::test]
+async fn signing_in_sets_a_strict_http_only_session() {
+    let (app, failed) = app_with_failed_deliveries(1).await;
 
     let response = client().get(app.http("/admin")).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
@@ -175,12 +167,9 @@ async fn signing_in_sets_a_strict_http_only_session(
     );
 }
 
-#[sqlx::test(migrations = false)]
-async fn actions_need_the_csrf_token_the_same_origin_and_the_write_scope(
-    pool: PgPoolOptions,
-    connect: PgConnectOptions,
-) {
-    let (app, failed) = app_with_failed_deliveries(pool, connect, 1).await;
+#[tokio::test]
+async fn actions_need_the_csrf_token_the_same_origin_and_the_write_scope() {
+    let (app, failed) = app_with_failed_deliveries(1).await;
     let cookie = sign_in(&app, &app.token).await;
     let path = format!("/admin/deliveries/{}/mark-processed", failed[0]);
     let (_, page) = get(&app, &cookie, &path).await;
@@ -257,12 +246,9 @@ async fn actions_need_the_csrf_token_the_same_origin_and_the_write_scope(
     assert!(detail.contains(">processed<"));
 }
 
-#[sqlx::test(migrations = false)]
-async fn the_console_shows_only_the_tenants_deliveries_and_names_bad_filters(
-    pool: PgPoolOptions,
-    connect: PgConnectOptions,
-) {
-    let (app, failed) = app_with_failed_deliveries(pool, connect, 1).await;
+#[tokio::test]
+async fn the_console_shows_only_the_tenants_deliveries_and_names_bad_filters() {
+    let (app, failed) = app_with_failed_deliveries(1).await;
     let other = app
         .token_with("globex", &[Scope::DeliveriesRead, Scope::DeliveriesWrite])
         .await;
@@ -295,12 +281,9 @@ async fn the_console_shows_only_the_tenants_deliveries_and_names_bad_filters(
     assert!(page.contains(&format!("/admin/deliveries/{}", failed[0])));
 }
 
-#[sqlx::test(migrations = false)]
-async fn the_list_pages_backwards_and_a_subscriptions_failures_are_resynced_at_once(
-    pool: PgPoolOptions,
-    connect: PgConnectOptions,
-) {
-    let (mut app, failed) = app_with_failed_deliveries(pool, connect, 2).await;
+#[tokio::test]
+async fn the_list_pages_backwards_and_a_subscriptions_failures_are_resynced_at_once() {
+    let (mut app, failed) = app_with_failed_deliveries(2).await;
     // Five working weeks: 50 more leaves, 52 deliveries in all, more than one page of 50.
     let long = half_days(
         "hr-long",
@@ -333,7 +316,7 @@ async fn the_list_pages_backwards_and_a_subscriptions_failures_are_resynced_at_o
     // "Re-sync all" on the dashboard sends both failed deliveries again.
     let (_, dashboard) = get(&app, &cookie, "/admin").await;
     let subscription: (String,) =
-        sqlx::query_as("SELECT subscription_id::text FROM deliveries WHERE id = $1")
+        sqlx::query_as("SELECT CAST(subscription_id AS TEXT) FROM deliveries WHERE id = $1")
             .bind(failed[0])
             .fetch_one(&app.pool)
             .await

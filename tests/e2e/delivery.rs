@@ -1,18 +1,13 @@
 //! Delivery failures are recorded, not lost.
 
 use crate::app::{spawn_app, spawn_app_retrying};
-use absync_adapter_grpc::proto::HalfDay;
-use absync_adapter_grpc::proto::{AbsenceStatus, EventFilter};
+use absync_adapter_grpc::proto::{self, AbsenceStatus, DeliveryStatus, EventFilter, HalfDay};
 use absync_e2e::fixtures::half_days;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use std::time::Duration;
 
-#[sqlx::test(migrations = false)]
-async fn a_receiver_answering_500_leaves_a_recorded_failed_attempt(
-    pool: PgPoolOptions,
-    connect: PgConnectOptions,
-) {
-    let mut app = spawn_app(pool, connect).await;
+#[tokio::test]
+async fn a_receiver_answering_500_leaves_a_recorded_failed_attempt() {
+    let mut app = spawn_app().await;
     app.receiver.respond_with(500);
     app.subscribe(EventFilter::All).await;
     app.put(half_days(
@@ -28,24 +23,33 @@ async fn a_receiver_answering_500_leaves_a_recorded_failed_attempt(
 
     // The attempt is recorded once the dispatcher has written its batch.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    let (status, attempts, http_status, next_in_future): (String, i32, Option<i32>, bool) = loop {
-        let row: (String, i32, Option<i32>, bool) = sqlx::query_as(
-            "SELECT status, attempt_count, last_http_status, next_attempt_at > now() FROM deliveries",
-        )
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
-        if row.1 > 0 || tokio::time::Instant::now() > deadline {
-            break row;
+    let mut tracking = app.deliveries().await;
+    let delivery = loop {
+        let request = app.clients.request(proto::ListDeliveriesRequest::default());
+        let mut listed = tracking
+            .list_deliveries(request)
+            .await
+            .unwrap()
+            .into_inner()
+            .deliveries;
+        assert_eq!(listed.len(), 1);
+        let delivery = listed.remove(0);
+        if delivery.attempts > 0 || tokio::time::Instant::now() > deadline {
+            break delivery;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
-    assert_eq!(status, "pending", "a failed attempt schedules a retry");
-    assert_eq!(attempts, 1);
-    assert_eq!(http_status, Some(500));
+    assert_eq!(
+        delivery.status(),
+        DeliveryStatus::Pending,
+        "a failed attempt schedules a retry"
+    );
+    assert_eq!(delivery.attempts, 1);
+    assert_eq!(delivery.last_http_status, 500);
+    let next = chrono::DateTime::parse_from_rfc3339(&delivery.next_attempt_at).unwrap();
     assert!(
-        next_in_future,
-        "the retry waits for the first step of the cascade (5 min)"
+        next > chrono::Utc::now() + chrono::Duration::minutes(4),
+        "the retry waits for the first step of the cascade (5 min): {next}"
     );
     let (recorded,): (Option<i32>,) = sqlx::query_as("SELECT http_status FROM delivery_attempts")
         .fetch_one(&app.pool)
@@ -74,13 +78,10 @@ fn leave_event(r: &absync_e2e::receiver::Received) -> (String, String) {
     )
 }
 
-#[sqlx::test(migrations = false)]
-async fn failures_are_retried_on_the_cascade_until_success_or_failed(
-    pool: PgPoolOptions,
-    connect: PgConnectOptions,
-) {
+#[tokio::test]
+async fn failures_are_retried_on_the_cascade_until_success_or_failed() {
     let schedule = [100_u64, 200, 300, 400];
-    let mut app = spawn_app_retrying(pool, connect, "100ms,200ms,300ms,400ms").await;
+    let mut app = spawn_app_retrying("100ms,200ms,300ms,400ms").await;
     // hr-1's leave fails four times, then succeeds; hr-2's always fails.
     let first = "20240304";
     app.receiver.respond_by(Box::new(move |request, before| {
@@ -163,12 +164,9 @@ async fn failures_are_retried_on_the_cascade_until_success_or_failed(
     assert_eq!(status, "Enabled");
 }
 
-#[sqlx::test(migrations = false)]
-async fn a_failing_change_holds_back_later_changes_of_its_leave_only(
-    pool: PgPoolOptions,
-    connect: PgConnectOptions,
-) {
-    let mut app = spawn_app_retrying(pool, connect, "300ms,300ms,300ms,300ms").await;
+#[tokio::test]
+async fn a_failing_change_holds_back_later_changes_of_its_leave_only() {
+    let mut app = spawn_app_retrying("300ms,300ms,300ms,300ms").await;
     // The first two attempts at hr-1's leave fail.
     app.receiver.respond_by(Box::new(|request, before| {
         let id = request.json()["id"].as_str().unwrap().to_owned();

@@ -5,7 +5,6 @@ use absync_adapter_grpc::proto::{self, AbsenceStatus, ChangeOutcome, EventFilter
 use absync_e2e::fixtures::{half_days, monday_to_tuesday};
 use absync_e2e::receiver::Received;
 use serde_json::json;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -42,12 +41,9 @@ fn leave(number: i64, date: &str, am: bool) -> serde_json::Value {
     })
 }
 
-#[sqlx::test(migrations = false)]
-async fn an_approved_absence_monday_to_tuesday_makes_exactly_four_exact_posts(
-    pool: PgPoolOptions,
-    connect: PgConnectOptions,
-) {
-    let mut app = spawn_app(pool, connect).await;
+#[tokio::test]
+async fn an_approved_absence_monday_to_tuesday_makes_exactly_four_exact_posts() {
+    let mut app = spawn_app().await;
     app.subscribe(EventFilter::All).await;
     let answer = app
         .put(monday_to_tuesday("hr-1", 1, AbsenceStatus::Approved))
@@ -86,12 +82,9 @@ async fn an_approved_absence_monday_to_tuesday_makes_exactly_four_exact_posts(
     );
 }
 
-#[sqlx::test(migrations = false)]
-async fn weekends_and_holidays_are_skipped_and_hours_carry_their_duration(
-    pool: PgPoolOptions,
-    connect: PgConnectOptions,
-) {
-    let mut app = spawn_app(pool, connect).await;
+#[tokio::test]
+async fn weekends_and_holidays_are_skipped_and_hours_carry_their_duration() {
+    let mut app = spawn_app().await;
     app.subscribe(EventFilter::All).await;
 
     // Friday AM to Monday PM: the weekend is skipped.
@@ -165,12 +158,9 @@ async fn weekends_and_holidays_are_skipped_and_hours_carry_their_duration(
     assert_eq!(got[8].header("x-event"), Some("created"));
 }
 
-#[sqlx::test(migrations = false)]
-async fn a_repeated_put_is_unchanged_and_a_lower_revision_is_stale(
-    pool: PgPoolOptions,
-    connect: PgConnectOptions,
-) {
-    let mut app = spawn_app(pool, connect).await;
+#[tokio::test]
+async fn a_repeated_put_is_unchanged_and_a_lower_revision_is_stale() {
+    let mut app = spawn_app().await;
     app.subscribe(EventFilter::All).await;
     let first = app
         .put(monday_to_tuesday("hr-1", 2, AbsenceStatus::Approved))
@@ -204,9 +194,9 @@ async fn a_repeated_put_is_unchanged_and_a_lower_revision_is_stale(
     assert_eq!(app.count("deliveries").await, 4);
 }
 
-#[sqlx::test(migrations = false)]
-async fn pending_then_approved_then_deleted(pool: PgPoolOptions, connect: PgConnectOptions) {
-    let mut app = spawn_app(pool, connect).await;
+#[tokio::test]
+async fn pending_then_approved_then_deleted() {
+    let mut app = spawn_app().await;
     app.subscribe(EventFilter::All).await;
 
     app.put(monday_to_tuesday("hr-1", 1, AbsenceStatus::Pending))
@@ -277,12 +267,9 @@ async fn pending_then_approved_then_deleted(pool: PgPoolOptions, connect: PgConn
     assert!(stored.leaves.is_empty());
 }
 
-#[sqlx::test(migrations = false)]
-async fn put_absences_answers_each_absence_in_order(
-    pool: PgPoolOptions,
-    connect: PgConnectOptions,
-) {
-    let mut app = spawn_app(pool, connect).await;
+#[tokio::test]
+async fn put_absences_answers_each_absence_in_order() {
+    let mut app = spawn_app().await;
     app.subscribe(EventFilter::All).await;
     let mut bad = monday_to_tuesday("hr-bad", 1, AbsenceStatus::Approved);
     bad.owner = None;

@@ -1,5 +1,6 @@
 //! End-to-end tests: the absync service, wired exactly as `absync serve` wires it, on ephemeral ports
-//! against a fresh database per test (`#[sqlx::test]`, `DATABASE_URL`) and a local receiver.
+//! against a fresh database per test and a local receiver. `ABSYNC_E2E_STORE=postgres` (the default;
+//! the server of `DATABASE_URL`) or `ABSYNC_E2E_STORE=sqlite` chooses the store; CI runs both.
 
 #![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
 

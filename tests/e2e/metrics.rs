@@ -3,7 +3,6 @@
 use crate::app::{TestApp, spawn_app};
 use absync_adapter_grpc::proto::{AbsenceStatus, EventFilter, HalfDay};
 use absync_e2e::fixtures::half_days;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use std::time::Duration;
 
 async fn scrape(app: &TestApp) -> prometheus_parse::Scrape {
@@ -30,9 +29,9 @@ fn value(scrape: &prometheus_parse::Scrape, name: &str, label: (&str, &str)) -> 
         })
 }
 
-#[sqlx::test(migrations = false)]
-async fn metrics_parse_and_count_traffic(pool: PgPoolOptions, connect: PgConnectOptions) {
-    let mut app = spawn_app(pool, connect).await;
+#[tokio::test]
+async fn metrics_parse_and_count_traffic() {
+    let mut app = spawn_app().await;
     app.subscribe(EventFilter::All).await;
     let before = scrape(&app).await;
     assert_eq!(

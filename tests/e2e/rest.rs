@@ -7,7 +7,6 @@ use absync_domain::Scope;
 use absync_e2e::fixtures::{half_days, monday_to_tuesday};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use std::time::Duration;
 
 const WEBHOOKS: &str = "/connector/protimeapi/api/v1/webhooks";
@@ -92,12 +91,9 @@ fn assert_item_shape(item: &Value) {
     assert_eq!(item["periodType"], json!("Day"));
 }
 
-#[sqlx::test(migrations = false)]
-async fn a_rest_created_absences_webhook_receives_protime_items(
-    pool: PgPoolOptions,
-    connect: PgConnectOptions,
-) {
-    let mut app = spawn_app(pool, connect).await;
+#[tokio::test]
+async fn a_rest_created_absences_webhook_receives_protime_items() {
+    let mut app = spawn_app().await;
     let (status, headers, created) = post_webhook(
         &app,
         Some(&app.token.clone()),
@@ -189,12 +185,9 @@ async fn a_rest_created_absences_webhook_receives_protime_items(
     assert_eq!(ids(4..8), ids(8..12));
 }
 
-#[sqlx::test(migrations = false)]
-async fn bad_webhook_requests_get_problems_naming_the_field(
-    pool: PgPoolOptions,
-    connect: PgConnectOptions,
-) {
-    let app = spawn_app(pool, connect).await;
+#[tokio::test]
+async fn bad_webhook_requests_get_problems_naming_the_field() {
+    let app = spawn_app().await;
     let token = app.token.clone();
     for (body, field) in [
         (
@@ -265,12 +258,9 @@ async fn bad_webhook_requests_get_problems_naming_the_field(
     assert_eq!(app.count("subscriptions").await, 0, "nothing is written");
 }
 
-#[sqlx::test(migrations = false)]
-async fn webhooks_are_listed_read_without_key_and_deleted(
-    pool: PgPoolOptions,
-    connect: PgConnectOptions,
-) {
-    let app = spawn_app(pool, connect).await;
+#[tokio::test]
+async fn webhooks_are_listed_read_without_key_and_deleted() {
+    let app = spawn_app().await;
     let token = app.token.clone();
     let (_, _, created) = post_webhook(
         &app,
@@ -329,12 +319,9 @@ async fn webhooks_are_listed_read_without_key_and_deleted(
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
-#[sqlx::test(migrations = false)]
-async fn the_absences_collection_pages_250_instances_and_filters_by_date(
-    pool: PgPoolOptions,
-    connect: PgConnectOptions,
-) {
-    let mut app = spawn_app(pool, connect).await;
+#[tokio::test]
+async fn the_absences_collection_pages_250_instances_and_filters_by_date() {
+    let mut app = spawn_app().await;
     // Five absences of five working weeks each (2024-01-01 is a Monday): 5 × 25 days × 2 halves.
     for i in 0..5 {
         let absence = half_days(

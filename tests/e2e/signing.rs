@@ -9,7 +9,6 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use std::time::Duration;
 
 /// Verifies `signatures` (the `webhook-signature` value) for `id`, `timestamp` and `body` with a
@@ -56,12 +55,9 @@ fn the_verifier_accepts_the_published_test_vector() {
     ));
 }
 
-#[sqlx::test(migrations = false)]
-async fn deliveries_are_signed_with_the_secret_from_the_create_answer(
-    pool: PgPoolOptions,
-    connect: PgConnectOptions,
-) {
-    let mut app = spawn_app(pool, connect).await;
+#[tokio::test]
+async fn deliveries_are_signed_with_the_secret_from_the_create_answer() {
+    let mut app = spawn_app().await;
     let created = app
         .subscribe_to(proto::Collection::Leaves, EventFilter::All)
         .await;

@@ -6,16 +6,12 @@ use absync_domain::Scope;
 use absync_e2e::client::Clients;
 use absync_e2e::fixtures::monday_to_tuesday;
 use prost_types::FieldMask;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use std::time::Duration;
 use tonic::Code;
 
-#[sqlx::test(migrations = false)]
-async fn another_tenant_can_neither_see_nor_touch_a_tenants_data(
-    pool: PgPoolOptions,
-    connect: PgConnectOptions,
-) {
-    let mut app = spawn_app(pool, connect).await;
+#[tokio::test]
+async fn another_tenant_can_neither_see_nor_touch_a_tenants_data() {
+    let mut app = spawn_app().await;
     let created = app.subscribe(EventFilter::All).await;
     app.put(monday_to_tuesday("hr-1", 1, AbsenceStatus::Approved))
         .await
@@ -134,12 +130,9 @@ async fn another_tenant_can_neither_see_nor_touch_a_tenants_data(
     assert_eq!(mine, created);
 }
 
-#[sqlx::test(migrations = false)]
-async fn a_token_without_the_scope_is_permission_denied(
-    pool: PgPoolOptions,
-    connect: PgConnectOptions,
-) {
-    let app = spawn_app(pool, connect).await;
+#[tokio::test]
+async fn a_token_without_the_scope_is_permission_denied() {
+    let app = spawn_app().await;
     let reader = app
         .token_with("acme", &[Scope::AbsencesRead, Scope::WebhooksRead])
         .await;

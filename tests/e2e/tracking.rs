@@ -5,7 +5,6 @@ use absync_adapter_grpc::proto::deliveries_client::DeliveriesClient;
 use absync_adapter_grpc::proto::{self, AbsenceStatus, DeliveryStatus, EventFilter, HalfDay};
 use absync_domain::Scope;
 use absync_e2e::fixtures::half_days;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use std::time::Duration;
 use tonic::Code;
 use tonic::transport::Channel;
@@ -17,12 +16,7 @@ fn one(id: &str, day: &str, revision: u64, status: AbsenceStatus) -> proto::Abse
 }
 
 async fn deliveries(app: &TestApp) -> DeliveriesClient<Channel> {
-    let channel = Channel::from_shared(format!("http://{}", app.grpc_addr))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    DeliveriesClient::new(channel)
+    app.deliveries().await
 }
 
 async fn list(
@@ -64,12 +58,9 @@ async fn wait_status(
     }
 }
 
-#[sqlx::test(migrations = false)]
-async fn failed_deliveries_are_inspected_resynced_and_marked_processed(
-    pool: PgPoolOptions,
-    connect: PgConnectOptions,
-) {
-    let mut app = spawn_app_retrying(pool, connect, "30ms,30ms,30ms,30ms").await;
+#[tokio::test]
+async fn failed_deliveries_are_inspected_resynced_and_marked_processed() {
+    let mut app = spawn_app_retrying("30ms,30ms,30ms,30ms").await;
     let mut client = deliveries(&app).await;
     app.receiver.respond_with(500);
     let created = app
@@ -212,12 +203,9 @@ async fn failed_deliveries_are_inspected_resynced_and_marked_processed(
     );
 }
 
-#[sqlx::test(migrations = false)]
-async fn a_superseded_delivery_needs_force_to_be_resent(
-    pool: PgPoolOptions,
-    connect: PgConnectOptions,
-) {
-    let mut app = spawn_app_retrying(pool, connect, "30ms,30ms,30ms,30ms").await;
+#[tokio::test]
+async fn a_superseded_delivery_needs_force_to_be_resent() {
+    let mut app = spawn_app_retrying("30ms,30ms,30ms,30ms").await;
     let mut client = deliveries(&app).await;
     app.subscribe(EventFilter::All).await;
     // The pending state fails for good; then the approval is delivered.
@@ -254,12 +242,9 @@ async fn a_superseded_delivery_needs_force_to_be_resent(
     );
 }
 
-#[sqlx::test(migrations = false)]
-async fn watch_streams_a_new_delivery_succeeding_within_a_second(
-    pool: PgPoolOptions,
-    connect: PgConnectOptions,
-) {
-    let mut app = spawn_app_with(pool, connect, &["--allow-destinations", "127.0.0.0/8"]).await;
+#[tokio::test]
+async fn watch_streams_a_new_delivery_succeeding_within_a_second() {
+    let mut app = spawn_app_with(&["--allow-destinations", "127.0.0.0/8"]).await;
     let mut client = deliveries(&app).await;
     app.subscribe(EventFilter::All).await;
     let request = app
@@ -288,12 +273,9 @@ async fn watch_streams_a_new_delivery_succeeding_within_a_second(
     assert!(started.elapsed() < Duration::from_secs(1));
 }
 
-#[sqlx::test(migrations = false)]
-async fn resync_failed_resends_the_latest_failed_delivery_of_each_leave(
-    pool: PgPoolOptions,
-    connect: PgConnectOptions,
-) {
-    let mut app = spawn_app_retrying(pool, connect, "30ms,30ms,30ms,30ms").await;
+#[tokio::test]
+async fn resync_failed_resends_the_latest_failed_delivery_of_each_leave() {
+    let mut app = spawn_app_retrying("30ms,30ms,30ms,30ms").await;
     let mut client = deliveries(&app).await;
     app.subscribe(EventFilter::All).await;
     app.receiver.respond_with(500);

@@ -4,7 +4,6 @@ use crate::app::spawn_app;
 use absync_adapter_grpc::proto::{self, AbsenceStatus, EventFilter};
 use absync_e2e::client::Clients;
 use absync_e2e::fixtures::monday_to_tuesday;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tonic_types::StatusExt;
 
 fn violated_fields(status: &tonic::Status) -> Vec<String> {
@@ -18,12 +17,9 @@ fn violated_fields(status: &tonic::Status) -> Vec<String> {
         .collect()
 }
 
-#[sqlx::test(migrations = false)]
-async fn malformed_absences_name_the_field_and_change_nothing(
-    pool: PgPoolOptions,
-    connect: PgConnectOptions,
-) {
-    let mut app = spawn_app(pool, connect).await;
+#[tokio::test]
+async fn malformed_absences_name_the_field_and_change_nothing() {
+    let mut app = spawn_app().await;
     app.subscribe(EventFilter::All).await;
 
     let mut no_owner = monday_to_tuesday("hr-1", 1, AbsenceStatus::Approved);
@@ -61,12 +57,9 @@ async fn malformed_absences_name_the_field_and_change_nothing(
     }
 }
 
-#[sqlx::test(migrations = false)]
-async fn calls_without_a_valid_token_are_unauthenticated(
-    pool: PgPoolOptions,
-    connect: PgConnectOptions,
-) {
-    let app = spawn_app(pool, connect).await;
+#[tokio::test]
+async fn calls_without_a_valid_token_are_unauthenticated() {
+    let app = spawn_app().await;
     for token in [None, Some("absync_not-a-real-token".to_owned())] {
         let mut anonymous = Clients::connect(app.grpc_addr, token).await;
         let request = anonymous.request(proto::PutAbsenceRequest {

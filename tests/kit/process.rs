@@ -3,6 +3,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
+use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
@@ -26,8 +27,28 @@ impl AbsyncProcess {
     /// When it cannot start or does not come up within 30 s.
     #[must_use]
     pub fn start(binary: &str, database_url: &str, extra: &[&str]) -> Self {
-        let mut child = Command::new(binary)
-            .args(["serve", "--database-url", database_url])
+        let mut command = Command::new(binary);
+        command.args(["serve", "--database-url", database_url]);
+        Self::launch(command, extra)
+    }
+
+    /// Runs `binary serve` as [`AbsyncProcess::start`] does, but in the folder `dir` with no database
+    /// URL at all (neither flag nor `ABSYNC_DATABASE_URL`): on the default store.
+    ///
+    /// # Panics
+    /// When it cannot start or does not come up within 30 s.
+    #[must_use]
+    pub fn start_on_default_store(binary: &str, dir: &Path, extra: &[&str]) -> Self {
+        let mut command = Command::new(binary);
+        command
+            .arg("serve")
+            .current_dir(dir)
+            .env_remove("ABSYNC_DATABASE_URL");
+        Self::launch(command, extra)
+    }
+
+    fn launch(mut command: Command, extra: &[&str]) -> Self {
+        let mut child = command
             .args(["--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"])
             .args([
                 "--allow-http",

@@ -8,14 +8,7 @@ use std::process::Command;
 pub(crate) fn run() -> anyhow::Result<()> {
     let url = postgres::ensure_reachable()?;
     let mut build = cargo();
-    build.args([
-        "build",
-        "--release",
-        "-p",
-        "absync-bootstrap",
-        "-p",
-        "absync-bench",
-    ]);
+    build.args(["build", "--release", "-p", "absync", "-p", "absync-bench"]);
     run_checked(build, "cargo build --release")?;
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let target =

@@ -1,5 +1,6 @@
-//! The dependency rule, checked over `cargo metadata`: inner crates never name outer ones, and the
-//! domain stays free of I/O crates (directly or through anything it pulls in).
+//! The dependency rule, checked over `cargo metadata`: inner crates never name outer ones, the
+//! domain stays free of I/O crates (directly or through anything it pulls in), and the store contract
+//! (test code) depends on the ports only and is a dev-dependency of adapters only.
 
 use anyhow::Context;
 use serde_json::Value;
@@ -28,15 +29,30 @@ const ADAPTER_CRATES: &[&str] = &[
     "hyper",
 ];
 
-/// Normal (non-dev, non-build) dependency names of each package, by package name.
-fn normal_graph(metadata: &Value) -> Result<BTreeMap<String, BTreeSet<String>>, String> {
+/// The binary's package (bootstrap): the outermost crate.
+const BOOTSTRAP: &str = "absync";
+
+/// A crate of this workspace (`absync` or `absync-…`).
+fn internal(name: &str) -> bool {
+    name == BOOTSTRAP || name.starts_with("absync-")
+}
+
+/// The test-support crate holding the store contract: beside the adapters, a dev-dependency of them only.
+const STORE_CONTRACT: &str = "absync-store-contract";
+
+/// Every package of the resolve graph, by name, with its dependencies and the kinds of each (`None`:
+/// normal, `Some("dev")`, `Some("build")`). Without `dep_kinds` (very old cargo) a dependency counts as
+/// normal, so the checks err on the strict side.
+type Dependencies = BTreeMap<String, BTreeMap<String, Vec<Option<String>>>>;
+
+fn dependencies(metadata: &Value) -> Result<Dependencies, String> {
     let names: BTreeMap<&str, &str> = metadata["packages"]
         .as_array()
         .ok_or("cargo metadata output has no `packages`")?
         .iter()
         .filter_map(|p| Some((p["id"].as_str()?, p["name"].as_str()?)))
         .collect();
-    let mut graph = BTreeMap::new();
+    let mut all = Dependencies::new();
     for node in metadata["resolve"]["nodes"]
         .as_array()
         .ok_or("cargo metadata output has no resolve graph (was it run with --no-deps?)")?
@@ -44,30 +60,40 @@ fn normal_graph(metadata: &Value) -> Result<BTreeMap<String, BTreeSet<String>>, 
         let Some(name) = node["id"].as_str().and_then(|id| names.get(id)) else {
             continue;
         };
-        let deps: BTreeSet<String> = node["deps"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            // `kind` is null for a normal dependency, "dev" or "build" otherwise; without
-            // `dep_kinds` (very old cargo) count it as normal, so the check errs on the strict side.
-            .filter(|dep| {
-                dep["dep_kinds"]
-                    .as_array()
-                    .is_none_or(|kinds| kinds.iter().any(|k| k["kind"].is_null()))
-            })
-            .filter_map(|dep| {
-                dep["pkg"]
-                    .as_str()
-                    .and_then(|id| names.get(id))
-                    .map(|n| (*n).to_owned())
-            })
-            .collect();
-        graph
-            .entry((*name).to_owned())
-            .or_insert_with(BTreeSet::new)
-            .extend(deps);
+        let deps = all.entry((*name).to_owned()).or_default();
+        for dep in node["deps"].as_array().into_iter().flatten() {
+            let Some(dep_name) = dep["pkg"].as_str().and_then(|id| names.get(id)) else {
+                continue;
+            };
+            let kinds = dep["dep_kinds"].as_array().map_or_else(
+                || vec![None],
+                |kinds| {
+                    kinds
+                        .iter()
+                        .map(|k| k["kind"].as_str().map(str::to_owned))
+                        .collect()
+                },
+            );
+            deps.entry((*dep_name).to_owned())
+                .or_default()
+                .extend(kinds);
+        }
     }
-    Ok(graph)
+    Ok(all)
+}
+
+/// Normal (non-dev, non-build) dependency names of each package, by package name.
+fn normal_graph(all: &Dependencies) -> BTreeMap<String, BTreeSet<String>> {
+    all.iter()
+        .map(|(name, deps)| {
+            let normal = deps
+                .iter()
+                .filter(|(_, kinds)| kinds.iter().any(Option::is_none))
+                .map(|(dep, _)| dep.clone())
+                .collect();
+            (name.clone(), normal)
+        })
+        .collect()
 }
 
 /// Everything `root` reaches through normal dependencies, with the path to each.
@@ -89,10 +115,11 @@ fn reachable(graph: &BTreeMap<String, BTreeSet<String>>, root: &str) -> BTreeMap
 /// Every breach of the dependency rule in `metadata` (the JSON of `cargo metadata --format-version 1`).
 /// Unreadable metadata is reported as a violation too, so the check never passes by accident.
 pub(crate) fn violations(metadata: &Value) -> Vec<String> {
-    let graph = match normal_graph(metadata) {
-        Ok(graph) => graph,
+    let all = match dependencies(metadata) {
+        Ok(all) => all,
         Err(problem) => return vec![problem],
     };
+    let graph = normal_graph(&all);
     let mut found = Vec::new();
     let forbid =
         |found: &mut Vec<String>, root: &str, forbidden: &dyn Fn(&str) -> bool, why: &str| {
@@ -111,7 +138,7 @@ pub(crate) fn violations(metadata: &Value) -> Vec<String> {
     forbid(
         &mut found,
         "absync-domain",
-        &|d| d.starts_with("absync-"),
+        &|d| internal(d),
         "the domain is innermost",
     );
     forbid(
@@ -123,16 +150,36 @@ pub(crate) fn violations(metadata: &Value) -> Vec<String> {
     forbid(
         &mut found,
         "absync-application",
-        &|d| d.starts_with("absync-") && d != "absync-domain",
+        &|d| internal(d) && d != "absync-domain",
         "the application depends only on the domain",
     );
     for adapter in graph.keys().filter(|n| n.starts_with("absync-adapter-")) {
         forbid(
             &mut found,
             adapter,
-            &|d| (d.starts_with("absync-adapter-") && d != adapter) || d == "absync-bootstrap",
+            &|d| (d.starts_with("absync-adapter-") && d != adapter) || d == BOOTSTRAP,
             "adapters meet only in bootstrap",
         );
+    }
+    forbid(
+        &mut found,
+        STORE_CONTRACT,
+        &|d| internal(d) && d != "absync-application" && d != "absync-domain",
+        "the store contract sees a store only through the application's ports",
+    );
+    for (dependent, deps) in &all {
+        let Some(kinds) = deps.get(STORE_CONTRACT) else {
+            continue;
+        };
+        if !dependent.starts_with("absync-adapter-") {
+            found.push(format!(
+                "{dependent} must not depend on {STORE_CONTRACT} (only adapters run the store contract)"
+            ));
+        } else if kinds.iter().any(|k| k.as_deref() != Some("dev")) {
+            found.push(format!(
+                "{dependent} must depend on {STORE_CONTRACT} as a dev-dependency only (it is test code)"
+            ));
+        }
     }
     found
 }
@@ -227,6 +274,50 @@ mod tests {
     }
 
     #[test]
+    fn the_store_contract_is_a_dev_dependency_of_adapters_only() {
+        let metadata = json!({
+            "packages": [
+                {"id": "d", "name": "absync-domain"},
+                {"id": "a", "name": "absync-application"},
+                {"id": "c", "name": "absync-store-contract"},
+                {"id": "p", "name": "absync-adapter-postgres"},
+                {"id": "g", "name": "absync-adapter-grpc"},
+                {"id": "h", "name": "absync-adapter-http"},
+                {"id": "b", "name": "absync"}
+            ],
+            "resolve": {"nodes": [
+                node("d", &[]),
+                node("a", &[("d", None)]),
+                node("c", &[("a", None), ("d", None), ("h", None)]),
+                node("p", &[("a", None), ("c", Some("dev"))]),
+                node("g", &[("a", None), ("c", None)]),
+                node("h", &[("a", None)]),
+                node("b", &[("p", None), ("c", Some("dev"))])
+            ]}
+        });
+        let found = violations(&metadata);
+        let expected = [
+            "absync-store-contract must not depend on absync-adapter-http",
+            "absync-adapter-grpc must depend on absync-store-contract as a dev-dependency only",
+            "absync must not depend on absync-store-contract",
+            // Through the contract's own bad dependency.
+            "absync-adapter-grpc must not depend on absync-adapter-http",
+        ];
+        for violation in expected {
+            assert!(
+                found.iter().any(|f| f.starts_with(violation)),
+                "{violation}: {found:#?}"
+            );
+        }
+        assert_eq!(found.len(), expected.len(), "{found:#?}");
+        assert!(
+            !found
+                .iter()
+                .any(|f| f.starts_with("absync-adapter-postgres"))
+        );
+    }
+
+    #[test]
     fn a_clean_graph_passes_and_unreadable_metadata_fails() {
         let clean = json!({
             "packages": [
@@ -234,12 +325,14 @@ mod tests {
                 {"id": "a", "name": "absync-application"},
                 {"id": "p", "name": "absync-adapter-postgres"},
                 {"id": "s", "name": "sqlx"},
-                {"id": "b", "name": "absync-bootstrap"}
+                {"id": "c", "name": "absync-store-contract"},
+                {"id": "b", "name": "absync"}
             ],
             "resolve": {"nodes": [
                 node("d", &[]),
                 node("a", &[("d", None)]),
-                node("p", &[("a", None), ("s", None)]),
+                node("c", &[("a", None), ("d", None)]),
+                node("p", &[("a", None), ("s", None), ("c", Some("dev"))]),
                 node("s", &[]),
                 node("b", &[("p", None), ("a", None)])
             ]}

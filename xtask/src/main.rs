@@ -1,7 +1,7 @@
 //! Project automation, run as `cargo xtask <command>`:
 //!
 //! - `test [args…]`: make sure PostgreSQL is reachable and Chromium is installed, then run the whole
-//!   test suite.
+//!   test suite, and the e2e suite a second time on SQLite.
 //! - `ci`: formatting check, clippy with `-D warnings`, the dependency rule, then `test`.
 //! - `deps`: check the crate dependency rule over `cargo metadata`.
 //! - `bench`: build release, then measure throughput, latency, claim cost and memory.
@@ -21,7 +21,8 @@ const USAGE: &str = "usage: cargo xtask <command>
 commands:
   test [args…]  make sure PostgreSQL is reachable (DATABASE_URL, else 127.0.0.1:5432, started if stopped)
                 and Chromium + ChromeDriver are installed (Debian's chromium, chromium-driver), then run
-                every test of the workspace; extra args go to the test runner
+                every test of the workspace (the e2e suite on PostgreSQL), then the e2e suite again on
+                SQLite (ABSYNC_E2E_STORE=sqlite); extra args go to the test runner
   ci            cargo fmt --check, clippy -D warnings, the dependency rule, then test
   deps          check that inner crates never depend on outer ones (domain stays free of I/O crates)
   bench         build absync and the benchmark in release mode, run them against a fresh database and a

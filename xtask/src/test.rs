@@ -1,5 +1,6 @@
-//! `cargo xtask test`: PostgreSQL up, Chromium and ChromeDriver installed, then every test of the workspace (nextest when installed, plus
-//! doctests; `cargo test` otherwise).
+//! `cargo xtask test`: PostgreSQL up, Chromium and ChromeDriver installed, then every test of the
+//! workspace (nextest when installed, plus doctests; `cargo test` otherwise), the e2e suite on
+//! PostgreSQL and again on SQLite (`ABSYNC_E2E_STORE=sqlite`).
 
 use crate::{browser, cargo, postgres, run_checked};
 
@@ -23,6 +24,19 @@ pub(crate) fn run(extra: &[String]) -> anyhow::Result<()> {
             .args(extra)
             .env("DATABASE_URL", &url);
         let tests = run_checked(tests, "cargo nextest run --workspace --no-fail-fast");
+        // The workspace run put the e2e suite on PostgreSQL; run it again on the embedded store.
+        let mut sqlite = cargo();
+        sqlite
+            .args(["nextest", "run", "-p", "absync-e2e", "--no-fail-fast"])
+            .args(["--no-tests", "pass"])
+            .args(extra)
+            .env("DATABASE_URL", &url)
+            .env("ABSYNC_E2E_STORE", "sqlite");
+        let sqlite = run_checked(
+            sqlite,
+            "ABSYNC_E2E_STORE=sqlite cargo nextest run -p absync-e2e",
+        );
+        let tests = tests.and(sqlite);
         // nextest does not run doctests; run them even when a test failed, then report the first failure.
         let mut doc = cargo();
         doc.args(["test", "--workspace", "--doc"])
@@ -35,6 +49,14 @@ pub(crate) fn run(extra: &[String]) -> anyhow::Result<()> {
             .args(["test", "--workspace", "--no-fail-fast"])
             .args(extra)
             .env("DATABASE_URL", &url);
-        run_checked(tests, "cargo test --workspace --no-fail-fast")
+        let tests = run_checked(tests, "cargo test --workspace --no-fail-fast");
+        let mut sqlite = cargo();
+        sqlite
+            .args(["test", "-p", "absync-e2e", "--no-fail-fast"])
+            .args(extra)
+            .env("DATABASE_URL", &url)
+            .env("ABSYNC_E2E_STORE", "sqlite");
+        let sqlite = run_checked(sqlite, "ABSYNC_E2E_STORE=sqlite cargo test -p absync-e2e");
+        tests.and(sqlite)
     }
 }

@@ -1,25 +1,24 @@
 //! Operator commands that work on the database directly: `migrate` and `token create|list|revoke`.
 
 use crate::config::{DatabaseArgs, TokenCommand};
-use absync_adapter_postgres::{PgStore, PoolSettings};
+use crate::store::{Store, StoreSettings};
 use absync_application::TokenService;
 use absync_domain::{Scope, TenantId};
 use anyhow::Context;
 use secrecy::ExposeSecret;
-use std::sync::Arc;
 
-async fn store(database: &DatabaseArgs) -> anyhow::Result<PgStore> {
-    let store = PgStore::connect(
+/// The store of `database`, migrated. It does not take SQLite's single-instance lock, so these short
+/// commands also work beside a running `absync serve`.
+async fn store(database: &DatabaseArgs) -> anyhow::Result<Store> {
+    Store::open(
         database.database_url.expose_secret(),
-        &PoolSettings::default(),
+        StoreSettings {
+            max_connections: 2,
+            acquire_timeout: std::time::Duration::from_secs(5),
+            exclusive: false,
+        },
     )
     .await
-    .context("opening the database (ABSYNC_DATABASE_URL)")?;
-    store
-        .migrate()
-        .await
-        .context("applying database migrations")?;
-    Ok(store)
 }
 
 /// `absync migrate`.
@@ -54,7 +53,7 @@ pub async fn token(command: TokenCommand) -> anyhow::Result<()> {
                 .map(|s| Scope::parse(s.trim()))
                 .collect::<Result<Vec<_>, _>>()
                 .context("--scope")?;
-            let issued = TokenService::new(Arc::new(store(&database).await?))
+            let issued = TokenService::new(store(&database).await?.ports().tokens)
                 .issue(&tenant, &scopes, label)
                 .await
                 .context("storing the token")?;
@@ -71,7 +70,7 @@ pub async fn token(command: TokenCommand) -> anyhow::Result<()> {
             tenant: name,
         } => {
             let tenant = name.as_deref().map(tenant).transpose()?;
-            let tokens = TokenService::new(Arc::new(store(&database).await?))
+            let tokens = TokenService::new(store(&database).await?.ports().tokens)
                 .list(tenant)
                 .await
                 .context("listing tokens")?;
@@ -96,7 +95,7 @@ pub async fn token(command: TokenCommand) -> anyhow::Result<()> {
             }
         }
         TokenCommand::Revoke { database, id } => {
-            TokenService::new(Arc::new(store(&database).await?))
+            TokenService::new(store(&database).await?.ports().tokens)
                 .revoke(&id)
                 .await
                 .with_context(|| format!("revoking token {id}"))?;

@@ -3,9 +3,9 @@
 
 use crate::config::ServeArgs;
 use crate::dispatch_loop;
+use crate::store::{Store, StoreSettings};
 use absync_adapter_grpc::GrpcApi;
 use absync_adapter_http::{HttpApi, PrometheusMetrics};
-use absync_adapter_postgres::{PgStore, PoolSettings};
 use absync_adapter_webhook_http::{DnsGuard, HttpWebhookSender, SenderSettings};
 use absync_application::ports::SystemClock;
 use absync_application::{
@@ -31,7 +31,7 @@ pub struct Application {
     grpc_addr: SocketAddr,
     http_listener: TcpListener,
     http_addr: SocketAddr,
-    store: PgStore,
+    store: Store,
     api: GrpcApi,
     http_api: HttpApi,
     dispatcher: Dispatcher,
@@ -47,19 +47,17 @@ impl Application {
     /// # Errors
     /// When the database cannot be reached or migrated, or the address cannot be bound.
     pub async fn build(args: &ServeArgs) -> anyhow::Result<Self> {
-        let store = PgStore::connect(
+        let store = Store::open(
             args.database.database_url.expose_secret(),
-            &PoolSettings {
+            StoreSettings {
                 max_connections: args.database_max_connections,
                 acquire_timeout: args.database_acquire_timeout,
+                exclusive: true,
             },
         )
-        .await
-        .context("opening the database (ABSYNC_DATABASE_URL)")?;
-        store
-            .migrate()
-            .await
-            .context("applying database migrations")?;
+        .await?;
+        tracing::info!(store = store.kind(), "store opened");
+        let ports = store.ports();
 
         let policy = DestinationPolicy::with_allowlist(&args.allow_destinations)
             .context("ABSYNC_ALLOW_DESTINATIONS")?;
@@ -74,21 +72,24 @@ impl Application {
 
         let clock = Arc::new(SystemClock);
         let metrics = Arc::new(PrometheusMetrics::default());
-        let shared = Arc::new(store.clone());
         let api = GrpcApi {
-            ingest: IngestService::new(shared.clone(), shared.clone(), clock.clone())
-                .with_metrics(metrics.clone()),
+            ingest: IngestService::new(
+                ports.absences.clone(),
+                ports.subscriptions.clone(),
+                clock.clone(),
+            )
+            .with_metrics(metrics.clone()),
             subscriptions: SubscriptionService::new(
-                shared.clone(),
+                ports.subscriptions.clone(),
                 clock.clone(),
                 Arc::new(DnsGuard::new(policy)),
                 args.allow_http,
             ),
-            tokens: TokenService::new(shared.clone()),
-            tracking: TrackingService::new(shared.clone(), clock.clone()),
+            tokens: TokenService::new(ports.tokens.clone()),
+            tracking: TrackingService::new(ports.tracking.clone(), clock.clone()),
         };
         let dispatcher = Dispatcher::new(
-            shared,
+            ports.queue.clone(),
             Arc::new(sender),
             clock,
             DispatchSettings {
@@ -118,7 +119,7 @@ impl Application {
             subscriptions: api.subscriptions.clone(),
             ingest: api.ingest.clone(),
             tokens: api.tokens.clone(),
-            health: Arc::new(store.clone()),
+            health: ports.health.clone(),
             tracking: api.tracking.clone(),
             metrics: metrics.clone(),
         };
@@ -184,10 +185,9 @@ impl Application {
             self.shutdown_timeout / 2,
             stop_rx.clone(),
         ));
-        let relay = tokio::spawn(self.store.clone().relay_notifications(stop_rx.clone()));
-        let announce = tokio::spawn(self.store.clone().announce_queued_work(stop_rx.clone()));
+        let background = self.store.background(&stop_rx);
         let purge = tokio::spawn(dispatch_loop::purge(
-            Arc::new(self.store.clone()),
+            self.store.ports().queue,
             self.retention,
             PURGE_EVERY,
             stop_rx,
@@ -235,8 +235,9 @@ impl Application {
             );
             dispatcher.abort();
         }
-        relay.abort();
-        announce.abort();
+        for task in background {
+            task.abort();
+        }
         purge.abort();
         self.store.close().await;
         grpc_result

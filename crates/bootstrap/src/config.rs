@@ -125,11 +125,13 @@ pub enum DeliveriesCommand {
 /// Where the database is.
 #[derive(Debug, Clone, Args)]
 pub struct DatabaseArgs {
-    /// PostgreSQL URL. The database is created if it does not exist.
+    /// Where absync keeps its data: `sqlite://path/to/file.db` (embedded, one instance; the file and
+    /// its folder are created on first start) or `postgres://user@host:port/database` (several
+    /// instances; the database is created if it does not exist).
     #[arg(
         long,
         env = "ABSYNC_DATABASE_URL",
-        default_value = "postgres://postgres@127.0.0.1:5432/absync",
+        default_value = crate::store::DEFAULT_DATABASE_URL,
         value_parser = parse_secret,
         hide_default_value = false
     )]

@@ -1,9 +1,9 @@
 //! The dispatcher's lifecycle: run batches while work is due, otherwise sleep until new work is queued
-//! (in this process, or in another one through `LISTEN/NOTIFY`), the poll interval passes (retries,
+//! (in this process, or with PostgreSQL in another one through `LISTEN/NOTIFY`), the poll interval passes (retries,
 //! expired leases) or shutdown is asked. On shutdown, sends in flight get `grace` to finish; the rest
 //! are released for another dispatcher.
 
-use absync_adapter_postgres::PgStore;
+use crate::store::Store;
 use absync_application::Dispatcher;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -16,7 +16,7 @@ async fn stopped_with_grace(mut stop: watch::Receiver<bool>, grace: Duration) {
 
 pub(crate) async fn run(
     dispatcher: Dispatcher,
-    store: PgStore,
+    store: Store,
     poll: Duration,
     grace: Duration,
     mut stop: watch::Receiver<bool>,

@@ -12,6 +12,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 mod dispatch_loop;
+pub mod store;
 pub mod telemetry;
 
 pub use app::Application;

@@ -1,31 +1,32 @@
-//! The delivery engine under process-level faults, with the built `absync` binary: a crash (SIGKILL),
-//! two instances on one database, and SIGTERM in the middle of a run.
+//! The delivery engine under process-level faults, with the built `absync` binary: a crash (SIGKILL)
+//! and SIGTERM in the middle of a run (on both stores), and two instances on one PostgreSQL database.
 
 #![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
 
 use absync_adapter_grpc::proto::{self, AbsenceStatus, EventFilter, HalfDay};
-use absync_adapter_postgres::{PgStore, PoolSettings};
 use absync_application::TokenService;
+use absync_bootstrap::store::{Store, StoreSettings};
 use absync_domain::{Scope, TenantId};
 use absync_e2e::client::Clients;
-use absync_e2e::database::url_for;
+use absync_e2e::database::{StoreKind, TestDatabase};
 use absync_e2e::fixtures::half_days;
 use absync_e2e::process::AbsyncProcess;
 use absync_e2e::receiver::{Received, Receiver};
-use sqlx::PgPool;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::AnyPool;
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 const ABSYNC: &str = env!("CARGO_BIN_EXE_absync");
 
-/// A token for tenant `acme` (the database is migrated by the first process).
+/// A token for tenant `acme`, issued beside the running service (which migrated the database).
 async fn token(url: &str) -> String {
-    let store = PgStore::connect(url, &PoolSettings::default())
-        .await
-        .unwrap();
-    TokenService::new(Arc::new(store))
+    let settings = StoreSettings {
+        max_connections: 1,
+        acquire_timeout: Duration::from_secs(5),
+        exclusive: false,
+    };
+    let store = Store::open(url, settings).await.unwrap();
+    TokenService::new(store.ports().tokens)
         .issue(&TenantId::parse("acme").unwrap(), &Scope::ALL, None)
         .await
         .unwrap()
@@ -118,7 +119,7 @@ async fn wait_distinct(
 }
 
 /// Waits until the database shows `count` succeeded deliveries and nothing else.
-async fn wait_all_succeeded(pool: &PgPool, count: i64) {
+async fn wait_all_succeeded(pool: &AnyPool, count: i64) {
     let until = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
         let (succeeded, total): (i64, i64) = sqlx::query_as(
@@ -138,9 +139,19 @@ async fn wait_all_succeeded(pool: &PgPool, count: i64) {
     }
 }
 
-#[sqlx::test(migrations = false)]
-async fn a_crash_mid_run_loses_nothing(pool: PgPoolOptions, connect: PgConnectOptions) {
-    let url = url_for(connect.get_database().unwrap());
+#[tokio::test]
+async fn a_crash_mid_run_loses_nothing_on_postgres() {
+    a_crash_mid_run_loses_nothing(StoreKind::Postgres).await;
+}
+
+#[tokio::test]
+async fn a_crash_mid_run_loses_nothing_on_sqlite() {
+    a_crash_mid_run_loses_nothing(StoreKind::Sqlite).await;
+}
+
+async fn a_crash_mid_run_loses_nothing(store: StoreKind) {
+    let database = TestDatabase::create_on(store).await;
+    let url = database.url();
     let flags = [
         "--dispatch-lease",
         "2s",
@@ -149,10 +160,10 @@ async fn a_crash_mid_run_loses_nothing(pool: PgPoolOptions, connect: PgConnectOp
         "--dispatch-poll-interval",
         "200ms",
     ];
-    let first = AbsyncProcess::start(ABSYNC, &url, &flags);
+    let first = AbsyncProcess::start(ABSYNC, url, &flags);
     let receiver = Receiver::start().await;
     receiver.delay_answers(Duration::from_millis(20));
-    let mut clients = Clients::connect(first.grpc_addr, Some(token(&url).await)).await;
+    let mut clients = Clients::connect(first.grpc_addr, Some(token(url).await)).await;
     subscribe_and_ingest(&mut clients, &receiver, 200).await;
 
     receiver.wait_for(300, Duration::from_secs(30)).await;
@@ -160,23 +171,20 @@ async fn a_crash_mid_run_loses_nothing(pool: PgPoolOptions, connect: PgConnectOp
     let before = arrivals(&receiver.received()).len();
     assert!(before < 2000, "the crash came mid-run ({before} delivered)");
 
-    let _second = AbsyncProcess::start(ABSYNC, &url, &flags);
+    let _second = AbsyncProcess::start(ABSYNC, url, &flags);
     let seen = wait_distinct(&receiver, 2000, Duration::from_secs(60)).await;
     assert_eq!(seen.len(), 2000, "every delivery arrived at least once");
-    let db = pool.connect_with(connect).await.unwrap();
-    wait_all_succeeded(&db, 2000).await;
+    wait_all_succeeded(&database.pool().await, 2000).await;
 }
 
-#[sqlx::test(migrations = false)]
-async fn two_instances_share_the_work_and_send_each_delivery_once(
-    pool: PgPoolOptions,
-    connect: PgConnectOptions,
-) {
-    let url = url_for(connect.get_database().unwrap());
-    let first = AbsyncProcess::start(ABSYNC, &url, &[]);
-    let second = AbsyncProcess::start(ABSYNC, &url, &[]);
+#[tokio::test]
+async fn two_instances_share_the_work_and_send_each_delivery_once() {
+    let database = TestDatabase::create_on(StoreKind::Postgres).await;
+    let url = database.url();
+    let first = AbsyncProcess::start(ABSYNC, url, &[]);
+    let second = AbsyncProcess::start(ABSYNC, url, &[]);
     let receiver = Receiver::start().await;
-    let token = token(&url).await;
+    let token = token(url).await;
     // Ingest through both instances.
     let mut a = Clients::connect(first.grpc_addr, Some(token.clone())).await;
     let mut b = Clients::connect(second.grpc_addr, Some(token)).await;
@@ -197,17 +205,23 @@ async fn two_instances_share_the_work_and_send_each_delivery_once(
         twice.len()
     );
     assert_eq!(seen.len(), 10_000);
-    let db = pool.connect_with(connect).await.unwrap();
-    wait_all_succeeded(&db, 10_000).await;
+    wait_all_succeeded(&database.pool().await, 10_000).await;
     drop((first, second));
 }
 
-#[sqlx::test(migrations = false)]
-async fn sigterm_mid_run_exits_in_time_and_a_restart_finishes(
-    pool: PgPoolOptions,
-    connect: PgConnectOptions,
-) {
-    let url = url_for(connect.get_database().unwrap());
+#[tokio::test]
+async fn sigterm_mid_run_exits_in_time_and_a_restart_finishes_on_postgres() {
+    sigterm_mid_run_exits_in_time_and_a_restart_finishes(StoreKind::Postgres).await;
+}
+
+#[tokio::test]
+async fn sigterm_mid_run_exits_in_time_and_a_restart_finishes_on_sqlite() {
+    sigterm_mid_run_exits_in_time_and_a_restart_finishes(StoreKind::Sqlite).await;
+}
+
+async fn sigterm_mid_run_exits_in_time_and_a_restart_finishes(store: StoreKind) {
+    let database = TestDatabase::create_on(store).await;
+    let url = database.url();
     let flags = [
         "--shutdown-timeout",
         "2s",
@@ -216,10 +230,10 @@ async fn sigterm_mid_run_exits_in_time_and_a_restart_finishes(
         "--dispatch-poll-interval",
         "200ms",
     ];
-    let first = AbsyncProcess::start(ABSYNC, &url, &flags);
+    let first = AbsyncProcess::start(ABSYNC, url, &flags);
     let receiver = Receiver::start().await;
     receiver.delay_answers(Duration::from_millis(200));
-    let mut clients = Clients::connect(first.grpc_addr, Some(token(&url).await)).await;
+    let mut clients = Clients::connect(first.grpc_addr, Some(token(url).await)).await;
     subscribe_and_ingest(&mut clients, &receiver, 20).await;
     receiver.wait_for(16, Duration::from_secs(30)).await;
 
@@ -235,9 +249,8 @@ async fn sigterm_mid_run_exits_in_time_and_a_restart_finishes(
         "SIGTERM came mid-run ({delivered} delivered)"
     );
 
-    let _second = AbsyncProcess::start(ABSYNC, &url, &flags);
+    let _second = AbsyncProcess::start(ABSYNC, url, &flags);
     let seen = wait_distinct(&receiver, 200, Duration::from_secs(60)).await;
     assert_eq!(seen.len(), 200);
-    let db = pool.connect_with(connect).await.unwrap();
-    wait_all_succeeded(&db, 200).await;
+    wait_all_succeeded(&database.pool().await, 200).await;
 }

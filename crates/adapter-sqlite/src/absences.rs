@@ -1,0 +1,272 @@
+//! Absence store: current absences, the change log and the outbox, written in one transaction.
+
+use crate::error::{decode_error, store_error};
+use crate::store::{SqliteStore, micros, now};
+use absync_application::ports::{
+    AbsenceStore, AbsenceWrite, AppliedEvent, CurrentLeave, StoreError, StoredAbsence,
+};
+use absync_domain::{
+    AbsenceId, AbsenceNumber, ChangeVersion, Leave, LeaveEvent, LeaveKey, LeaveState, Revision,
+    TenantId,
+};
+use async_trait::async_trait;
+use chrono::NaiveDate;
+use sqlx::SqliteConnection;
+
+fn json<T: serde::Serialize>(what: &'static str, value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| decode_error(what, e))
+}
+
+fn revision_to_db(revision: Revision) -> i64 {
+    i64::try_from(revision.get()).unwrap_or(i64::MAX)
+}
+
+/// Takes `count` values of counter `name`; returns the first.
+pub(crate) async fn take(
+    conn: &mut SqliteConnection,
+    name: &str,
+    count: i64,
+) -> Result<i64, StoreError> {
+    let last: i64 = sqlx::query_scalar(
+        "UPDATE counters SET value = value + ?1 WHERE name = ?2 RETURNING value",
+    )
+    .bind(count)
+    .bind(name)
+    .fetch_one(conn)
+    .await
+    .map_err(store_error)?;
+    Ok(last - count + 1)
+}
+
+#[async_trait]
+impl AbsenceStore for SqliteStore {
+    #[tracing::instrument(name = "sqlite.load_absence", skip_all, err, fields(tenant = %tenant, absence_id = %id))]
+    async fn load(
+        &self,
+        tenant: &TenantId,
+        id: &AbsenceId,
+    ) -> Result<Option<StoredAbsence>, StoreError> {
+        let row: Option<(i64, i64, i64, Option<String>)> = sqlx::query_as(
+            "SELECT number, revision, row_version, body FROM absences
+             WHERE tenant_id = ?1 AND absence_id = ?2",
+        )
+        .bind(tenant.as_str())
+        .bind(id.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(store_error)?;
+        let Some((number, revision, row_version, body)) = row else {
+            return Ok(None);
+        };
+        let leaves: Vec<String> = sqlx::query_scalar(
+            "SELECT leave FROM leaves WHERE tenant_id = ?1 AND absence_number = ?2
+             ORDER BY leave_date, half",
+        )
+        .bind(tenant.as_str())
+        .bind(number)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_error)?;
+        Ok(Some(StoredAbsence {
+            number: AbsenceNumber::new(number).map_err(|e| decode_error("absence number", e))?,
+            row_version,
+            revision: u64::try_from(revision)
+                .ok()
+                .and_then(|r| Revision::new(r).ok())
+                .ok_or_else(|| decode_error("revision", revision))?,
+            absence: body
+                .map(|b| serde_json::from_str(&b).map_err(|e| decode_error("absence", e)))
+                .transpose()?,
+            leaves: leaves
+                .iter()
+                .map(|l| serde_json::from_str(l).map_err(|e| decode_error("leave", e)))
+                .collect::<Result<_, _>>()?,
+        }))
+    }
+
+    #[tracing::instrument(name = "sqlite.allocate_absence_number", skip_all, err)]
+    async fn allocate_number(&self) -> Result<AbsenceNumber, StoreError> {
+        let mut write = self.write().await?;
+        let number = take(&mut write.tx, "absence_number", 1).await?;
+        write.commit().await?;
+        AbsenceNumber::new(number).map_err(|e| decode_error("absence number", e))
+    }
+
+    #[tracing::instrument(name = "sqlite.write_absence", skip_all, err,
+        fields(tenant = %change.tenant, absence_id = %change.absence_id, events = change.events.len()))]
+    async fn write(&self, change: AbsenceWrite) -> Result<Vec<AppliedEvent>, StoreError> {
+        let body = change
+            .absence
+            .as_ref()
+            .map(|a| json("absence", a))
+            .transpose()?;
+        let at = micros(change.at);
+        let written_at = now();
+        let mut write = self.write().await?;
+        let tx = &mut write.tx;
+        // The absence row decides: 0 rows means someone else changed it, and nothing is written.
+        let written = match change.expected_row_version {
+            None => sqlx::query(
+                "INSERT INTO absences (tenant_id, absence_id, number, revision, row_version, body, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6, ?6)
+                 ON CONFLICT (tenant_id, absence_id) DO NOTHING",
+            )
+            .bind(change.tenant.as_str())
+            .bind(change.absence_id.as_str())
+            .bind(change.number.get())
+            .bind(revision_to_db(change.revision))
+            .bind(&body)
+            .bind(written_at)
+            .execute(&mut **tx)
+            .await,
+            Some(expected) => sqlx::query(
+                "UPDATE absences SET revision = ?4, row_version = row_version + 1, body = ?5, updated_at = ?6
+                 WHERE tenant_id = ?1 AND absence_id = ?2 AND number = ?3 AND row_version = ?7",
+            )
+            .bind(change.tenant.as_str())
+            .bind(change.absence_id.as_str())
+            .bind(change.number.get())
+            .bind(revision_to_db(change.revision))
+            .bind(&body)
+            .bind(written_at)
+            .bind(expected)
+            .execute(&mut **tx)
+            .await,
+        }
+        .map_err(store_error)?;
+        if written.rows_affected() != 1 {
+            return Err(StoreError::Conflict);
+        }
+        let count = i64::try_from(change.events.len()).unwrap_or(i64::MAX);
+        let first = if count > 0 {
+            take(tx, "change_version", count).await?
+        } else {
+            0
+        };
+        let mut applied = Vec::with_capacity(change.events.len());
+        let mut queued = false;
+        for (version, event) in (first..).zip(&change.events) {
+            let leave = &event.record.leave;
+            let key = leave.key.to_string();
+            let date = leave.key.date().to_string();
+            let half = leave.key.half().as_str();
+            sqlx::query(
+                "INSERT INTO leave_events (tenant_id, change_version, absence_number, leave_key, event, record, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )
+            .bind(change.tenant.as_str())
+            .bind(version)
+            .bind(change.number.get())
+            .bind(&key)
+            .bind(event.record.event.as_str())
+            .bind(json("leave event", &event.record)?)
+            .bind(written_at)
+            .execute(&mut **tx)
+            .await
+            .map_err(store_error)?;
+            if event.record.event == LeaveEvent::Deleted {
+                sqlx::query(
+                    "DELETE FROM leaves WHERE tenant_id = ?1 AND absence_number = ?2
+                       AND leave_date = ?3 AND half = ?4",
+                )
+                .bind(change.tenant.as_str())
+                .bind(change.number.get())
+                .bind(&date)
+                .bind(half)
+                .execute(&mut **tx)
+                .await
+                .map_err(store_error)?;
+            } else {
+                sqlx::query(
+                    "INSERT INTO leaves (tenant_id, absence_number, leave_date, half, state, leave, change_version)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                     ON CONFLICT (tenant_id, absence_number, leave_date, half)
+                     DO UPDATE SET state = excluded.state, leave = excluded.leave,
+                                   change_version = excluded.change_version",
+                )
+                .bind(change.tenant.as_str())
+                .bind(change.number.get())
+                .bind(&date)
+                .bind(half)
+                .bind(match leave.state {
+                    LeaveState::Pending => "pending",
+                    LeaveState::Approved => "approved",
+                })
+                .bind(json("leave", leave)?)
+                .bind(version)
+                .execute(&mut **tx)
+                .await
+                .map_err(store_error)?;
+            }
+            for subscription in &event.subscriptions {
+                // Behind an unfinished delivery of the same (subscription, leave), it waits.
+                sqlx::query(
+                    "INSERT INTO deliveries
+                         (tenant_id, subscription_id, change_version, leave_key, status, next_attempt_at, created_at, updated_at)
+                     VALUES (?1, ?2, ?3, ?4,
+                             CASE WHEN EXISTS (SELECT 1 FROM deliveries o
+                                               WHERE o.subscription_id = ?2 AND o.leave_key = ?4
+                                                 AND o.status IN ('pending', 'waiting'))
+                                  THEN 'waiting' ELSE 'pending' END,
+                             ?5, ?6, ?6)",
+                )
+                .bind(change.tenant.as_str())
+                .bind(subscription.as_str())
+                .bind(version)
+                .bind(&key)
+                .bind(at)
+                .bind(written_at)
+                .execute(&mut **tx)
+                .await
+                .map_err(store_error)?;
+                queued = true;
+            }
+            applied.push(AppliedEvent {
+                leave_key: event.record.key(),
+                event: event.record.event,
+                change_version: ChangeVersion::new(version),
+            });
+        }
+        write.commit().await?;
+        if queued {
+            self.signal_work();
+        }
+        Ok(applied)
+    }
+
+    #[tracing::instrument(name = "sqlite.list_leaves", skip_all, err, fields(tenant = %tenant, limit))]
+    async fn list_leaves(
+        &self,
+        tenant: &TenantId,
+        from: Option<NaiveDate>,
+        after: Option<LeaveKey>,
+        limit: u32,
+    ) -> Result<Vec<CurrentLeave>, StoreError> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT leave, change_version FROM leaves
+             WHERE tenant_id = ?1
+               AND (?2 IS NULL OR leave_date >= ?2)
+               AND (?3 IS NULL OR (leave_date, absence_number, half) > (?3, ?4, ?5))
+             ORDER BY leave_date, absence_number, half
+             LIMIT ?6",
+        )
+        .bind(tenant.as_str())
+        .bind(from.map(|d| d.to_string()))
+        .bind(after.map(|k| k.date().to_string()))
+        .bind(after.map(|k| k.absence().get()))
+        .bind(after.map(|k| k.half().as_str()))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_error)?;
+        rows.into_iter()
+            .map(|(leave, version)| {
+                Ok(CurrentLeave {
+                    leave: serde_json::from_str::<Leave>(&leave)
+                        .map_err(|e| decode_error("leave", e))?,
+                    change_version: ChangeVersion::new(version),
+                })
+            })
+            .collect()
+    }
+}

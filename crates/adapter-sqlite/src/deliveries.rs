@@ -1,0 +1,263 @@
+//! Delivery queue: claim due deliveries with a lease, record attempts in batches.
+
+use crate::error::{decode_error, store_error};
+use crate::store::{SqliteStore, micros, now, time};
+use absync_application::ports::{
+    AttemptReport, ClaimedDelivery, DeliveryQueue, NextStep, SendOutcome, StoreError,
+};
+use absync_domain::{
+    AuthorizationValue, ChangeVersion, Collection, DeliveryId, DestinationUrl, SigningSecret,
+    SubscriptionId, TenantId,
+};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::SqliteConnection;
+
+/// The columns of a [`ClaimRow`], over `deliveries c`, `subscriptions s` and `leave_events e`; `?1`
+/// is now (in microseconds).
+pub(crate) const CLAIM_COLUMNS: &str = "c.id, c.tenant_id, c.subscription_id, s.collection, s.destination,
+    s.authorization_value, c.change_version, e.record, c.attempt_count, s.signing_secret,
+    CASE WHEN s.previous_secret_expires_at > ?1 THEN s.previous_signing_secret END AS previous_signing_secret";
+
+/// A delivery with everything needed to render and send it.
+#[derive(sqlx::FromRow)]
+pub(crate) struct ClaimRow {
+    id: i64,
+    tenant_id: String,
+    subscription_id: String,
+    collection: String,
+    destination: String,
+    authorization_value: Option<String>,
+    change_version: i64,
+    record: String,
+    attempt_count: i64,
+    signing_secret: String,
+    previous_signing_secret: Option<String>,
+}
+
+impl TryFrom<ClaimRow> for ClaimedDelivery {
+    type Error = StoreError;
+
+    fn try_from(row: ClaimRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: DeliveryId::new(row.id),
+            tenant: TenantId::parse(&row.tenant_id).map_err(|e| decode_error("tenant id", e))?,
+            subscription: SubscriptionId::new(row.subscription_id),
+            collection: Collection::parse(&row.collection)
+                .ok_or_else(|| decode_error("collection", &row.collection))?,
+            destination: DestinationUrl::from_trusted(row.destination),
+            authorization: row
+                .authorization_value
+                .map(|v| AuthorizationValue::parse(&v))
+                .transpose()
+                .map_err(|e| decode_error("authorization", e))?,
+            change_version: ChangeVersion::new(row.change_version),
+            record: serde_json::from_str(&row.record)
+                .map_err(|e| decode_error("leave event", e))?,
+            attempts_made: u32::try_from(row.attempt_count).unwrap_or(0),
+            signing_secrets: std::iter::once(row.signing_secret)
+                .chain(row.previous_signing_secret)
+                .map(|s| SigningSecret::parse(&s).map_err(|e| decode_error("signing secret", e)))
+                .collect::<Result<_, _>>()?,
+        })
+    }
+}
+
+/// Bytes kept of a response body.
+const EXCERPT_LIMIT: usize = 4096;
+
+/// Moves the next waiting delivery of the (subscription, leave) of `finished`, if that one has
+/// finished, to pending. It keeps its own due time (when it was queued, so already past).
+async fn promote_next(
+    conn: &mut SqliteConnection,
+    finished: i64,
+    at: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE deliveries SET status = 'pending', updated_at = ?2
+         WHERE id = (SELECT n.id FROM deliveries f
+                     JOIN deliveries n ON n.subscription_id = f.subscription_id
+                                      AND n.leave_key = f.leave_key AND n.status = 'waiting'
+                     WHERE f.id = ?1 AND f.status IN ('succeeded', 'failed')
+                     ORDER BY n.change_version LIMIT 1)",
+    )
+    .bind(finished)
+    .bind(at)
+    .execute(conn)
+    .await
+    .map_err(store_error)?;
+    Ok(())
+}
+
+#[async_trait]
+impl DeliveryQueue for SqliteStore {
+    #[tracing::instrument(name = "sqlite.claim_due", skip_all, err, fields(limit, claimed))]
+    async fn claim_due(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Vec<ClaimedDelivery>, StoreError> {
+        let now = micros(now);
+        let mut write = self.write().await?;
+        // Pending (so first in line for its leave), due, not leased (or the lease expired), of an
+        // enabled, undeleted subscription, in due order.
+        let ids: Vec<i64> = sqlx::query_scalar(
+            "UPDATE deliveries SET lease_until = ?3
+             WHERE id IN (SELECT d.id FROM deliveries d
+                          JOIN subscriptions s ON s.id = d.subscription_id
+                                              AND s.deleted_at IS NULL AND s.status = 'Enabled'
+                          WHERE d.status = 'pending' AND d.next_attempt_at <= ?1
+                            AND (d.lease_until IS NULL OR d.lease_until <= ?1)
+                          ORDER BY d.next_attempt_at LIMIT ?2)
+             RETURNING id",
+        )
+        .bind(now)
+        .bind(i64::from(limit))
+        .bind(micros(lease_until))
+        .fetch_all(&mut *write.tx)
+        .await
+        .map_err(store_error)?;
+        let mut rows = Vec::with_capacity(ids.len());
+        if !ids.is_empty() {
+            let list = serde_json::to_string(&ids).map_err(|e| decode_error("ids", e))?;
+            rows = sqlx::query_as::<_, ClaimRow>(&format!(
+                "SELECT {CLAIM_COLUMNS}
+                 FROM deliveries c
+                 JOIN subscriptions s ON s.id = c.subscription_id
+                 JOIN leave_events e ON e.tenant_id = c.tenant_id AND e.change_version = c.change_version
+                 WHERE c.id IN (SELECT value FROM json_each(?2))
+                 ORDER BY c.id"
+            ))
+            .bind(now)
+            .bind(list)
+            .fetch_all(&mut *write.tx)
+            .await
+            .map_err(store_error)?;
+        }
+        write.commit().await?;
+        tracing::Span::current().record("claimed", rows.len());
+        rows.into_iter().map(ClaimedDelivery::try_from).collect()
+    }
+
+    #[tracing::instrument(name = "sqlite.record_attempts", skip_all, err, fields(reports = reports.len()))]
+    async fn record(&self, reports: Vec<AttemptReport>) -> Result<(), StoreError> {
+        if reports.is_empty() {
+            return Ok(());
+        }
+        let at = now();
+        let mut write = self.write().await?;
+        let tx = &mut write.tx;
+        for report in reports {
+            let id = report.delivery.get();
+            let (status, next_at, disable) = match report.next {
+                NextStep::Succeeded => ("succeeded", None, false),
+                NextStep::RetryAt(when) => ("pending", Some(micros(when)), false),
+                NextStep::Failed {
+                    disable_subscription,
+                } => ("failed", None, disable_subscription),
+            };
+            let (http_status, error_kind, error_detail, excerpt) = match report.outcome {
+                SendOutcome::Answered {
+                    status,
+                    mut body_excerpt,
+                } => {
+                    body_excerpt.truncate(EXCERPT_LIMIT);
+                    (Some(i64::from(status)), None, None, body_excerpt)
+                }
+                SendOutcome::NoAnswer { kind, detail } => {
+                    (None, Some(kind.as_str()), Some(detail), Vec::new())
+                }
+            };
+            sqlx::query(
+                "INSERT INTO delivery_attempts
+                     (delivery_id, tenant_id, started_at, duration_ms, http_status, error_kind, error_detail, response_excerpt)
+                 SELECT id, tenant_id, ?2, ?3, ?4, ?5, ?6, ?7 FROM deliveries WHERE id = ?1",
+            )
+            .bind(id)
+            .bind(micros(report.started_at))
+            .bind(i64::try_from(report.duration.as_millis()).unwrap_or(i64::MAX))
+            .bind(http_status)
+            .bind(error_kind)
+            .bind(error_detail)
+            .bind(excerpt)
+            .execute(&mut **tx)
+            .await
+            .map_err(store_error)?;
+            sqlx::query(
+                "UPDATE deliveries
+                 SET status = ?2, attempt_count = attempt_count + 1,
+                     next_attempt_at = COALESCE(?3, next_attempt_at), lease_until = NULL,
+                     last_http_status = ?4, last_error = ?5, updated_at = ?6
+                 WHERE id = ?1 AND status = 'pending'",
+            )
+            .bind(id)
+            .bind(status)
+            .bind(next_at)
+            .bind(http_status)
+            .bind(error_kind)
+            .bind(at)
+            .execute(&mut **tx)
+            .await
+            .map_err(store_error)?;
+            promote_next(tx, id, at).await?;
+            if disable {
+                sqlx::query(
+                    "UPDATE subscriptions SET status = 'Disabled'
+                     WHERE id = (SELECT subscription_id FROM deliveries WHERE id = ?1)",
+                )
+                .bind(id)
+                .execute(&mut **tx)
+                .await
+                .map_err(store_error)?;
+            }
+        }
+        write.commit().await
+    }
+
+    #[tracing::instrument(name = "sqlite.next_due", skip_all, err)]
+    async fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        // Leased deliveries count from their lease's end: that is when they can be claimed again.
+        let next: Option<i64> = sqlx::query_scalar(
+            "SELECT min(max(d.next_attempt_at, COALESCE(d.lease_until, d.next_attempt_at)))
+             FROM (SELECT subscription_id, next_attempt_at, lease_until
+                   FROM deliveries WHERE status = 'pending'
+                   ORDER BY next_attempt_at LIMIT 1000) AS d
+             JOIN subscriptions s ON s.id = d.subscription_id AND s.deleted_at IS NULL AND s.status = 'Enabled'",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(store_error)?;
+        Ok(next.map(time))
+    }
+
+    #[tracing::instrument(name = "sqlite.release_leases", skip_all, err, fields(deliveries = deliveries.len()))]
+    async fn release(&self, deliveries: Vec<DeliveryId>) -> Result<(), StoreError> {
+        let ids: Vec<i64> = deliveries.iter().map(|d| d.get()).collect();
+        let list = serde_json::to_string(&ids).map_err(|e| decode_error("ids", e))?;
+        let mut write = self.write().await?;
+        sqlx::query(
+            "UPDATE deliveries SET lease_until = NULL
+             WHERE id IN (SELECT value FROM json_each(?1)) AND status = 'pending'",
+        )
+        .bind(list)
+        .execute(&mut *write.tx)
+        .await
+        .map_err(store_error)?;
+        write.commit().await
+    }
+
+    #[tracing::instrument(name = "sqlite.purge_succeeded", skip_all, err, fields(purged))]
+    async fn purge_succeeded(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let mut write = self.write().await?;
+        let done =
+            sqlx::query("DELETE FROM deliveries WHERE status = 'succeeded' AND updated_at < ?1")
+                .bind(micros(before))
+                .execute(&mut *write.tx)
+                .await
+                .map_err(store_error)?;
+        write.commit().await?;
+        tracing::Span::current().record("purged", done.rows_affected());
+        Ok(done.rows_affected())
+    }
+}

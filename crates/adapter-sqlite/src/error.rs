@@ -1,0 +1,64 @@
+//! Translation of sqlx errors at the seam: nothing sqlx-specific crosses a port.
+
+use absync_application::ports::StoreError;
+use std::path::PathBuf;
+
+/// The store could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The URL is not a SQLite URL.
+    #[error("invalid SQLite URL: {0}")]
+    Url(String),
+    /// Another process holds the database file.
+    #[error(
+        "the SQLite database {} is in use by another absync process (SQLite serves one instance; \
+         stop the other one, or use PostgreSQL to run several)",
+        .0.display()
+    )]
+    InUse(PathBuf),
+    /// A file or folder could not be created or opened.
+    #[error("cannot open {}", .0.display())]
+    Io(PathBuf, #[source] std::io::Error),
+    /// SQLite could not open the database.
+    #[error("cannot open the SQLite database {}", .0.display())]
+    Open(PathBuf, #[source] sqlx::Error),
+    /// The schema migrations failed.
+    #[error("database migration failed")]
+    Migrate(#[source] sqlx::migrate::MigrateError),
+}
+
+pub(crate) fn store_error(err: sqlx::Error) -> StoreError {
+    let transient = match &err {
+        sqlx::Error::Io(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        // SQLITE_BUSY (5) and SQLITE_LOCKED (6), with their extended codes: the file is locked for
+        // longer than the busy timeout. SQLITE_FULL (13), SQLITE_IOERR (10): the disk.
+        sqlx::Error::Database(db) => db
+            .code()
+            .and_then(|c| c.parse::<i32>().ok())
+            .is_some_and(|c| matches!(c & 0xff, 5 | 6 | 10 | 13)),
+        _ => false,
+    };
+    if transient {
+        StoreError::Unavailable(Box::new(err))
+    } else {
+        StoreError::Unexpected(Box::new(err))
+    }
+}
+
+/// A stored value that does not decode.
+#[derive(Debug, thiserror::Error)]
+#[error("stored {what} does not decode: {detail}")]
+pub(crate) struct DecodeError {
+    pub(crate) what: &'static str,
+    pub(crate) detail: String,
+}
+
+pub(crate) fn decode_error(what: &'static str, detail: impl std::fmt::Display) -> StoreError {
+    StoreError::Unexpected(Box::new(DecodeError {
+        what,
+        detail: detail.to_string(),
+    }))
+}

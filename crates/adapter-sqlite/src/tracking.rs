@@ -1,0 +1,358 @@
+//! Delivery tracking: listings, details, re-sync and mark-processed, scoped by tenant.
+
+use crate::deliveries::{CLAIM_COLUMNS, ClaimRow};
+use crate::error::{decode_error, store_error};
+use crate::store::{SqliteStore, micros, now, time};
+use absync_application::ports::{
+    AttemptSummary, DeliveryDetail, DeliveryFilter, DeliveryStatus, DeliverySummary,
+    DeliveryTracking, PendingTask, QueueStats, ResyncRefusal, StoreError,
+};
+use absync_domain::{DeliveryId, SubscriptionId, TenantId};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+const SUMMARY: &str = "d.id, d.subscription_id, d.leave_key, e.event,
+    d.change_version, d.status, d.attempt_count, d.next_attempt_at, d.last_http_status, d.last_error,
+    d.created_at, d.updated_at, d.processed_note
+    FROM deliveries d JOIN leave_events e ON e.tenant_id = d.tenant_id AND e.change_version = d.change_version";
+
+#[derive(sqlx::FromRow)]
+struct SummaryRow {
+    id: i64,
+    subscription_id: String,
+    leave_key: String,
+    event: String,
+    change_version: i64,
+    status: String,
+    attempt_count: i64,
+    next_attempt_at: i64,
+    last_http_status: Option<i64>,
+    last_error: Option<String>,
+    created_at: i64,
+    updated_at: i64,
+    processed_note: Option<String>,
+}
+
+impl TryFrom<SummaryRow> for DeliverySummary {
+    type Error = StoreError;
+
+    fn try_from(row: SummaryRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: DeliveryId::new(row.id),
+            subscription: SubscriptionId::new(row.subscription_id),
+            leave_key: row.leave_key,
+            event: row.event,
+            change_version: row.change_version,
+            status: DeliveryStatus::parse(&row.status)
+                .ok_or_else(|| decode_error("delivery status", &row.status))?,
+            attempts: u32::try_from(row.attempt_count).unwrap_or(0),
+            next_attempt_at: time(row.next_attempt_at),
+            last_http_status: row.last_http_status.and_then(|s| u16::try_from(s).ok()),
+            last_error: row.last_error,
+            created_at: time(row.created_at),
+            updated_at: time(row.updated_at),
+            processed_note: row.processed_note,
+        })
+    }
+}
+
+impl SqliteStore {
+    async fn summary(
+        &self,
+        tenant: &TenantId,
+        id: DeliveryId,
+    ) -> Result<Option<DeliverySummary>, StoreError> {
+        let row: Option<SummaryRow> = sqlx::query_as(&format!(
+            "SELECT {SUMMARY} WHERE d.tenant_id = ?1 AND d.id = ?2"
+        ))
+        .bind(tenant.as_str())
+        .bind(id.get())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(store_error)?;
+        row.map(DeliverySummary::try_from).transpose()
+    }
+}
+
+#[async_trait]
+impl DeliveryTracking for SqliteStore {
+    #[tracing::instrument(name = "sqlite.list_deliveries", skip_all, err, fields(tenant = %tenant, limit))]
+    async fn list_deliveries(
+        &self,
+        tenant: &TenantId,
+        filter: DeliveryFilter,
+        before: Option<DeliveryId>,
+        limit: u32,
+    ) -> Result<Vec<DeliverySummary>, StoreError> {
+        let subscription = filter.subscription.as_ref().map(SubscriptionId::as_str);
+        let rows: Vec<SummaryRow> = sqlx::query_as(&format!(
+            "SELECT {SUMMARY}
+             WHERE d.tenant_id = ?1
+               AND (?2 IS NULL OR d.subscription_id = ?2)
+               AND (?3 IS NULL OR d.status = ?3)
+               AND (?4 IS NULL OR d.leave_key = ?4)
+               AND (?5 IS NULL OR e.event = ?5)
+               AND (?6 IS NULL OR d.created_at >= ?6)
+               AND (?7 IS NULL OR d.id < ?7)
+             ORDER BY d.id DESC
+             LIMIT ?8"
+        ))
+        .bind(tenant.as_str())
+        .bind(subscription)
+        .bind(filter.status.map(DeliveryStatus::as_str))
+        .bind(filter.leave_key)
+        .bind(filter.event)
+        .bind(filter.since.map(micros))
+        .bind(before.map(DeliveryId::get))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_error)?;
+        rows.into_iter().map(DeliverySummary::try_from).collect()
+    }
+
+    #[tracing::instrument(name = "sqlite.get_delivery", skip_all, err, fields(tenant = %tenant, delivery_id = %id))]
+    async fn get_delivery(
+        &self,
+        tenant: &TenantId,
+        id: DeliveryId,
+    ) -> Result<Option<DeliveryDetail>, StoreError> {
+        let Some(summary) = self.summary(tenant, id).await? else {
+            return Ok(None);
+        };
+        let message: ClaimRow = sqlx::query_as(&format!(
+            "SELECT {CLAIM_COLUMNS}
+             FROM deliveries c
+             JOIN subscriptions s ON s.id = c.subscription_id
+             JOIN leave_events e ON e.tenant_id = c.tenant_id AND e.change_version = c.change_version
+             WHERE c.tenant_id = ?2 AND c.id = ?3"
+        ))
+        .bind(now())
+        .bind(tenant.as_str())
+        .bind(id.get())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(store_error)?;
+        let attempts: Vec<(i64, i64, Option<i64>, Option<String>, Option<String>, Option<Vec<u8>>)> =
+            sqlx::query_as(
+                "SELECT started_at, duration_ms, http_status, error_kind, error_detail, response_excerpt
+                 FROM delivery_attempts WHERE tenant_id = ?1 AND delivery_id = ?2 ORDER BY id",
+            )
+            .bind(tenant.as_str())
+            .bind(id.get())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(Some(DeliveryDetail {
+            summary,
+            message: message.try_into()?,
+            attempts: attempts
+                .into_iter()
+                .map(
+                    |(started_at, duration, status, kind, detail, excerpt)| AttemptSummary {
+                        started_at: time(started_at),
+                        duration_ms: u32::try_from(duration).unwrap_or(0),
+                        http_status: status.and_then(|s| u16::try_from(s).ok()),
+                        error_kind: kind,
+                        error_detail: detail,
+                        response_excerpt: excerpt.unwrap_or_default(),
+                    },
+                )
+                .collect(),
+        }))
+    }
+
+    #[tracing::instrument(name = "sqlite.resync_delivery", skip_all, err, fields(tenant = %tenant, delivery_id = %id, force))]
+    async fn resync(
+        &self,
+        tenant: &TenantId,
+        id: DeliveryId,
+        force: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Result<DeliverySummary, ResyncRefusal>>, StoreError> {
+        let mut write = self.write().await?;
+        let row: Option<(String, bool, bool)> = sqlx::query_as(
+            "SELECT d.status,
+                    EXISTS (SELECT 1 FROM deliveries n WHERE n.subscription_id = d.subscription_id
+                            AND n.leave_key = d.leave_key AND n.change_version > d.change_version
+                            AND n.status = 'succeeded'),
+                    EXISTS (SELECT 1 FROM deliveries n WHERE n.subscription_id = d.subscription_id
+                            AND n.leave_key = d.leave_key AND n.change_version > d.change_version
+                            AND n.status IN ('pending', 'waiting'))
+             FROM deliveries d WHERE d.tenant_id = ?1 AND d.id = ?2",
+        )
+        .bind(tenant.as_str())
+        .bind(id.get())
+        .fetch_optional(&mut *write.tx)
+        .await
+        .map_err(store_error)?;
+        let Some((status, superseded, newer_in_flight)) = row else {
+            return Ok(None);
+        };
+        if newer_in_flight {
+            return Ok(Some(Err(ResyncRefusal::NewerInFlight)));
+        }
+        if superseded && !force {
+            return Ok(Some(Err(ResyncRefusal::Superseded)));
+        }
+        if status != "waiting" {
+            sqlx::query(
+                "UPDATE deliveries SET status = 'pending', next_attempt_at = ?2, lease_until = NULL,
+                        processed_at = NULL, updated_at = ?3
+                 WHERE id = ?1",
+            )
+            .bind(id.get())
+            .bind(micros(now))
+            .bind(crate::store::now())
+            .execute(&mut *write.tx)
+            .await
+            .map_err(store_error)?;
+        }
+        write.commit().await?;
+        self.signal_work();
+        Ok(self.summary(tenant, id).await?.map(Ok))
+    }
+
+    #[tracing::instrument(name = "sqlite.mark_processed", skip_all, err, fields(tenant = %tenant, delivery_id = %id))]
+    async fn mark_processed(
+        &self,
+        tenant: &TenantId,
+        id: DeliveryId,
+        note: Option<String>,
+    ) -> Result<Option<DeliverySummary>, StoreError> {
+        let at = now();
+        let mut write = self.write().await?;
+        let done = sqlx::query(
+            "UPDATE deliveries SET status = 'processed', processed_at = ?4, processed_note = ?3,
+                    updated_at = ?4
+             WHERE tenant_id = ?1 AND id = ?2 AND status = 'failed'",
+        )
+        .bind(tenant.as_str())
+        .bind(id.get())
+        .bind(note)
+        .bind(at)
+        .execute(&mut *write.tx)
+        .await
+        .map_err(store_error)?;
+        write.commit().await?;
+        if done.rows_affected() == 0 {
+            return Ok(None);
+        }
+        self.summary(tenant, id).await
+    }
+
+    #[tracing::instrument(name = "sqlite.resync_failed", skip_all, err, fields(tenant = %tenant))]
+    async fn resync_failed(
+        &self,
+        tenant: &TenantId,
+        subscription: Option<SubscriptionId>,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        // Only the latest delivery of each leave: an older one would overwrite newer state.
+        let mut write = self.write().await?;
+        let done = sqlx::query(
+            "UPDATE deliveries SET status = 'pending', next_attempt_at = ?3, lease_until = NULL,
+                    updated_at = ?4
+             WHERE tenant_id = ?1 AND status = 'failed'
+               AND (?2 IS NULL OR subscription_id = ?2)
+               AND NOT EXISTS (SELECT 1 FROM deliveries n
+                               WHERE n.subscription_id = deliveries.subscription_id
+                                 AND n.leave_key = deliveries.leave_key
+                                 AND n.change_version > deliveries.change_version)",
+        )
+        .bind(tenant.as_str())
+        .bind(subscription.as_ref().map(SubscriptionId::as_str))
+        .bind(micros(now))
+        .bind(crate::store::now())
+        .execute(&mut *write.tx)
+        .await
+        .map_err(store_error)?;
+        write.commit().await?;
+        if done.rows_affected() > 0 {
+            self.signal_work();
+        }
+        Ok(done.rows_affected())
+    }
+
+    #[tracing::instrument(name = "sqlite.deliveries_changed_since", skip_all, err, fields(tenant = %tenant))]
+    async fn changed_since(
+        &self,
+        tenant: &TenantId,
+        subscription: Option<SubscriptionId>,
+        since: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<DeliverySummary>, StoreError> {
+        let rows: Vec<SummaryRow> = sqlx::query_as(&format!(
+            "SELECT {SUMMARY}
+             WHERE d.tenant_id = ?1 AND (?2 IS NULL OR d.subscription_id = ?2)
+               AND d.updated_at >= ?3
+             ORDER BY d.updated_at, d.id
+             LIMIT ?4"
+        ))
+        .bind(tenant.as_str())
+        .bind(subscription.as_ref().map(SubscriptionId::as_str))
+        .bind(micros(since))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_error)?;
+        rows.into_iter().map(DeliverySummary::try_from).collect()
+    }
+
+    #[tracing::instrument(name = "sqlite.queue_stats", skip_all, err)]
+    async fn queue_stats(&self, now: DateTime<Utc>) -> Result<QueueStats, StoreError> {
+        let by_status: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT status, count(*) FROM deliveries GROUP BY status ORDER BY status",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_error)?;
+        let (due, oldest_due): (i64, Option<i64>) = sqlx::query_as(
+            "SELECT count(*), min(next_attempt_at) FROM deliveries
+             WHERE status = 'pending' AND next_attempt_at <= ?1",
+        )
+        .bind(micros(now))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(store_error)?;
+        Ok(QueueStats {
+            by_status: by_status
+                .into_iter()
+                .filter_map(|(status, n)| DeliveryStatus::parse(&status).map(|s| (s, n)))
+                .collect(),
+            due,
+            oldest_due: oldest_due.map(time),
+        })
+    }
+
+    #[tracing::instrument(name = "sqlite.pending_tasks", skip_all, err, fields(tenant = %tenant))]
+    async fn pending_tasks(&self, tenant: &TenantId) -> Result<Vec<PendingTask>, StoreError> {
+        let rows: Vec<(String, String, i64, i64, String)> = sqlx::query_as(
+            "SELECT d.subscription_id, s.destination, count(*), min(d.created_at),
+                    (SELECT COALESCE(CAST(x.last_http_status AS TEXT), x.last_error, '')
+                     FROM deliveries x
+                     WHERE x.tenant_id = ?1 AND x.subscription_id = d.subscription_id AND x.status = 'failed'
+                     ORDER BY x.updated_at DESC, x.id DESC LIMIT 1)
+             FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id
+             WHERE d.tenant_id = ?1 AND d.status = 'failed'
+             GROUP BY d.subscription_id, s.destination
+             ORDER BY min(d.created_at)",
+        )
+        .bind(tenant.as_str())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_error)?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(subscription, destination, failed, oldest, latest_error)| PendingTask {
+                    subscription: SubscriptionId::new(subscription),
+                    destination,
+                    failed: u64::try_from(failed).unwrap_or(0),
+                    oldest: time(oldest),
+                    latest_error,
+                },
+            )
+            .collect())
+    }
+}
