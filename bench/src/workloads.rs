@@ -2,17 +2,13 @@
 
 use crate::claim::ClaimCost;
 use crate::receiver::{self, Arrivals};
+use crate::store::BenchStore;
 use absync_adapter_grpc::proto::{self, AbsenceStatus, HalfDay};
-use absync_adapter_postgres::{PgStore, PoolSettings};
-use absync_application::TokenService;
-use absync_domain::{Scope, TenantId};
 use absync_e2e::client::Clients;
 use absync_e2e::fixtures::half_days;
 use absync_e2e::process::AbsyncProcess;
-use anyhow::Context;
 use futures::StreamExt;
 use serde_json::{Value, json};
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -38,24 +34,6 @@ pub(crate) struct Results {
     latency_p99_ms: f64,
     latency_samples: usize,
     peak_rss_mb: f64,
-}
-
-/// `base` with its database replaced by `name`.
-pub(crate) fn database_url(base: &str, name: &str) -> anyhow::Result<String> {
-    let (prefix, _) = base
-        .rsplit_once('/')
-        .context("DATABASE_URL ends with /database")?;
-    Ok(format!("{prefix}/{name}"))
-}
-
-/// Drops a benchmark database.
-pub(crate) async fn drop_database(base: &str, name: &str) -> anyhow::Result<()> {
-    let pool = sqlx::PgPool::connect(base).await?;
-    sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-        .execute(&pool)
-        .await?;
-    pool.close().await;
-    Ok(())
 }
 
 /// (a) POSTs/s straight to the receiver, `CONCURRENCY` at a time, for three seconds.
@@ -167,17 +145,6 @@ async fn batch(clients: &Clients, arrivals: &Arrivals) -> anyhow::Result<(f64, f
     Ok((leaves as f64 / seconds, seconds))
 }
 
-/// Vacuums the tables the workloads filled and lets the service go idle.
-async fn settle(url: &str) -> anyhow::Result<()> {
-    let pool = sqlx::PgPool::connect(url).await?;
-    sqlx::query("VACUUM (ANALYZE) deliveries, delivery_attempts, leave_events, leaves, absences")
-        .execute(&pool)
-        .await?;
-    pool.close().await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    Ok(())
-}
-
 /// (d) Ack-to-arrival latency at a paced rate.
 async fn latency(clients: &Clients, arrivals: &Arrivals) -> anyhow::Result<(f64, f64, usize)> {
     arrivals.reset();
@@ -240,10 +207,10 @@ fn peak_rss_mb(pid: u32) -> f64 {
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
-/// Runs (a)–(d) and (f) on a fresh database.
-pub(crate) async fn run(absync: &str, base_url: &str) -> anyhow::Result<Results> {
+/// Runs (a)–(d) and (f) on a fresh database of `store`.
+pub(crate) async fn run(absync: &str, store: &BenchStore) -> anyhow::Result<Results> {
     let name = format!("absync_bench_{}", std::process::id());
-    let url = database_url(base_url, &name)?;
+    let url = store.fresh(&name).await?;
     let (receiver_addr, arrivals) = receiver::start().await?;
     let receiver_url = format!("http://{receiver_addr}/hook");
 
@@ -252,16 +219,7 @@ pub(crate) async fn run(absync: &str, base_url: &str) -> anyhow::Result<Results>
 
     let concurrency = CONCURRENCY.to_string();
     let service = AbsyncProcess::start(absync, &url, &["--dispatch-concurrency", &concurrency]);
-    let store = PgStore::connect(&url, &PoolSettings::default()).await?;
-    let token = TokenService::new(Arc::new(store.clone()))
-        .issue(
-            &TenantId::parse("bench")?,
-            &Scope::ALL,
-            Some("bench".into()),
-        )
-        .await?
-        .token;
-    store.close().await;
+    let token = store.token(&url).await?;
     let mut clients = Clients::connect(service.grpc_addr, Some(token)).await;
     let request = clients.request(proto::CreateSubscriptionRequest {
         destination_url: receiver_url,
@@ -276,14 +234,14 @@ pub(crate) async fn run(absync: &str, base_url: &str) -> anyhow::Result<Results>
         unit(&clients, &arrivals).await?;
     eprintln!("bench: (c) batch workload");
     let (batch_deliveries_per_s, batch_seconds) = batch(&clients, &arrivals).await?;
-    // Latency is measured in the steady state: the 40,000 rows just written are vacuumed first, so
-    // autovacuum does not wake in the middle of the paced run on the same two cores.
-    settle(&url).await?;
+    // Latency is measured in the steady state: the 40,000 rows just written are settled first
+    // (vacuumed, or checkpointed), so housekeeping does not wake in the middle of the paced run.
+    store.settle(&url).await?;
     eprintln!("bench: (d) paced latency");
     let (latency_p50_ms, latency_p99_ms, latency_samples) = latency(&clients, &arrivals).await?;
     let peak_rss_mb = peak_rss_mb(service.pid());
     drop(service);
-    drop_database(base_url, &name).await?;
+    store.discard(&name).await?;
     Ok(Results {
         raw_posts_per_s,
         unit_accepted_per_s,
@@ -298,84 +256,23 @@ pub(crate) async fn run(absync: &str, base_url: &str) -> anyhow::Result<Results>
     })
 }
 
-/// The printed table and the JSON document.
-pub(crate) struct Report {
-    pub(crate) table: String,
+/// One store's measurements, as printed and as written to the results file.
+pub(crate) struct Measured {
+    /// `postgres` or `sqlite`.
+    pub(crate) store: String,
+    /// When it was measured (RFC 3339).
+    pub(crate) measured_at: String,
+    /// Measured by this run (not read back from an earlier results file).
+    pub(crate) now: bool,
+    /// The numbers, as in the results file.
     pub(crate) json: Value,
 }
 
-pub(crate) fn report(r: &Results, claim: &ClaimCost) -> Report {
+/// The JSON document of one store's run.
+pub(crate) fn to_json(r: &Results, claim: &ClaimCost) -> Value {
     let empty_ms = claim.empty.as_secs_f64() * 1000.0;
     let backlog_ms = claim.backlog.as_secs_f64() * 1000.0;
-    let claim_ratio = backlog_ms / empty_ms;
-    let check = |ok: bool| if ok { "met" } else { "MISSED" };
-    let rows = [
-        (
-            "(a) raw limit",
-            format!("{:.0} POSTs/s", r.raw_posts_per_s),
-            String::from("reference"),
-            String::new(),
-        ),
-        (
-            "(b) unit: accepted",
-            format!("{:.0} PutAbsence/s", r.unit_accepted_per_s),
-            String::new(),
-            String::new(),
-        ),
-        (
-            "(b) unit: delivered",
-            format!(
-                "{:.0} deliveries/s ({:.1} s for 20,000)",
-                r.unit_deliveries_per_s, r.unit_seconds
-            ),
-            format!("{:.3} of (a)", r.unit_deliveries_per_s / r.raw_posts_per_s),
-            format!(
-                "target ≥ 3,000/s: {}",
-                check(r.unit_deliveries_per_s >= 3000.0)
-            ),
-        ),
-        (
-            "(c) batch: delivered",
-            format!(
-                "{:.0} deliveries/s ({:.1} s for 20,000)",
-                r.batch_deliveries_per_s, r.batch_seconds
-            ),
-            format!("{:.3} of (a)", r.batch_deliveries_per_s / r.raw_posts_per_s),
-            format!(
-                "target ≥ 10,000/s: {}",
-                check(r.batch_deliveries_per_s >= 10_000.0)
-            ),
-        ),
-        (
-            "(d) latency at 200/s",
-            format!(
-                "p50 {:.2} ms, p99 {:.2} ms ({} samples)",
-                r.latency_p50_ms, r.latency_p99_ms, r.latency_samples
-            ),
-            String::new(),
-            format!("target p99 < 5 ms: {}", check(r.latency_p99_ms < 5.0)),
-        ),
-        (
-            "(e) claim cycle",
-            format!(
-                "empty {empty_ms:.3} ms, {} backlog {backlog_ms:.3} ms",
-                claim.backlog_rows
-            ),
-            format!("{claim_ratio:.2}× empty"),
-            format!("target ≤ 2×: {}", check(claim_ratio <= 2.0)),
-        ),
-        (
-            "(f) peak RSS",
-            format!("{:.1} MB", r.peak_rss_mb),
-            String::new(),
-            format!("target < 64 MB: {}", check(r.peak_rss_mb < 64.0)),
-        ),
-    ];
-    let mut table = String::from("| measure | result | ratio | target |\n|---|---|---|---|\n");
-    for (name, result, ratio, target) in &rows {
-        table.push_str(&format!("| {name} | {result} | {ratio} | {target} |\n"));
-    }
-    let json = json!({
+    json!({
         "raw_posts_per_s": r.raw_posts_per_s,
         "unit": {"accepted_per_s": r.unit_accepted_per_s, "deliveries_per_s": r.unit_deliveries_per_s,
                  "seconds": r.unit_seconds, "ratio_to_raw": r.unit_deliveries_per_s / r.raw_posts_per_s},
@@ -384,8 +281,129 @@ pub(crate) fn report(r: &Results, claim: &ClaimCost) -> Report {
         "latency_ms": {"p50": r.latency_p50_ms, "p99": r.latency_p99_ms, "samples": r.latency_samples,
                        "paced_per_s": PACED_PER_SECOND},
         "claim_cycle_ms": {"empty": empty_ms, "backlog": backlog_ms, "backlog_rows": claim.backlog_rows,
-                           "ratio": claim_ratio},
+                           "ratio": backlog_ms / empty_ms},
         "peak_rss_mb": r.peak_rss_mb,
-    });
-    Report { table, json }
+    })
+}
+
+/// A number of a results document (NaN when missing).
+fn number(json: &Value, path: &[&str]) -> f64 {
+    path.iter()
+        .fold(json, |value, key| &value[*key])
+        .as_f64()
+        .unwrap_or(f64::NAN)
+}
+
+/// One row: a measure, its target, and per store the cell text and whether it met the target.
+struct Row {
+    name: &'static str,
+    target: &'static str,
+    cell: fn(&Value) -> (String, Option<bool>),
+}
+
+const ROWS: &[Row] = &[
+    Row {
+        name: "(a) raw limit",
+        target: "reference",
+        cell: |j| {
+            (
+                format!("{:.0} POSTs/s", number(j, &["raw_posts_per_s"])),
+                None,
+            )
+        },
+    },
+    Row {
+        name: "(b) unit: accepted",
+        target: "",
+        cell: |j| {
+            let v = number(j, &["unit", "accepted_per_s"]);
+            (format!("{v:.0} PutAbsence/s"), None)
+        },
+    },
+    Row {
+        name: "(b) unit: delivered",
+        target: "≥ 3,000/s",
+        cell: |j| {
+            let v = number(j, &["unit", "deliveries_per_s"]);
+            let s = number(j, &["unit", "seconds"]);
+            let ratio = number(j, &["unit", "ratio_to_raw"]);
+            (
+                format!("{v:.0}/s ({s:.1} s; {ratio:.3} of (a))"),
+                Some(v >= 3000.0),
+            )
+        },
+    },
+    Row {
+        name: "(c) batch: delivered",
+        target: "≥ 10,000/s",
+        cell: |j| {
+            let v = number(j, &["batch", "deliveries_per_s"]);
+            let s = number(j, &["batch", "seconds"]);
+            let ratio = number(j, &["batch", "ratio_to_raw"]);
+            (
+                format!("{v:.0}/s ({s:.1} s; {ratio:.3} of (a))"),
+                Some(v >= 10_000.0),
+            )
+        },
+    },
+    Row {
+        name: "(d) latency at 200/s",
+        target: "p99 < 5 ms",
+        cell: |j| {
+            let p50 = number(j, &["latency_ms", "p50"]);
+            let p99 = number(j, &["latency_ms", "p99"]);
+            (format!("p50 {p50:.2} ms, p99 {p99:.2} ms"), Some(p99 < 5.0))
+        },
+    },
+    Row {
+        name: "(e) claim cycle",
+        target: "backlog ≤ 2× empty",
+        cell: |j| {
+            let empty = number(j, &["claim_cycle_ms", "empty"]);
+            let backlog = number(j, &["claim_cycle_ms", "backlog"]);
+            let ratio = number(j, &["claim_cycle_ms", "ratio"]);
+            (
+                format!("empty {empty:.3} ms, 1M backlog {backlog:.3} ms ({ratio:.2}×)"),
+                Some(ratio <= 2.0),
+            )
+        },
+    },
+    Row {
+        name: "(f) peak RSS",
+        target: "< 64 MB",
+        cell: |j| {
+            let v = number(j, &["peak_rss_mb"]);
+            (format!("{v:.1} MB"), Some(v < 64.0))
+        },
+    },
+];
+
+/// The table: one row per measure, one column per store.
+pub(crate) fn report(stores: &[Measured]) -> String {
+    let mut table = String::from("| measure | target |");
+    for m in stores {
+        let when = if m.now {
+            String::new()
+        } else {
+            format!(" (earlier run, {})", m.measured_at)
+        };
+        table.push_str(&format!(" {}{when} |", m.store));
+    }
+    table.push_str("\n|---|---|");
+    table.push_str(&"---|".repeat(stores.len()));
+    table.push('\n');
+    for row in ROWS {
+        table.push_str(&format!("| {} | {} |", row.name, row.target));
+        for m in stores {
+            let (text, met) = (row.cell)(&m.json);
+            let verdict = match met {
+                Some(true) => " — met",
+                Some(false) => " — MISSED",
+                None => "",
+            };
+            table.push_str(&format!(" {text}{verdict} |"));
+        }
+        table.push('\n');
+    }
+    table
 }

@@ -4,12 +4,15 @@
 //!   test suite, and the e2e suite a second time on SQLite.
 //! - `ci`: formatting check, clippy with `-D warnings`, the dependency rule, then `test`.
 //! - `deps`: check the crate dependency rule over `cargo metadata`.
-//! - `bench`: build release, then measure throughput, latency, claim cost and memory.
+//! - `docs`: check that the documentation's relative links lead to files of the repository.
+//! - `bench [--store postgres|sqlite|both]`: build release, then measure throughput, latency, claim
+//!   cost and memory on each store.
 
 mod bench;
 mod browser;
 mod ci;
 mod deps;
+mod docs;
 mod postgres;
 mod test;
 
@@ -25,8 +28,11 @@ commands:
                 SQLite (ABSYNC_E2E_STORE=sqlite); extra args go to the test runner
   ci            cargo fmt --check, clippy -D warnings, the dependency rule, then test
   deps          check that inner crates never depend on outer ones (domain stays free of I/O crates)
-  bench         build absync and the benchmark in release mode, run them against a fresh database and a
-                local receiver, print (a)–(f) and write target/bench/results.json";
+  docs          check that every relative link of README.md, ARCHITECTURE.md and docs/*.md leads to a file
+  bench [--store postgres|sqlite|both]
+                build absync and the benchmark in release mode, run them against fresh databases (both
+                stores unless --store says one) and a local receiver, print (a)–(f) with one column
+                per store and write target/bench/results.json";
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
@@ -36,7 +42,8 @@ fn main() -> ExitCode {
         Some("test") => test::run(&rest),
         Some("ci") => ci::run(),
         Some("deps") => deps::run(),
-        Some("bench") => bench::run(),
+        Some("docs") => docs::run(),
+        Some("bench") => bench::run(&rest),
         Some("help" | "--help" | "-h") | None => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
