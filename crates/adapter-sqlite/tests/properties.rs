@@ -1,0 +1,391 @@
+//! The ingest pipeline's promises for any sequence of changes proptest finds, on the real use cases
+//! and a real (in-memory) SQLite store: puts and deletes of a few absences, with any periods, statuses
+//! and revisions (older ones arriving after newer ones, revision 0 for arrival order), dispatched in
+//! small batches between changes, with receivers failing some attempts. Checked:
+//! - a receiver that applies the delivered leave messages in order ends with exactly the leaves of
+//!   each absence's last accepted revision;
+//! - change versions strictly increase from one written event to the next;
+//! - a put that changes nothing writes no event;
+//! - each outcome (applied, unchanged, stale, conflict) is the one the revision rules give.
+
+#![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
+
+use absync_adapter_sqlite::SqliteStore;
+use absync_application::ports::{
+    Clock, NewSubscription, OutboundRequest, SendOutcome, SubscriptionStore, TokenStore,
+    WebhookSender,
+};
+use absync_application::{
+    ApplicationError, ChangeOutcome, DispatchSettings, Dispatcher, IngestService,
+};
+use absync_domain::absence::AbsenceParts;
+use absync_domain::{
+    Absence, AbsenceId, AbsenceNumber, AbsenceStatus, AuthorizationValue, Collection,
+    DestinationUrl, EventFilter, Half, HalfDay, HalfDayRange, LeaveAccount, LeaveState, Owner,
+    Period, Revision, RevisionDecision, Scope, SigningSecret, TenantId, WorkingCalendar,
+    decide_revision, split_into_leaves,
+};
+use chrono::{DateTime, Days, Duration, NaiveDate, TimeZone, Utc};
+use proptest::prelude::*;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+/// A clock the test moves forward.
+#[derive(Debug)]
+struct TestClock(Mutex<DateTime<Utc>>);
+
+impl TestClock {
+    fn advance(&self, by: Duration) {
+        *self.0.lock().unwrap() += by;
+    }
+}
+
+impl Clock for TestClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().unwrap()
+    }
+}
+
+/// A Timmi subscriber: its leaves by id (confirmed or not). It answers 503 to the first
+/// `failures(delivery)` attempts at each delivery, then 200, and applies only what it accepted.
+struct Subscriber {
+    leaves: Mutex<BTreeMap<String, bool>>,
+    attempts: Mutex<HashMap<String, u32>>,
+    failures: Box<dyn Fn(&str) -> u32 + Send + Sync>,
+    problems: Mutex<Vec<String>>,
+}
+
+#[async_trait::async_trait]
+impl WebhookSender for Subscriber {
+    async fn send(&self, request: OutboundRequest) -> SendOutcome {
+        let header = |name: &str| {
+            request
+                .headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.clone())
+                .unwrap()
+        };
+        let delivery = header("webhook-id");
+        let attempt = {
+            let mut attempts = self.attempts.lock().unwrap();
+            let n = attempts.entry(delivery.clone()).or_insert(0);
+            *n += 1;
+            *n
+        };
+        if attempt <= (self.failures)(&delivery) {
+            return SendOutcome::Answered {
+                status: 503,
+                body_excerpt: Vec::new(),
+            };
+        }
+        let body: serde_json::Value = serde_json::from_slice(&request.body).unwrap();
+        let id = body["id"].as_str().unwrap().to_owned();
+        let mut leaves = self.leaves.lock().unwrap();
+        match header("X-Event").as_str() {
+            "created" => {
+                leaves.insert(id, false);
+            }
+            "approved" => {
+                leaves.insert(id, true);
+            }
+            "deleted" => {
+                if leaves.remove(&id).is_none() {
+                    self.problems
+                        .lock()
+                        .unwrap()
+                        .push(format!("{id} deleted before it was created"));
+                }
+            }
+            other => panic!("unknown event {other}"),
+        }
+        SendOutcome::Answered {
+            status: 200,
+            body_excerpt: Vec::new(),
+        }
+    }
+}
+
+fn day(offset: u64) -> NaiveDate {
+    NaiveDate::from_ymd_opt(2024, 3, 4)
+        .unwrap()
+        .checked_add_days(Days::new(offset))
+        .unwrap()
+}
+
+/// What a put says besides its id and revision.
+#[derive(Debug, Clone)]
+struct Content {
+    start: (u64, bool),
+    length: u64,
+    end_am: bool,
+    status: AbsenceStatus,
+    account: i64,
+}
+
+#[derive(Debug, Clone)]
+enum Change {
+    Put(usize, u64, Content),
+    Delete(usize, u64),
+}
+
+fn content() -> impl Strategy<Value = Content> {
+    (
+        (0u64..10, any::<bool>()),
+        0u64..5,
+        any::<bool>(),
+        prop_oneof![
+            Just(AbsenceStatus::Pending),
+            Just(AbsenceStatus::Approved),
+            Just(AbsenceStatus::Refused),
+            Just(AbsenceStatus::Cancelled),
+        ],
+        1i64..3,
+    )
+        .prop_map(|(start, length, end_am, status, account)| Content {
+            start,
+            length,
+            end_am,
+            status,
+            account,
+        })
+}
+
+/// A change to one of three absences, with a revision from 0 (arrival order) to 5, and how many
+/// dispatch cycles run after it.
+fn step() -> impl Strategy<Value = (Change, u8)> {
+    (
+        prop_oneof![
+            8 => (0usize..3, 0u64..6, content()).prop_map(|(a, r, c)| Change::Put(a, r, c)),
+            1 => (0usize..3, 0u64..6).prop_map(|(a, r)| Change::Delete(a, r)),
+        ],
+        0u8..3,
+    )
+}
+
+fn half(am: bool) -> Half {
+    if am { Half::Am } else { Half::Pm }
+}
+
+fn absence(index: usize, revision: u64, content: &Content) -> Absence {
+    let (start, start_am) = content.start;
+    let end_am = if content.length == 0 && !start_am {
+        false
+    } else {
+        content.end_am
+    };
+    let range = HalfDayRange::new(
+        HalfDay {
+            date: day(start),
+            half: half(start_am),
+        },
+        HalfDay {
+            date: day(start + content.length),
+            half: half(end_am),
+        },
+    )
+    .unwrap();
+    Absence::from_parts(AbsenceParts {
+        id: AbsenceId::parse(&format!("hr-{index}")).unwrap(),
+        revision: Revision::new(revision).unwrap(),
+        owner: Owner::new(134, "Luca".into(), "l@x".into(), "00001".into(), None).unwrap(),
+        leave_account: LeaveAccount {
+            id: content.account,
+            name: format!("Account {}", content.account),
+            category_id: 1,
+            category_name: "Paid".into(),
+        },
+        requested_definition: None,
+        resulting_definition: None,
+        shift_definition: None,
+        period: Period::HalfDays(range),
+        status: content.status,
+        created_at: None,
+        approved_at: None,
+        cancelled_at: None,
+        calendar: WorkingCalendar::default(),
+    })
+}
+
+/// What the revision rules say the store holds for one absence: its revision and content (None
+/// once deleted), and its number.
+#[derive(Debug, Clone)]
+struct Expected {
+    revision: Revision,
+    absence: Option<Absence>,
+    number: Option<AbsenceNumber>,
+}
+
+async fn run(steps: Vec<(Change, u8)>, failures: Vec<u8>) -> Result<(), TestCaseError> {
+    let store = SqliteStore::open_in_memory().await.unwrap();
+    let tenant = TenantId::parse("acme").unwrap();
+    TokenStore::create(&store, &tenant, [1; 32], &[Scope::AbsencesWrite], None)
+        .await
+        .unwrap();
+    SubscriptionStore::create(
+        &store,
+        NewSubscription {
+            tenant: tenant.clone(),
+            collection: Collection::Leaves,
+            destination: DestinationUrl::parse("https://example.com/hook", false).unwrap(),
+            authorization: Some(AuthorizationValue::parse("Basic abc").unwrap()),
+            event_filter: EventFilter::All,
+            valid_until: None,
+            signing_secret: SigningSecret::from_key([3; 32]),
+        },
+    )
+    .await
+    .unwrap();
+    let store = Arc::new(store);
+    let clock = Arc::new(TestClock(Mutex::new(
+        Utc.with_ymd_and_hms(2024, 3, 1, 12, 0, 0).unwrap(),
+    )));
+    let subscriber = Arc::new(Subscriber {
+        leaves: Mutex::new(BTreeMap::new()),
+        attempts: Mutex::new(HashMap::new()),
+        // At most three failures in a row: never the end of the cascade.
+        failures: Box::new(move |delivery: &str| {
+            let n: usize = delivery.parse().unwrap();
+            u32::from(failures[n % failures.len()] % 4)
+        }),
+        problems: Mutex::new(Vec::new()),
+    });
+    let ingest = IngestService::new(store.clone(), store.clone(), clock.clone());
+    let dispatcher = Dispatcher::new(
+        store.clone(),
+        subscriber.clone(),
+        clock.clone(),
+        DispatchSettings {
+            batch_size: 3,
+            concurrency: 2,
+            ..DispatchSettings::default()
+        },
+    );
+
+    let mut expected: [Option<Expected>; 3] = [None, None, None];
+    let mut last_version = 0i64;
+    for (change, cycles) in steps {
+        let (index, revision, incoming) = match &change {
+            Change::Put(i, r, c) => (*i, *r, Some(absence(*i, *r, c))),
+            Change::Delete(i, r) => (*i, *r, None),
+        };
+        let revision = Revision::new(revision).unwrap();
+        let decision = match (&expected[index], &incoming) {
+            (None, None) => None, // unknown absence: not found
+            (Some(e), None) if e.absence.is_none() => Some(RevisionDecision::Unchanged),
+            (None, Some(_)) => Some(RevisionDecision::Apply),
+            (Some(e), _) => Some(decide_revision(
+                e.revision,
+                revision,
+                matches!((&e.absence, &incoming), (Some(a), Some(i)) if a.same_content(i)),
+            )),
+        };
+        let result = match &incoming {
+            Some(absence) => ingest.put_absence(&tenant, absence).await,
+            None => {
+                let id = AbsenceId::parse(&format!("hr-{index}")).unwrap();
+                ingest.delete_absence(&tenant, &id, revision).await
+            }
+        };
+        match (decision, result) {
+            (None, Err(ApplicationError::NotFound(_)))
+            | (Some(RevisionDecision::Conflict), Err(ApplicationError::RevisionConflict { .. })) => {
+            }
+            (Some(decision), Ok(result)) => {
+                let outcome = match decision {
+                    RevisionDecision::Apply => ChangeOutcome::Applied,
+                    RevisionDecision::Unchanged => ChangeOutcome::Unchanged,
+                    RevisionDecision::Stale => ChangeOutcome::Stale,
+                    RevisionDecision::Conflict => unreachable!("answered with an error"),
+                };
+                prop_assert_eq!(result.outcome, outcome, "{:?}", change);
+                if outcome != ChangeOutcome::Applied {
+                    prop_assert!(result.events.is_empty(), "no event for {:?}", change);
+                }
+                for event in &result.events {
+                    prop_assert!(
+                        event.change_version.get() > last_version,
+                        "change version {} after {}",
+                        event.change_version.get(),
+                        last_version
+                    );
+                    last_version = event.change_version.get();
+                }
+                if outcome == ChangeOutcome::Applied {
+                    expected[index] = Some(Expected {
+                        revision,
+                        absence: incoming,
+                        number: Some(result.absence_number),
+                    });
+                }
+            }
+            (decision, result) => {
+                return Err(TestCaseError::fail(format!(
+                    "{change:?}: expected {decision:?}, got {result:?}"
+                )));
+            }
+        }
+        for _ in 0..cycles {
+            dispatcher
+                .dispatch_due(std::future::pending())
+                .await
+                .unwrap();
+        }
+        clock.advance(Duration::minutes(1));
+    }
+
+    // Let every retry come due and every delivery finish.
+    for _ in 0..200 {
+        if dispatcher
+            .dispatch_due(std::future::pending())
+            .await
+            .unwrap()
+            == 0
+        {
+            let Some(_) = absync_application::ports::DeliveryQueue::next_due(&*store)
+                .await
+                .unwrap()
+            else {
+                break;
+            };
+            clock.advance(Duration::hours(25));
+        }
+    }
+    prop_assert!(
+        absync_application::ports::DeliveryQueue::next_due(&*store)
+            .await
+            .unwrap()
+            .is_none(),
+        "every delivery finished"
+    );
+
+    let mut want = BTreeMap::new();
+    for e in expected.iter().flatten() {
+        if let (Some(absence), Some(number)) = (&e.absence, e.number) {
+            for leave in split_into_leaves(number, absence) {
+                want.insert(leave.key.to_string(), leave.state == LeaveState::Approved);
+            }
+        }
+    }
+    let problems = subscriber.problems.lock().unwrap().clone();
+    prop_assert!(problems.is_empty(), "{:?}", problems);
+    let got = subscriber.leaves.lock().unwrap().clone();
+    prop_assert_eq!(got, want);
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn a_receiver_applying_deliveries_in_order_ends_with_the_last_accepted_leaves(
+        steps in proptest::collection::vec(step(), 1..16),
+        failures in proptest::collection::vec(any::<u8>(), 1..8),
+    ) {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(run(steps, failures))?;
+    }
+}
