@@ -7,7 +7,7 @@ use absync_bootstrap::store::{Store, StoreSettings};
 use absync_bootstrap::{Application, Cli, Command};
 use absync_domain::{Scope, TenantId};
 use absync_e2e::client::Clients;
-use absync_e2e::database::TestDatabase;
+use absync_e2e::database::{StoreKind, TestDatabase};
 use absync_e2e::receiver::Receiver;
 use clap::Parser;
 use sqlx::AnyPool;
@@ -185,6 +185,11 @@ impl TestApp {
             .await
             .unwrap();
         DeliveriesClient::new(channel)
+    }
+
+    /// The store it runs on.
+    pub(crate) fn store(&self) -> StoreKind {
+        self._database.kind()
     }
 
     /// The URL of `path` on the HTTP API.

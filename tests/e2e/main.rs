@@ -15,6 +15,7 @@ mod metrics;
 mod rest;
 mod signing;
 mod ssrf;
+mod store_faults;
 mod tenancy;
 mod tracking;
 mod validation;

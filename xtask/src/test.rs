@@ -27,14 +27,15 @@ pub(crate) fn run(extra: &[String]) -> anyhow::Result<()> {
         // The workspace run put the e2e suite on PostgreSQL; run it again on the embedded store.
         let mut sqlite = cargo();
         sqlite
-            .args(["nextest", "run", "-p", "absync-e2e", "--no-fail-fast"])
-            .args(["--no-tests", "pass"])
+            // --workspace with a filter, not -p: the same feature set, so nothing is built again.
+            .args(["nextest", "run", "--workspace", "--no-fail-fast"])
+            .args(["-E", "package(absync-e2e)", "--no-tests", "pass"])
             .args(extra)
             .env("DATABASE_URL", &url)
             .env("ABSYNC_E2E_STORE", "sqlite");
         let sqlite = run_checked(
             sqlite,
-            "ABSYNC_E2E_STORE=sqlite cargo nextest run -p absync-e2e",
+            "ABSYNC_E2E_STORE=sqlite cargo nextest run -E 'package(absync-e2e)'",
         );
         let tests = tests.and(sqlite);
         // nextest does not run doctests; run them even when a test failed, then report the first failure.

@@ -16,10 +16,11 @@ pub enum ConnectError {
     Migrate(#[source] sqlx::migrate::MigrateError),
 }
 
-/// SQLSTATE classes that mean "the server is not there right now": connection exceptions (08),
-/// operator intervention such as a shutdown (57P), insufficient resources (53).
+/// SQLSTATEs that mean "the server cannot do it right now" (nothing was written; the same call may
+/// succeed later): connection exceptions (08), operator intervention such as a shutdown or a killed
+/// backend (57P), a cancelled statement or a statement timeout (57014), insufficient resources (53).
 fn is_transient_state(code: &str) -> bool {
-    code.starts_with("08") || code.starts_with("57P") || code.starts_with("53")
+    code.starts_with("08") || code.starts_with("57P") || code == "57014" || code.starts_with("53")
 }
 
 pub(crate) fn store_error(err: sqlx::Error) -> StoreError {

@@ -1,0 +1,143 @@
+//! Store faults in the middle of an ingest: the call answers `UNAVAILABLE`, nothing is half-written,
+//! and once the store is back the same call succeeds and is delivered.
+//!
+//! On PostgreSQL the ingest statement is held on a table lock, then cancelled (what a statement
+//! timeout does, SQLSTATE 57014) or its connection killed (57P01). On SQLite another connection holds
+//! the write lock for longer than the busy timeout; the dispatcher's own claims fail meanwhile, and it
+//! carries on once the lock is gone.
+
+use crate::app::{TestApp, spawn_app_with};
+use absync_adapter_grpc::proto::{self, AbsenceStatus, EventFilter};
+use absync_e2e::database::StoreKind;
+use absync_e2e::fixtures::monday_to_tuesday;
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, Executor};
+use std::time::Duration;
+use tonic::Code;
+
+const TABLES: [&str; 6] = [
+    "absences",
+    "leaves",
+    "leave_events",
+    "deliveries",
+    "delivery_attempts",
+    "subscriptions",
+];
+
+async fn counts(app: &TestApp) -> Vec<i64> {
+    let mut all = Vec::new();
+    for table in TABLES {
+        all.push(app.count(table).await);
+    }
+    all
+}
+
+/// Starts a put of hr-2 in the background.
+fn put_in_background(
+    app: &TestApp,
+) -> tokio::task::JoinHandle<Result<proto::ChangeResponse, tonic::Status>> {
+    let mut clients = app.clients.clone();
+    tokio::spawn(async move {
+        let request = clients.request(proto::PutAbsenceRequest {
+            absence: Some(monday_to_tuesday("hr-2", 1, AbsenceStatus::Approved)),
+        });
+        clients
+            .ingest
+            .put_absence(request)
+            .await
+            .map(tonic::Response::into_inner)
+    })
+}
+
+/// Takes a lock that makes every write of absync's ingest wait.
+async fn lock_writes(app: &TestApp) -> PoolConnection<Any> {
+    let mut locker = app.pool.acquire().await.unwrap();
+    match app.store() {
+        StoreKind::Postgres => {
+            locker.execute("BEGIN").await.unwrap();
+            locker
+                .execute("LOCK TABLE leave_events IN EXCLUSIVE MODE")
+                .await
+                .unwrap();
+        }
+        StoreKind::Sqlite => {
+            locker.execute("BEGIN EXCLUSIVE").await.unwrap();
+        }
+    }
+    locker
+}
+
+/// On PostgreSQL: waits until a backend of absync waits on the lock, then applies `action`
+/// (`pg_cancel_backend` or `pg_terminate_backend`) to it.
+async fn interrupt_the_waiting_ingest(app: &TestApp, action: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (n,): (i64,) = sqlx::query_as(&format!(
+            "SELECT count(*) FROM (SELECT {action}(pid) FROM pg_stat_activity
+             WHERE datname = current_database() AND wait_event_type = 'Lock'
+               AND query LIKE '%leave_events%') AS interrupted"
+        ))
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+        if n > 0 {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the ingest never waited on the lock"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_store_fault_mid_ingest_is_unavailable_writes_nothing_and_the_retry_is_delivered() {
+    let mut app = spawn_app_with(&[
+        "--allow-destinations",
+        "127.0.0.0/8",
+        "--database-acquire-timeout",
+        "500ms",
+    ])
+    .await;
+    app.subscribe(EventFilter::All).await;
+    app.put(monday_to_tuesday("hr-1", 1, AbsenceStatus::Approved))
+        .await
+        .unwrap();
+    app.receiver.wait_for(4, Duration::from_secs(10)).await;
+    // The attempts are recorded once the dispatcher has written its batch.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while app.count("delivery_attempts").await < 4 {
+        assert!(tokio::time::Instant::now() < deadline, "attempts recorded");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let before = counts(&app).await;
+
+    let faults: &[&str] = match app.store() {
+        StoreKind::Postgres => &["pg_cancel_backend", "pg_terminate_backend"],
+        StoreKind::Sqlite => &["busy timeout"],
+    };
+    for fault in faults {
+        let mut locker = lock_writes(&app).await;
+        let put = put_in_background(&app);
+        if app.store() == StoreKind::Postgres {
+            interrupt_the_waiting_ingest(&app, fault).await;
+        } else {
+            // The dispatcher keeps claiming (writes) meanwhile, and fails with the store locked.
+            tokio::time::sleep(Duration::from_millis(800)).await;
+        }
+        let status = put.await.unwrap().unwrap_err();
+        assert_eq!(status.code(), Code::Unavailable, "{fault}: {status:?}");
+        locker.execute("ROLLBACK").await.unwrap();
+        drop(locker);
+        assert_eq!(counts(&app).await, before, "{fault}: nothing was written");
+    }
+
+    // The store is back: the same call succeeds and its leaves are delivered.
+    let answer = app
+        .put(monday_to_tuesday("hr-2", 1, AbsenceStatus::Approved))
+        .await
+        .unwrap();
+    assert_eq!(answer.events.len(), 4);
+    app.receiver.wait_for(8, Duration::from_secs(10)).await;
+}
