@@ -12,6 +12,7 @@ mod delivery;
 mod ingest;
 mod lifecycle;
 mod metrics;
+mod outage;
 mod rest;
 mod signing;
 mod ssrf;
