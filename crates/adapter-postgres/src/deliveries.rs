@@ -39,6 +39,7 @@ WITH async_commit AS MATERIALIZED (
     WHERE d.status = 'pending'
       AND d.next_attempt_at <= $1
       AND (d.lease_until IS NULL OR d.lease_until <= $1)
+      AND d.subscription_id <> ALL($4::text[]::uuid[])
     ORDER BY d.next_attempt_at
     LIMIT $2
     FOR UPDATE OF d SKIP LOCKED
@@ -128,11 +129,14 @@ impl DeliveryQueue for PgStore {
         now: DateTime<Utc>,
         limit: u32,
         lease_until: DateTime<Utc>,
+        skip: &[SubscriptionId],
     ) -> Result<Vec<ClaimedDelivery>, StoreError> {
+        let skip: Vec<&str> = skip.iter().map(SubscriptionId::as_str).collect();
         let rows: Vec<ClaimRow> = sqlx::query_as(CLAIM)
             .bind(now)
             .bind(i64::from(limit))
             .bind(lease_until)
+            .bind(skip)
             .fetch_all(&self.pool)
             .await
             .map_err(store_error)?;

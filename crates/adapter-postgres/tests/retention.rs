@@ -100,7 +100,7 @@ async fn a_purged_delivery_takes_its_attempts_along(pool: PgPool) {
         .await
         .unwrap();
     let claimed = store
-        .claim_due(now, 10, now + Duration::seconds(60))
+        .claim_due(now, 10, now + Duration::seconds(60), &[])
         .await
         .unwrap();
     let report = |next| AttemptReport {
@@ -117,7 +117,7 @@ async fn a_purged_delivery_takes_its_attempts_along(pool: PgPool) {
         .record(vec![report(NextStep::RetryAt(now))])
         .await
         .unwrap();
-    store.claim_due(now, 10, now).await.unwrap();
+    store.claim_due(now, 10, now, &[]).await.unwrap();
     store
         .record(vec![report(NextStep::Succeeded)])
         .await

@@ -97,8 +97,11 @@ impl DeliveryQueue for SqliteStore {
         now: DateTime<Utc>,
         limit: u32,
         lease_until: DateTime<Utc>,
+        skip: &[SubscriptionId],
     ) -> Result<Vec<ClaimedDelivery>, StoreError> {
         let now = micros(now);
+        let skip: Vec<&str> = skip.iter().map(SubscriptionId::as_str).collect();
+        let skip = serde_json::to_string(&skip).map_err(|e| decode_error("skipped ids", e))?;
         let mut write = self.write().await?;
         // Pending (so first in line for its leave), due, not leased (or the lease expired), of an
         // enabled, undeleted subscription, in due order.
@@ -109,12 +112,14 @@ impl DeliveryQueue for SqliteStore {
                                               AND s.deleted_at IS NULL AND s.status = 'Enabled'
                           WHERE d.status = 'pending' AND d.next_attempt_at <= ?1
                             AND (d.lease_until IS NULL OR d.lease_until <= ?1)
+                            AND d.subscription_id NOT IN (SELECT value FROM json_each(?4))
                           ORDER BY d.next_attempt_at LIMIT ?2)
              RETURNING id",
         )
         .bind(now)
         .bind(i64::from(limit))
         .bind(micros(lease_until))
+        .bind(skip)
         .fetch_all(&mut *write.tx)
         .await
         .map_err(store_error)?;

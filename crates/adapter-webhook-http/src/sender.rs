@@ -15,7 +15,8 @@ pub const EXCERPT_LIMIT: usize = 4096;
 /// How the sender behaves.
 #[derive(Debug, Clone)]
 pub struct SenderSettings {
-    /// Total time a subscriber has to answer (connect, send, status and headers).
+    /// Total time a subscriber has to answer (connect, send, status, headers and the body up to the
+    /// excerpt): a deadline, not an idle timeout, so a trickling answer cannot stretch it.
     pub timeout: Duration,
     /// The `User-Agent` sent.
     pub user_agent: String,
@@ -95,9 +96,18 @@ impl HttpWebhookSender {
     }
 }
 
-/// Reads at most [`EXCERPT_LIMIT`] bytes of the body; stops at the limit, an error or the deadline, and
-/// drops the rest unread.
-async fn excerpt(mut response: reqwest::Response, deadline: Instant) -> Vec<u8> {
+/// Reads the body up to [`EXCERPT_LIMIT`] bytes and no further: the rest is dropped unread (and the
+/// connection with it), so a huge answer costs at most the excerpt and one read buffer.
+///
+/// The answer counts only when its body ends or fills the excerpt in time. A body that is still
+/// arriving at `deadline` (a trickle) is a [`SendErrorKind::Timeout`]; one cut short (the connection
+/// closed before its announced length, a broken chunk) is [`SendErrorKind::Other`]. Both are
+/// `(kind, detail)` errors, never an answer: a receiver that broke off its 2xx may not have taken the
+/// delivery.
+async fn excerpt(
+    mut response: reqwest::Response,
+    deadline: Instant,
+) -> Result<Vec<u8>, (SendErrorKind, String)> {
     let mut kept = Vec::new();
     while kept.len() < EXCERPT_LIMIT {
         let remaining = deadline.saturating_duration_since(Instant::now());
@@ -106,10 +116,17 @@ async fn excerpt(mut response: reqwest::Response, deadline: Instant) -> Vec<u8> 
                 let room = EXCERPT_LIMIT - kept.len();
                 kept.extend_from_slice(&chunk[..chunk.len().min(room)]);
             }
-            _ => break,
+            Ok(Ok(None)) => break,
+            Ok(Err(err)) => return Err((classify(&err), describe(err))),
+            Err(_elapsed) => {
+                return Err((
+                    SendErrorKind::Timeout,
+                    "the answer's body was not complete within the timeout".to_owned(),
+                ));
+            }
         }
     }
-    kept
+    Ok(kept)
 }
 
 /// Every cause below `err`: its `source()` chain, also looking inside each `std::io::Error` (whose
@@ -235,9 +252,18 @@ impl WebhookSender for HttpWebhookSender {
             Ok(response) => {
                 let status = response.status().as_u16();
                 span.record("status", status);
-                SendOutcome::Answered {
-                    status,
-                    body_excerpt: excerpt(response, started + self.timeout).await,
+                match excerpt(response, started + self.timeout).await {
+                    Ok(body_excerpt) => SendOutcome::Answered {
+                        status,
+                        body_excerpt,
+                    },
+                    Err((kind, detail)) => {
+                        span.record("error", kind.as_str());
+                        SendOutcome::NoAnswer {
+                            kind,
+                            detail: format!("status {status}, body incomplete: {detail}"),
+                        }
+                    }
                 }
             }
             Err(err) => {

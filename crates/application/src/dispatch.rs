@@ -1,12 +1,17 @@
-//! DispatchDue: claim due deliveries, send them concurrently, record every attempt.
+//! Dispatching: claim due deliveries, send them concurrently, record every attempt. `run` (in
+//! `pipeline`) is the service's continuous dispatcher; `dispatch_due` is one claim-send-record cycle.
+
+mod pipeline;
+
+pub use pipeline::Wakeup;
 
 use crate::error::ApplicationError;
 use crate::ports::{
     AttemptReport, ClaimedDelivery, Clock, DeliveryQueue, Metrics, NextStep, OutboundRequest,
-    WebhookSender,
+    StoreError, WebhookSender,
 };
-use absync_domain::DeliveryId;
 use absync_domain::{AttemptVerdict, RenderContext, RetryPolicy, payload, signature_header};
+use absync_domain::{DeliveryId, SubscriptionId};
 use futures::StreamExt;
 use std::collections::HashSet;
 use std::future::Future;
@@ -22,6 +27,9 @@ pub struct DispatchSettings {
     pub batch_size: u32,
     /// Sends in flight at once.
     pub concurrency: usize,
+    /// Sends in flight at once to one subscription, so that a slow or dead receiver cannot take
+    /// every slot (at most `concurrency`).
+    pub per_subscription: usize,
     /// How long a claim is held before another dispatcher may take the delivery over.
     pub lease: Duration,
 }
@@ -32,6 +40,7 @@ impl Default for DispatchSettings {
             retry: RetryPolicy::default(),
             batch_size: 256,
             concurrency: 64,
+            per_subscription: 16,
             lease: Duration::from_secs(60),
         }
     }
@@ -94,12 +103,11 @@ impl Dispatcher {
         &self,
         stop: impl Future<Output = ()> + Send,
     ) -> Result<usize, ApplicationError> {
-        let now = self.clock.now();
-        let lease =
-            chrono::Duration::from_std(self.settings.lease).unwrap_or(chrono::Duration::MAX);
         let claimed = self
-            .queue
-            .claim_due(now, self.settings.batch_size, now + lease)
+            .claim(
+                usize::try_from(self.settings.batch_size).unwrap_or(usize::MAX),
+                &[],
+            )
             .await?;
         let count = claimed.len();
         tracing::Span::current().record("claimed", count);
@@ -122,6 +130,19 @@ impl Dispatcher {
             self.queue.release(unfinished.into_iter().collect()).await?;
         }
         Ok(count)
+    }
+
+    /// Claims up to `limit` due deliveries (of no subscription in `skip`), leased for the lease time.
+    async fn claim(
+        &self,
+        limit: usize,
+        skip: &[SubscriptionId],
+    ) -> Result<Vec<ClaimedDelivery>, StoreError> {
+        let now = self.clock.now();
+        let lease =
+            chrono::Duration::from_std(self.settings.lease).unwrap_or(chrono::Duration::MAX);
+        let limit = u32::try_from(limit).unwrap_or(u32::MAX);
+        self.queue.claim_due(now, limit, now + lease, skip).await
     }
 
     /// How long an idle dispatcher may sleep before something is due: until the earliest pending

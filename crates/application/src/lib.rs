@@ -14,7 +14,7 @@ pub mod subscriptions;
 pub mod tokens;
 pub mod tracking;
 
-pub use dispatch::{DispatchSettings, Dispatcher};
+pub use dispatch::{DispatchSettings, Dispatcher, Wakeup};
 pub use error::{ApplicationError, FieldViolation};
 pub use ingest::{ChangeOutcome, ChangeResult, IngestService};
 pub use subscriptions::{CreateSubscription, SubscriptionService, UpdateSubscription};

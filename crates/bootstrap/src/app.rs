@@ -96,6 +96,7 @@ impl Application {
                 retry,
                 batch_size: args.dispatch_batch_size,
                 concurrency: usize::from(args.dispatch_concurrency),
+                per_subscription: usize::from(args.dispatch_per_subscription),
                 lease: args.dispatch_lease,
             },
         )

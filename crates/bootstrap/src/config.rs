@@ -189,7 +189,11 @@ pub struct ServeArgs {
     /// Deliveries sent at once.
     #[arg(long, env = "ABSYNC_DISPATCH_CONCURRENCY", default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..))]
     pub dispatch_concurrency: u16,
-    /// Deliveries claimed per dispatch cycle.
+    /// Deliveries sent at once to one subscription (at most the concurrency): a slow or dead receiver
+    /// holds only these slots.
+    #[arg(long, env = "ABSYNC_DISPATCH_PER_SUBSCRIPTION", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..))]
+    pub dispatch_per_subscription: u16,
+    /// Most deliveries claimed at once.
     #[arg(long, env = "ABSYNC_DISPATCH_BATCH_SIZE", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub dispatch_batch_size: u32,
     /// How often the dispatcher looks for due retries and work queued by other instances.

@@ -1,16 +1,34 @@
-//! The dispatcher's lifecycle: run batches while work is due, otherwise sleep until new work is queued
-//! (in this process, or with PostgreSQL in another one through `LISTEN/NOTIFY`), the poll interval passes (retries,
-//! expired leases) or shutdown is asked. On shutdown, sends in flight get `grace` to finish; the rest
-//! are released for another dispatcher.
+//! The dispatcher's lifecycle: the continuous dispatcher (`Dispatcher::run`) woken when new work is
+//! queued (in this process, or with PostgreSQL in another one through `LISTEN/NOTIFY`) or the poll
+//! interval passes (retries, expired leases). On shutdown it stops claiming, sends in flight get
+//! `grace` to finish, and the rest are released for another dispatcher.
 
 use crate::store::Store;
-use absync_application::Dispatcher;
+use absync_application::{Dispatcher, Wakeup};
 use std::time::Duration;
 use tokio::sync::watch;
 
-/// Resolves `grace` after `stop` turns true.
-async fn stopped_with_grace(mut stop: watch::Receiver<bool>, grace: Duration) {
+/// Wakes the dispatcher when the store says work was queued.
+struct StoreWakeup(Store);
+
+#[async_trait::async_trait]
+impl Wakeup for StoreWakeup {
+    async fn wait(&self, at_most: Duration) {
+        tokio::select! {
+            () = self.0.work_queued() => {}
+            () = tokio::time::sleep(at_most) => {}
+        }
+    }
+}
+
+/// Resolves when `stop` turns true.
+async fn stopped(mut stop: watch::Receiver<bool>) {
     let _ = stop.wait_for(|stop| *stop).await;
+}
+
+/// Resolves `grace` after `stop` turns true.
+async fn stopped_with_grace(stop: watch::Receiver<bool>, grace: Duration) {
+    stopped(stop).await;
     tokio::time::sleep(grace).await;
 }
 
@@ -19,33 +37,17 @@ pub(crate) async fn run(
     store: Store,
     poll: Duration,
     grace: Duration,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) {
     tracing::info!("dispatcher started");
-    loop {
-        if *stop.borrow() {
-            break;
-        }
-        let busy = match dispatcher
-            .dispatch_due(stopped_with_grace(stop.clone(), grace))
-            .await
-        {
-            Ok(claimed) => claimed > 0,
-            Err(err) => {
-                tracing::warn!(error = %err, "dispatch cycle failed; retrying after the poll interval");
-                false
-            }
-        };
-        if busy {
-            continue;
-        }
-        let idle = dispatcher.idle_for(poll).await;
-        tokio::select! {
-            _ = stop.changed() => {}
-            () = store.work_queued() => {}
-            () = tokio::time::sleep(idle) => {}
-        }
-    }
+    dispatcher
+        .run(
+            &StoreWakeup(store),
+            poll,
+            stopped(stop.clone()),
+            stopped_with_grace(stop, grace),
+        )
+        .await;
     tracing::info!("dispatcher stopped");
 }
 

@@ -253,7 +253,7 @@ pub(crate) async fn claim_all<S: ContractStore>(
     store: &S,
     now: DateTime<Utc>,
 ) -> Vec<ClaimedDelivery> {
-    store.claim_due(now, 100, lease(now)).await.unwrap()
+    store.claim_due(now, 100, lease(now), &[]).await.unwrap()
 }
 
 /// An attempt at `started_at` answered with `status` and the body `answer`.

@@ -40,7 +40,8 @@ pub use queue::{
     a_final_failure_may_disable_its_subscription,
     a_later_delivery_of_a_leave_waits_for_the_earlier_one,
     a_released_delivery_is_claimable_at_once, a_retry_is_claimable_only_from_its_time,
-    claims_lease_and_keep_each_leave_in_order, claims_take_only_due_deliveries_up_to_the_limit,
+    claims_lease_and_keep_each_leave_in_order, claims_skip_the_subscriptions_asked,
+    claims_take_only_due_deliveries_up_to_the_limit,
     deliveries_of_a_deleted_subscription_are_not_claimed,
     next_due_is_when_the_next_claim_can_succeed, only_old_succeeded_deliveries_are_purged,
 };
@@ -148,6 +149,7 @@ macro_rules! suite {
                 a_rotated_secret_signs_beside_the_new_one_until_it_expires
                 claims_lease_and_keep_each_leave_in_order
                 claims_take_only_due_deliveries_up_to_the_limit
+                claims_skip_the_subscriptions_asked
                 a_released_delivery_is_claimable_at_once
                 a_later_delivery_of_a_leave_waits_for_the_earlier_one
                 a_retry_is_claimable_only_from_its_time

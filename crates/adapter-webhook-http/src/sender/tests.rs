@@ -92,24 +92,33 @@ async fn a_5xx_is_answered_with_its_body_excerpt() {
 }
 
 #[tokio::test]
-async fn redirects_are_not_followed() {
-    let server = MockServer::start().await;
-    Mock::given(path("/old"))
-        .respond_with(
-            ResponseTemplate::new(302).insert_header("Location", format!("{}/new", server.uri())),
-        )
-        .mount(&server)
-        .await;
-    Mock::given(path("/new"))
+async fn redirects_are_answers_and_their_loopback_target_is_never_contacted() {
+    let target = MockServer::start().await;
+    Mock::given(method("POST"))
         .respond_with(ResponseTemplate::new(200))
         .expect(0)
-        .mount(&server)
+        .mount(&target)
         .await;
-    let outcome = sender(Duration::from_secs(5))
-        .send(request(format!("{}/old", server.uri())))
-        .await;
-    assert!(matches!(outcome, SendOutcome::Answered { status: 302, .. }));
-    assert_eq!(server.received_requests().await.unwrap().len(), 1);
+    for status in [301, 302, 303, 307, 308] {
+        let server = MockServer::start().await;
+        Mock::given(path("/old"))
+            .respond_with(
+                ResponseTemplate::new(status)
+                    .insert_header("Location", format!("{}/new", target.uri())),
+            )
+            .mount(&server)
+            .await;
+        let outcome = sender(Duration::from_secs(5))
+            .send(request(format!("{}/old", server.uri())))
+            .await;
+        assert!(
+            matches!(outcome, SendOutcome::Answered { status: got, .. } if got == status),
+            "{status}: {outcome:?}"
+        );
+        assert!(!outcome.is_success());
+        assert_eq!(server.received_requests().await.unwrap().len(), 1);
+    }
+    assert!(target.received_requests().await.unwrap().is_empty());
 }
 
 #[tokio::test]

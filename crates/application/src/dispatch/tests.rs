@@ -68,7 +68,9 @@ fn dispatcher(queue: MockDeliveryQueue, sender: MockWebhookSender) -> Dispatcher
 #[tokio::test]
 async fn nothing_due_sends_nothing() {
     let mut queue = MockDeliveryQueue::new();
-    queue.expect_claim_due().returning(|_, _, _| Ok(Vec::new()));
+    queue
+        .expect_claim_due()
+        .returning(|_, _, _, _| Ok(Vec::new()));
     queue.expect_record().never();
     let mut sender = MockWebhookSender::new();
     sender.expect_send().never();
@@ -86,10 +88,13 @@ async fn a_success_is_recorded_as_succeeded_with_the_rendered_message() {
     let mut queue = MockDeliveryQueue::new();
     queue
         .expect_claim_due()
-        .withf(|at, limit, lease| {
-            *at == now() && *limit == 256 && *lease == now() + chrono::Duration::seconds(60)
+        .withf(|at, limit, lease, skip| {
+            *at == now()
+                && *limit == 256
+                && *lease == now() + chrono::Duration::seconds(60)
+                && skip.is_empty()
         })
-        .returning(|_, _, _| Ok(vec![claimed(1, 0)]));
+        .returning(|_, _, _, _| Ok(vec![claimed(1, 0)]));
     queue
         .expect_record()
         .withf(|reports| reports.len() == 1 && reports[0].next == NextStep::Succeeded)
@@ -140,7 +145,7 @@ async fn a_failure_is_recorded_with_its_status_and_the_next_retry() {
     let mut queue = MockDeliveryQueue::new();
     queue
         .expect_claim_due()
-        .returning(|_, _, _| Ok(vec![claimed(1, 0), claimed(2, 4)]));
+        .returning(|_, _, _, _| Ok(vec![claimed(1, 0), claimed(2, 4)]));
     queue
         .expect_record()
         .withf(|reports| {
@@ -181,7 +186,7 @@ async fn no_answer_is_a_failure_too() {
     let mut queue = MockDeliveryQueue::new();
     queue
         .expect_claim_due()
-        .returning(|_, _, _| Ok(vec![claimed(1, 1)]));
+        .returning(|_, _, _, _| Ok(vec![claimed(1, 1)]));
     queue
         .expect_record()
         .withf(|reports| {
@@ -206,7 +211,7 @@ async fn exhausted_protime_deliveries_disable_their_subscription() {
     protime.collection = Collection::Absences;
     queue
         .expect_claim_due()
-        .returning(move |_, _, _| Ok(vec![protime.clone()]));
+        .returning(move |_, _, _, _| Ok(vec![protime.clone()]));
     queue
         .expect_record()
         .withf(|reports| {
@@ -253,7 +258,7 @@ async fn on_stop_unfinished_sends_release_their_lease() {
     let mut queue = MockDeliveryQueue::new();
     queue
         .expect_claim_due()
-        .returning(|_, _, _| Ok(vec![claimed(1, 0), claimed(2, 0)]));
+        .returning(|_, _, _, _| Ok(vec![claimed(1, 0), claimed(2, 0)]));
     queue
         .expect_record()
         .withf(|reports| reports.len() == 1 && reports[0].delivery == DeliveryId::new(1))

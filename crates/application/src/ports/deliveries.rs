@@ -71,7 +71,8 @@ pub struct AttemptReport {
 #[async_trait]
 pub trait DeliveryQueue: Send + Sync {
     /// Claims up to `limit` deliveries due at `now`, leasing them until `lease_until`. Only the oldest
-    /// unfinished delivery of each (subscription, leave) is eligible.
+    /// unfinished delivery of each (subscription, leave) is eligible, and none of the subscriptions in
+    /// `skip` (those the dispatcher has enough sends in flight for).
     ///
     /// # Errors
     /// [`StoreError::Unavailable`] or [`StoreError::Unexpected`]; nothing is claimed then.
@@ -80,6 +81,7 @@ pub trait DeliveryQueue: Send + Sync {
         now: DateTime<Utc>,
         limit: u32,
         lease_until: DateTime<Utc>,
+        skip: &[SubscriptionId],
     ) -> Result<Vec<ClaimedDelivery>, StoreError>;
 
     /// Records attempts and moves each delivery to its next step, releasing its lease; disables the
