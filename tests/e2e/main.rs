@@ -6,10 +6,12 @@
 
 mod api;
 mod app;
+mod bad_input;
 mod browser;
 mod console;
 mod delivery;
 mod ingest;
+mod isolation;
 mod lifecycle;
 mod metrics;
 mod outage;

@@ -185,36 +185,10 @@ async fn a_rest_created_absences_webhook_receives_protime_items() {
     assert_eq!(ids(4..8), ids(8..12));
 }
 
+/// Bad bodies, field by field, are the table of `bad_input.rs`; here, the token.
 #[tokio::test]
-async fn bad_webhook_requests_get_problems_naming_the_field() {
+async fn webhook_writes_without_a_valid_token_with_the_scope_are_unauthorized() {
     let app = spawn_app().await;
-    let token = app.token.clone();
-    for (body, field) in [
-        (
-            json!({"destinationUrl": "ftp://x", "collectionName": "absences"}),
-            "destinationUrl",
-        ),
-        (
-            json!({"destinationUrl": "/relative/hook", "collectionName": "absences"}),
-            "destinationUrl",
-        ),
-        (
-            json!({"destinationUrl": "http://10.0.0.1/", "collectionName": "absences"}),
-            "destinationUrl",
-        ),
-        (
-            json!({"destinationUrl": "https://example.com/hook", "collectionName": "people"}),
-            "collectionName",
-        ),
-        (json!({"collectionName": "absences"}), "destinationUrl"),
-    ] {
-        let (status, headers, problem) = post_webhook(&app, Some(&token), &body).await;
-        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-        assert_eq!(headers["content-type"], "application/problem+json");
-        assert_eq!(problem["errors"][0]["field"], json!(field), "{problem}");
-        assert!(problem["detail"].as_str().unwrap().contains(field));
-    }
-
     let read_only = app
         .token_with("acme", &[Scope::WebhooksRead, Scope::AbsencesWrite])
         .await;
@@ -224,37 +198,6 @@ async fn bad_webhook_requests_get_problems_naming_the_field() {
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{token:?}: {problem}");
         assert_eq!(headers["content-type"], "application/problem+json");
     }
-
-    // Malformed JSON, the wrong content type and an oversized body are refused too.
-    let client = reqwest::Client::new();
-    let send = |content_type: &'static str, body: String| {
-        client
-            .post(app.http(WEBHOOKS))
-            .bearer_auth(&token)
-            .header("Content-Type", content_type)
-            .body(body)
-            .send()
-    };
-    assert_eq!(
-        send("application/json", "{not json".into())
-            .await
-            .unwrap()
-            .status(),
-        StatusCode::BAD_REQUEST
-    );
-    assert_eq!(
-        send("text/plain", good.to_string()).await.unwrap().status(),
-        StatusCode::UNSUPPORTED_MEDIA_TYPE
-    );
-    let huge = json!({"destinationUrl": format!("https://example.com/{}", "x".repeat(70 * 1024)), "collectionName": "absences"});
-    assert_eq!(
-        send("application/json", huge.to_string())
-            .await
-            .unwrap()
-            .status(),
-        StatusCode::PAYLOAD_TOO_LARGE
-    );
-
     assert_eq!(app.count("subscriptions").await, 0, "nothing is written");
 }
 

@@ -1,5 +1,6 @@
-//! The documentation's links to files of the repository must lead somewhere: a moved or renamed file
-//! fails the test below instead of leaving a guide that names what no longer exists.
+//! The documentation's links to files of the repository must lead somewhere, and every test that
+//! `docs/guarantees.md` names as a proof must exist: a moved file or a renamed test fails the check
+//! instead of leaving a page that names what no longer exists.
 
 use std::path::{Path, PathBuf};
 
@@ -53,10 +54,66 @@ pub(crate) fn broken_links(root: &Path) -> Vec<String> {
     broken
 }
 
+/// The test names in `markdown`: backticked snake_case words with at least three underscores.
+fn test_names(markdown: &str) -> Vec<&str> {
+    markdown
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|word| {
+            word.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+                && word.matches('_').count() >= 3
+        })
+        .collect()
+}
+
+/// Every Rust file under `folder`, recursively (skipping `target`).
+fn rust_files(folder: &Path, found: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(folder) else {
+        return;
+    };
+    for entry in entries.filter_map(Result::ok) {
+        let path = entry.path();
+        if path.is_dir() && path.file_name().is_some_and(|n| n != "target") {
+            rust_files(&path, found);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            found.push(path);
+        }
+    }
+}
+
+/// The tests `docs/guarantees.md` names that no Rust file defines (`fn name(` or, for the store
+/// contract's generic bodies, `fn name<`).
+pub(crate) fn missing_proofs(root: &Path) -> Vec<String> {
+    let Ok(page) = std::fs::read_to_string(root.join("docs").join("guarantees.md")) else {
+        return vec!["docs/guarantees.md cannot be read".to_owned()];
+    };
+    let mut files = Vec::new();
+    for folder in ["crates", "tests", "xtask", "bench", "fuzz"] {
+        rust_files(&root.join(folder), &mut files);
+    }
+    let sources: Vec<String> = files
+        .iter()
+        .filter_map(|f| std::fs::read_to_string(f).ok())
+        .collect();
+    test_names(&page)
+        .into_iter()
+        .filter(|name| {
+            let (plain, generic) = (format!("fn {name}("), format!("fn {name}<"));
+            !sources
+                .iter()
+                .any(|source| source.contains(&plain) || source.contains(&generic))
+        })
+        .map(|name| format!("docs/guarantees.md: no test {name}"))
+        .collect()
+}
+
 /// `cargo xtask docs`.
 pub(crate) fn run() -> anyhow::Result<()> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let broken = broken_links(&root);
+    let mut broken = broken_links(&root);
+    broken.extend(missing_proofs(&root));
     for link in &broken {
         eprintln!("  {link}");
     }
@@ -77,6 +134,20 @@ mod tests {
     fn links_are_found_and_external_ones_skipped() {
         let text = "[a](../crates/x.rs) [b](https://e.com/y) [c](#top) [d](docs/z.md#part)";
         assert_eq!(relative_links(text), ["../crates/x.rs", "docs/z.md"]);
+    }
+
+    #[test]
+    fn test_names_are_the_long_snake_case_words() {
+        let text =
+            "| a | `a_write_queues_one_delivery` (store) `ABSYNC_E2E_STORE` `fuzz/` `two_words` |";
+        assert_eq!(test_names(text), ["a_write_queues_one_delivery"]);
+    }
+
+    #[test]
+    fn every_test_named_as_a_proof_exists() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let missing = missing_proofs(&root);
+        assert!(missing.is_empty(), "{missing:#?}");
     }
 
     #[test]

@@ -7,9 +7,9 @@ use absync_application::ports::{StoredAbsence, Subscription};
 use absync_domain::absence::AbsenceParts;
 use absync_domain::period::check_date;
 use absync_domain::{
-    Absence, AbsenceId, AbsenceStatus, Definition, Half, HalfDay, HalfDayRange, HourSlot,
-    LeaveAccount, LeaveEvent, LeaveState, LocalTimestamp, Owner, Period, PeriodError, Revision,
-    SubscriptionStatus, WorkingCalendar,
+    Absence, AbsenceId, AbsenceStatus, Definition, DeliveryId, Half, HalfDay, HalfDayRange,
+    HourSlot, LeaveAccount, LeaveEvent, LeaveState, LocalTimestamp, Owner, Period, PeriodError,
+    Revision, SubscriptionId, SubscriptionStatus, WorkingCalendar,
 };
 use chrono::{NaiveDate, Weekday};
 use std::collections::BTreeSet;
@@ -45,10 +45,62 @@ fn date(v: &mut Violations, field: &str, text: &str) -> Option<NaiveDate> {
         v.add(field, "required, YYYY-MM-DD");
         return None;
     }
-    let parsed =
-        NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| "must be a date YYYY-MM-DD");
+    // chrono also reads `2024-3-4`; the contract is YYYY-MM-DD exactly.
+    let parsed = NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .filter(|d| d.format("%Y-%m-%d").to_string() == text)
+        .ok_or("must be a date YYYY-MM-DD");
     let parsed = v.check(field, parsed)?;
     v.check(field, check_date(parsed))
+}
+
+/// True for the text form of a UUID (8-4-4-4-12 hex digits): the shape of every subscription id.
+pub(crate) fn is_uuid(text: &str) -> bool {
+    text.len() == 36
+        && text.char_indices().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => c == '-',
+            _ => c.is_ascii_hexdigit(),
+        })
+}
+
+/// A required subscription id.
+pub(crate) fn subscription_id(
+    v: &mut Violations,
+    field: &str,
+    text: &str,
+) -> Option<SubscriptionId> {
+    if text.is_empty() {
+        v.add(field, "required: a subscription id");
+        None
+    } else if is_uuid(text) {
+        Some(SubscriptionId::new(text))
+    } else {
+        v.add(field, "must be a subscription id (a UUID)");
+        None
+    }
+}
+
+/// An optional subscription filter: empty for every subscription.
+pub(crate) fn subscription_filter(
+    v: &mut Violations,
+    field: &str,
+    text: &str,
+) -> Option<Option<SubscriptionId>> {
+    if text.is_empty() {
+        Some(None)
+    } else {
+        subscription_id(v, field, text).map(Some)
+    }
+}
+
+/// A required delivery id: the store hands out positive ones.
+pub(crate) fn delivery_id(v: &mut Violations, field: &str, id: i64) -> Option<DeliveryId> {
+    if id > 0 {
+        Some(DeliveryId::new(id))
+    } else {
+        v.add(field, "required: a delivery id (greater than 0)");
+        None
+    }
 }
 
 fn half(v: &mut Violations, field: &str, value: i32) -> Option<Half> {
@@ -99,6 +151,10 @@ fn period(v: &mut Violations, period: Option<proto::absence::Period>) -> Option<
             );
             let range = HalfDayRange::new(start, end).map_err(|e| {
                 let field = match e {
+                    // Same date, afternoon to morning: the halves are what is wrong.
+                    PeriodError::EndBeforeStart { .. } if start.date == end.date => {
+                        "absence.half_days.end_half"
+                    }
                     PeriodError::EndBeforeStart { .. } | PeriodError::TooLong => {
                         "absence.half_days.end_date"
                     }

@@ -1,12 +1,13 @@
 //! The `Deliveries` service: tracking and the pending-tasks dashboard.
 
 use crate::auth::Authenticator;
+use crate::convert::{Violations, delivery_id, subscription_filter};
 use crate::proto;
 use crate::proto::deliveries_server::Deliveries;
 use crate::status::{invalid_argument, to_status};
+use absync_application::TrackingService;
 use absync_application::ports::{DeliveryFilter, DeliveryStatus, DeliverySummary};
-use absync_application::{FieldViolation, TrackingService};
-use absync_domain::{DeliveryId, Scope, SubscriptionId};
+use absync_domain::{DeliveryId, LeaveEvent, LeaveKey, Scope, SubscriptionId};
 use chrono::{DateTime, Utc};
 use std::collections::HashSet;
 use std::time::Duration;
@@ -38,8 +39,8 @@ fn status_to_proto(status: DeliveryStatus) -> proto::DeliveryStatus {
     }
 }
 
-fn status_from_proto(value: i32) -> Result<Option<DeliveryStatus>, Status> {
-    Ok(match proto::DeliveryStatus::try_from(value) {
+fn status_from_proto(v: &mut Violations, value: i32) -> Option<Option<DeliveryStatus>> {
+    Some(match proto::DeliveryStatus::try_from(value) {
         Ok(proto::DeliveryStatus::Unspecified) => None,
         Ok(proto::DeliveryStatus::Waiting) => Some(DeliveryStatus::Waiting),
         Ok(proto::DeliveryStatus::Pending) => Some(DeliveryStatus::Pending),
@@ -47,12 +48,95 @@ fn status_from_proto(value: i32) -> Result<Option<DeliveryStatus>, Status> {
         Ok(proto::DeliveryStatus::Failed) => Some(DeliveryStatus::Failed),
         Ok(proto::DeliveryStatus::Processed) => Some(DeliveryStatus::Processed),
         Err(_) => {
-            return Err(invalid_argument(&[FieldViolation::new(
-                "status",
-                "unknown status",
-            )]));
+            v.add("status", "unknown status");
+            return None;
         }
     })
+}
+
+/// Reads a ListDeliveries request: the filter, where the page ends and its size, naming every bad
+/// field.
+fn list_request(
+    body: proto::ListDeliveriesRequest,
+) -> Result<(DeliveryFilter, Option<DeliveryId>, u32), Status> {
+    let mut v = Violations::default();
+    let page_size = match body.page_size {
+        0 => Some(DEFAULT_PAGE_SIZE),
+        n @ 1..=MAX_PAGE_SIZE => Some(n),
+        _ => {
+            v.add("page_size", "must be 1..=1000");
+            None
+        }
+    };
+    let before = match body.page_token.as_str() {
+        "" => Some(None),
+        token => match token.parse::<i64>() {
+            // Tokens are delivery ids, all positive.
+            Ok(id) if id > 0 => Some(Some(DeliveryId::new(id))),
+            _ => {
+                v.add("page_token", "is not a token this API gave");
+                None
+            }
+        },
+    };
+    let since = match body.since.as_str() {
+        "" => Some(None),
+        text => v
+            .check(
+                "since",
+                DateTime::parse_from_rfc3339(text).map_err(|_| "must be RFC 3339"),
+            )
+            .map(|t| Some(t.with_timezone(&Utc))),
+    };
+    let subscription = subscription_filter(&mut v, "subscription_id", &body.subscription_id);
+    let status = status_from_proto(&mut v, body.status);
+    let leave_key = match non_empty(body.leave_id) {
+        None => Some(None),
+        Some(text) => v
+            .check(
+                "leave_id",
+                LeaveKey::parse(&text)
+                    .map_err(|_| "must be a leave id {number}-{YYYYMMDD}-{AM|PM}"),
+            )
+            .map(|_| Some(text)),
+    };
+    let event = match non_empty(body.event) {
+        None => Some(None),
+        Some(text) => v
+            .check(
+                "event",
+                LeaveEvent::parse(&text).ok_or("must be created, approved or deleted"),
+            )
+            .map(|_| Some(text)),
+    };
+    let request = (|| {
+        let filter = DeliveryFilter {
+            subscription: subscription?,
+            status: status?,
+            leave_key: leave_key?,
+            event: event?,
+            since: since?,
+        };
+        Some((filter, before?, page_size?))
+    })();
+    v.into_result(request)
+        .map_err(|violations| invalid_argument(&violations))
+}
+
+/// A request's delivery `id`.
+fn id_field(id: i64) -> Result<DeliveryId, Status> {
+    let mut v = Violations::default();
+    let id = delivery_id(&mut v, "id", id);
+    v.into_result(id)
+        .map_err(|violations| invalid_argument(&violations))
+}
+
+/// A request's optional `subscription_id` filter.
+fn subscription_field(text: &str) -> Result<Option<SubscriptionId>, Status> {
+    let mut v = Violations::default();
+    let subscription = subscription_filter(&mut v, "subscription_id", text);
+    v.into_result(subscription)
+        .map_err(|violations| invalid_argument(&violations))
 }
 
 fn delivery_to_proto(d: &DeliverySummary) -> proto::Delivery {
@@ -84,43 +168,7 @@ impl Deliveries for DeliveriesApi {
         request: Request<proto::ListDeliveriesRequest>,
     ) -> Result<Response<proto::ListDeliveriesResponse>, Status> {
         let tenant = self.auth.tenant(&request, Scope::DeliveriesRead).await?;
-        let body = request.into_inner();
-        let page_size = match body.page_size {
-            0 => DEFAULT_PAGE_SIZE,
-            n @ 1..=MAX_PAGE_SIZE => n,
-            _ => {
-                return Err(invalid_argument(&[FieldViolation::new(
-                    "page_size",
-                    "must be 1..=1000",
-                )]));
-            }
-        };
-        let before = match body.page_token.as_str() {
-            "" => None,
-            token => Some(DeliveryId::new(token.parse().map_err(|_| {
-                invalid_argument(&[FieldViolation::new(
-                    "page_token",
-                    "is not a token this API gave",
-                )])
-            })?)),
-        };
-        let since = match body.since.as_str() {
-            "" => None,
-            text => Some(
-                DateTime::parse_from_rfc3339(text)
-                    .map_err(|_| {
-                        invalid_argument(&[FieldViolation::new("since", "must be RFC 3339")])
-                    })?
-                    .with_timezone(&Utc),
-            ),
-        };
-        let filter = DeliveryFilter {
-            subscription: non_empty(body.subscription_id).map(SubscriptionId::new),
-            status: status_from_proto(body.status)?,
-            leave_key: non_empty(body.leave_id),
-            event: non_empty(body.event),
-            since,
-        };
+        let (filter, before, page_size) = list_request(request.into_inner())?;
         let mut listed = self
             .tracking
             .list(&tenant, filter, before, page_size + 1)
@@ -143,7 +191,7 @@ impl Deliveries for DeliveriesApi {
         request: Request<proto::GetDeliveryRequest>,
     ) -> Result<Response<proto::DeliveryDetail>, Status> {
         let tenant = self.auth.tenant(&request, Scope::DeliveriesRead).await?;
-        let id = DeliveryId::new(request.into_inner().id);
+        let id = id_field(request.into_inner().id)?;
         let detail = self.tracking.get(&tenant, id).await.map_err(to_status)?;
         let message = detail.inspect();
         let headers = message
@@ -179,7 +227,7 @@ impl Deliveries for DeliveriesApi {
         let body = request.into_inner();
         let done = self
             .tracking
-            .resync(&tenant, DeliveryId::new(body.id), body.force)
+            .resync(&tenant, id_field(body.id)?, body.force)
             .await
             .map_err(to_status)?;
         Ok(Response::new(delivery_to_proto(&done)))
@@ -193,7 +241,7 @@ impl Deliveries for DeliveriesApi {
         let body = request.into_inner();
         let done = self
             .tracking
-            .mark_processed(&tenant, DeliveryId::new(body.id), non_empty(body.note))
+            .mark_processed(&tenant, id_field(body.id)?, non_empty(body.note))
             .await
             .map_err(to_status)?;
         Ok(Response::new(delivery_to_proto(&done)))
@@ -204,7 +252,7 @@ impl Deliveries for DeliveriesApi {
         request: Request<proto::ResyncFailedRequest>,
     ) -> Result<Response<proto::ResyncFailedResponse>, Status> {
         let tenant = self.auth.tenant(&request, Scope::DeliveriesWrite).await?;
-        let subscription = non_empty(request.into_inner().subscription_id).map(SubscriptionId::new);
+        let subscription = subscription_field(&request.into_inner().subscription_id)?;
         let resynced = self
             .tracking
             .resync_failed(&tenant, subscription)
@@ -220,7 +268,7 @@ impl Deliveries for DeliveriesApi {
         request: Request<proto::WatchDeliveriesRequest>,
     ) -> Result<Response<Self::WatchDeliveriesStream>, Status> {
         let tenant = self.auth.tenant(&request, Scope::DeliveriesRead).await?;
-        let subscription = non_empty(request.into_inner().subscription_id).map(SubscriptionId::new);
+        let subscription = subscription_field(&request.into_inner().subscription_id)?;
         let (tx, rx) = tokio::sync::mpsc::channel(256);
         let tracking = self.tracking.clone();
         tokio::spawn(async move {

@@ -33,3 +33,27 @@ pub mod proto {
     pub const FILE_DESCRIPTOR_SET: &[u8] =
         include_bytes!(concat!(env!("OUT_DIR"), "/absync_descriptor.bin"));
 }
+
+/// Entry points for the fuzz targets in `fuzz/` (see `fuzz/README.md`); not an API.
+#[doc(hidden)]
+pub mod fuzzing {
+    use crate::proto;
+    use absync_application::FieldViolation;
+    use absync_domain::Absence;
+
+    /// PutAbsence's conversion of the request's absence: the domain absence, or every bad field.
+    ///
+    /// # Errors
+    /// One violation per bad field, named by its path in the request (`absence.owner.id`).
+    pub fn absence_from_proto(
+        absence: Option<proto::Absence>,
+    ) -> Result<Absence, Vec<FieldViolation>> {
+        crate::convert::absence_from_proto(absence)
+    }
+
+    /// The absence as GetAbsence shows it.
+    #[must_use]
+    pub fn absence_to_proto(absence: &Absence) -> proto::Absence {
+        crate::convert::absence_to_proto(absence)
+    }
+}

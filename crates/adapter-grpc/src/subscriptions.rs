@@ -1,13 +1,13 @@
 //! The `Subscriptions` service.
 
 use crate::auth::Authenticator;
-use crate::convert::{Violations, subscription_to_proto};
+use crate::convert::{Violations, is_uuid, subscription_id, subscription_to_proto};
 use crate::proto;
 use crate::proto::subscriptions_server::Subscriptions;
 use crate::status::{invalid_argument, to_status};
 use absync_application::ports::{Subscription, SubscriptionCursor};
 use absync_application::{
-    CreateSubscription, FieldViolation, SubscriptionService, UpdateSubscription,
+    ApplicationError, CreateSubscription, FieldViolation, SubscriptionService, UpdateSubscription,
 };
 use absync_domain::{
     AuthorizationValue, Collection, EventFilter, Scope, SubscriptionId, SubscriptionStatus,
@@ -29,6 +29,28 @@ fn field_error(field: &str, description: &str) -> Status {
     invalid_argument(&[FieldViolation::new(field, description)])
 }
 
+/// The `id` of Get, Delete and RotateSigningSecret.
+fn id_field(text: &str) -> Result<SubscriptionId, Status> {
+    let mut v = Violations::default();
+    let id = subscription_id(&mut v, "id", text);
+    v.into_result(id)
+        .map_err(|violations| invalid_argument(&violations))
+}
+
+/// The use case names a subscription's fields; UpdateSubscription's caller wrote them inside
+/// `subscription`.
+fn in_subscription(err: ApplicationError) -> ApplicationError {
+    match err {
+        ApplicationError::InvalidInput(violations) => ApplicationError::InvalidInput(
+            violations
+                .into_iter()
+                .map(|v| FieldViolation::new(format!("subscription.{}", v.field), v.description))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
 /// Page tokens: the last subscription's creation time and id.
 fn encode_cursor(last: &Subscription) -> String {
     format!(
@@ -40,6 +62,9 @@ fn encode_cursor(last: &Subscription) -> String {
 
 fn decode_cursor(token: &str) -> Option<SubscriptionCursor> {
     let (time, id) = token.split_once('|')?;
+    if !is_uuid(id) {
+        return None;
+    }
     Some(SubscriptionCursor {
         created_at: DateTime::parse_from_rfc3339(time).ok()?.with_timezone(&Utc),
         id: SubscriptionId::new(id),
@@ -96,6 +121,7 @@ fn update_request(
     let Some(subscription) = body.subscription else {
         return Err(field_error("subscription", "required, with its id"));
     };
+    let id = subscription_id(&mut v, "subscription.id", &subscription.id);
     let paths = body.update_mask.map(|m| m.paths).unwrap_or_default();
     if paths.is_empty() {
         v.add("update_mask", "name at least one field to change");
@@ -121,7 +147,7 @@ fn update_request(
             other => v.add("update_mask", format!("{other:?} cannot be changed; known: destination_url, authorization, event_filter, status, valid_until")),
         }
     }
-    v.into_result(Some((SubscriptionId::new(subscription.id), update)))
+    v.into_result(id.map(|id| (id, update)))
         .map_err(|violations| invalid_argument(&violations))
 }
 
@@ -188,7 +214,7 @@ impl Subscriptions for SubscriptionsApi {
         request: Request<proto::GetSubscriptionRequest>,
     ) -> Result<Response<proto::Subscription>, Status> {
         let tenant = self.auth.tenant(&request, Scope::WebhooksRead).await?;
-        let id = SubscriptionId::new(request.into_inner().id);
+        let id = id_field(&request.into_inner().id)?;
         let found = self
             .subscriptions
             .get(&tenant, &id)
@@ -248,7 +274,7 @@ impl Subscriptions for SubscriptionsApi {
             .subscriptions
             .update(&tenant, &id, update)
             .await
-            .map_err(to_status)?;
+            .map_err(|e| to_status(in_subscription(e)))?;
         Ok(Response::new(subscription_to_proto(&updated)))
     }
 
@@ -257,7 +283,7 @@ impl Subscriptions for SubscriptionsApi {
         request: Request<proto::DeleteSubscriptionRequest>,
     ) -> Result<Response<proto::DeleteSubscriptionResponse>, Status> {
         let tenant = self.auth.tenant(&request, Scope::WebhooksWrite).await?;
-        let id = SubscriptionId::new(request.into_inner().id);
+        let id = id_field(&request.into_inner().id)?;
         self.subscriptions
             .delete(&tenant, &id)
             .await
@@ -270,7 +296,7 @@ impl Subscriptions for SubscriptionsApi {
         request: Request<proto::RotateSigningSecretRequest>,
     ) -> Result<Response<proto::RotateSigningSecretResponse>, Status> {
         let tenant = self.auth.tenant(&request, Scope::WebhooksWrite).await?;
-        let id = SubscriptionId::new(request.into_inner().id);
+        let id = id_field(&request.into_inner().id)?;
         let rotated = self
             .subscriptions
             .rotate_secret(&tenant, &id)

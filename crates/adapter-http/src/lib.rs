@@ -18,3 +18,29 @@ mod router;
 
 pub use metrics::PrometheusMetrics;
 pub use router::{BODY_LIMIT, HttpApi, router, serve};
+
+/// Entry points for the fuzz targets in `fuzz/` (see `fuzz/README.md`); not an API.
+#[doc(hidden)]
+pub mod fuzzing {
+    use absync_application::SubscriptionService;
+    use absync_application::ports::Subscription;
+    use absync_domain::TenantId;
+
+    /// `POST …/webhooks` as the handler runs it once `tenant` is authenticated and the body is read:
+    /// JSON object, field checks, the use case, and the error mapping. `Err` is the problem document
+    /// as it would be served.
+    ///
+    /// # Errors
+    /// The problem document (`status`, `detail`, and `errors` naming each bad field).
+    pub async fn create_webhook(
+        subscriptions: &SubscriptionService,
+        tenant: &TenantId,
+        body: &[u8],
+    ) -> Result<Subscription, serde_json::Value> {
+        let result = match crate::protime::parse_object(body) {
+            Ok(object) => crate::protime::create_from_body(subscriptions, tenant, &object).await,
+            Err(problem) => Err(problem),
+        };
+        result.map_err(|problem| serde_json::to_value(problem).unwrap_or_default())
+    }
+}

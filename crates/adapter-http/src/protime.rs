@@ -4,15 +4,16 @@
 use crate::auth::tenant;
 use crate::problem::Problem;
 use crate::router::HttpApi;
-use absync_application::CreateSubscription;
 use absync_application::ports::Subscription;
+use absync_application::{CreateSubscription, SubscriptionService};
 use absync_domain::payload::protime;
 use absync_domain::{
     Collection, EventFilter, LeaveKey, RenderContext, Scope, SubscriptionId, SubscriptionStatus,
+    TenantId,
 };
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -63,7 +64,12 @@ fn json_object(
             "the body must be JSON with Content-Type: application/json",
         ));
     }
-    match serde_json::from_slice::<Value>(&body) {
+    parse_object(&body)
+}
+
+/// Parses a body that must be one JSON object.
+pub(crate) fn parse_object(body: &[u8]) -> Result<serde_json::Map<String, Value>, Problem> {
+    match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(object)) => Ok(object),
         Ok(_) => Err(Problem::new(
             StatusCode::BAD_REQUEST,
@@ -87,26 +93,24 @@ fn required_string<'a>(
     }
 }
 
-/// `POST …/webhooks`.
-pub(crate) async fn create_webhook(
-    State(api): State<HttpApi>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Response, Problem> {
-    let tenant = tenant(&api.tokens, &headers, Scope::WebhooksWrite).await?;
-    let object = json_object(&headers, body)?;
-    let destination_url = required_string(&object, "destinationUrl")?;
-    let collection_name = required_string(&object, "collectionName")?;
+/// The work of `POST …/webhooks` once the caller is authenticated and the body is read: checks the
+/// fields of the JSON object and creates the subscription (the use case checks the destination).
+pub(crate) async fn create_from_body(
+    subscriptions: &SubscriptionService,
+    tenant: &TenantId,
+    object: &serde_json::Map<String, Value>,
+) -> Result<Subscription, Problem> {
+    let destination_url = required_string(object, "destinationUrl")?;
+    let collection_name = required_string(object, "collectionName")?;
     let collection = Collection::parse(collection_name).ok_or_else(|| {
         Problem::field(
             "collectionName",
             format!("unknown collection {collection_name:?}; known: absences, leaves"),
         )
     })?;
-    let created = api
-        .subscriptions
+    subscriptions
         .create(
-            &tenant,
+            tenant,
             CreateSubscription {
                 collection,
                 destination_url: destination_url.to_owned(),
@@ -116,7 +120,18 @@ pub(crate) async fn create_webhook(
             },
         )
         .await
-        .map_err(|e| Problem::from_application(&e, rest_field))?;
+        .map_err(|e| Problem::from_application(&e, rest_field))
+}
+
+/// `POST …/webhooks`.
+pub(crate) async fn create_webhook(
+    State(api): State<HttpApi>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, Problem> {
+    let tenant = tenant(&api.tokens, &headers, Scope::WebhooksWrite).await?;
+    let object = json_object(&headers, body)?;
+    let created = create_from_body(&api.subscriptions, &tenant, &object).await?;
     let mut body = webhook_json(&created);
     body["key"] = Value::String(created.signing_secret.expose());
     let location = format!("{WEBHOOKS}/{}", created.id);
@@ -125,6 +140,19 @@ pub(crate) async fn create_webhook(
         response.headers_mut().insert(header::LOCATION, value);
     }
     Ok(response)
+}
+
+/// A query string that does not fit its struct: every parameter is an optional string, so the only
+/// misfit is a parameter given twice, which serde names as ``duplicate field `filter` ``.
+fn query_problem(rejection: QueryRejection) -> Problem {
+    let text = rejection.body_text();
+    match text.split_once("duplicate field `") {
+        Some((_, rest)) => {
+            let field = rest.split('`').next().unwrap_or_default();
+            Problem::field(field, "may be given only once")
+        }
+        None => Problem::new(rejection.status(), text),
+    }
 }
 
 /// Query of `GET …/webhooks`.
@@ -157,9 +185,10 @@ fn status_filter(filter: &str) -> Result<SubscriptionStatus, Problem> {
 pub(crate) async fn list_webhooks(
     State(api): State<HttpApi>,
     headers: HeaderMap,
-    Query(query): Query<WebhookQuery>,
+    query: Result<Query<WebhookQuery>, QueryRejection>,
 ) -> Result<Json<Value>, Problem> {
     let tenant = tenant(&api.tokens, &headers, Scope::WebhooksRead).await?;
+    let Query(query) = query.map_err(query_problem)?;
     let wanted = query.filter.as_deref().map(status_filter).transpose()?;
     let listed = api
         .subscriptions
@@ -226,7 +255,12 @@ fn date_filter(filter: &str) -> Result<NaiveDate, Problem> {
             value
                 .strip_prefix('\'')
                 .and_then(|v| v.strip_suffix('\''))
-                .and_then(|v| NaiveDate::parse_from_str(v, "%Y-%m-%d").ok())
+                .and_then(|v| {
+                    // chrono also reads `2024-3-4`; the filter takes YYYY-MM-DD exactly.
+                    NaiveDate::parse_from_str(v, "%Y-%m-%d")
+                        .ok()
+                        .filter(|d| d.format("%Y-%m-%d").to_string() == v)
+                })
                 .ok_or_else(bad)
         }
         _ => Err(bad()),
@@ -248,9 +282,10 @@ fn query_escape(text: &str) -> String {
 pub(crate) async fn list_absences(
     State(api): State<HttpApi>,
     headers: HeaderMap,
-    Query(query): Query<AbsenceQuery>,
+    query: Result<Query<AbsenceQuery>, QueryRejection>,
 ) -> Result<Json<Value>, Problem> {
     let tenant = tenant(&api.tokens, &headers, Scope::AbsencesRead).await?;
+    let Query(query) = query.map_err(query_problem)?;
     let from = query.filter.as_deref().map(date_filter).transpose()?;
     let page_size = match query.page_size.as_deref() {
         None => DEFAULT_PAGE_SIZE,

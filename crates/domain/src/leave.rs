@@ -2,7 +2,7 @@
 
 use crate::absence::{Absence, AbsenceStatus, Definition, LeaveAccount, Owner};
 use crate::ids::{AbsenceNumber, LeaveNumber};
-use crate::period::{Half, HalfDay, Period, epoch_day};
+use crate::period::{Half, HalfDay, Period, check_date, epoch_day};
 use crate::timestamp::LocalTimestamp;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
@@ -22,7 +22,8 @@ pub struct LeaveKey {
 }
 
 impl LeaveKey {
-    /// Builds a key.
+    /// Builds a key. `date` must be one [`check_date`] accepts (every leave's date is), or the key's
+    /// [`number`](Self::number) is not its own.
     #[must_use]
     pub fn new(absence: AbsenceNumber, date: NaiveDate, half: Half) -> Self {
         Self {
@@ -35,7 +36,8 @@ impl LeaveKey {
     /// Parses `78287-20180424-PM`.
     ///
     /// # Errors
-    /// [`LeaveKeyError`] for anything else.
+    /// [`LeaveKeyError`] for anything else, and for a date outside the range of
+    /// [`check_date`](crate::period::check_date).
     pub fn parse(text: &str) -> Result<Self, LeaveKeyError> {
         let mut parts = text.split('-');
         let (Some(number), Some(date), Some(half), None) =
@@ -48,7 +50,12 @@ impl LeaveKey {
             .ok()
             .and_then(|n| AbsenceNumber::new(n).ok())
             .ok_or(LeaveKeyError)?;
-        let date = NaiveDate::parse_from_str(date, "%Y%m%d").map_err(|_| LeaveKeyError)?;
+        // Only dates a leave number can carry: any other key was never given out, and its number
+        // would be another leave's (or overflow).
+        let date = NaiveDate::parse_from_str(date, "%Y%m%d")
+            .ok()
+            .and_then(|d| check_date(d).ok())
+            .ok_or(LeaveKeyError)?;
         let half = match half {
             "AM" => Half::Am,
             "PM" => Half::Pm,
@@ -379,5 +386,49 @@ mod tests {
         assert_eq!(key.number().get(), am.get() + 1);
         assert_eq!(next.get(), am.get() + 2);
         assert_ne!(other, am);
+    }
+
+    /// Found by fuzzing (`fuzz/`, targets `put_absence` and `payload_renderers`): dates up to 2149-12-31
+    /// were accepted, but from 2149-06-07 on the day count carried into the absence number's bits, so
+    /// `1-21491230-AM` had the leave number of `2-19700726-AM` (262556).
+    #[test]
+    fn no_accepted_date_gives_a_leave_the_number_of_another_absences_leave() {
+        let first = AbsenceNumber::new(1).unwrap();
+        let second = AbsenceNumber::new(2).unwrap();
+        assert_eq!(
+            LeaveKey::new(second, d("1970-07-26"), Half::Am).number(),
+            LeaveNumber::from_raw(262_556)
+        );
+        assert!(check_date(d("2149-12-30")).is_err());
+        assert!(check_date(d("2149-06-07")).is_err());
+
+        let last = check_date(d("2149-06-06")).unwrap();
+        let last_of_first = LeaveKey::new(first, last, Half::Pm).number();
+        let first_of_second = LeaveKey::new(second, d("1970-01-01"), Half::Am).number();
+        assert!(last_of_first < first_of_second);
+        let max = AbsenceNumber::new(AbsenceNumber::MAX).unwrap();
+        assert_eq!(
+            LeaveKey::new(max, last, Half::Pm).number().get() >> 17,
+            AbsenceNumber::MAX
+        );
+    }
+
+    /// Found by fuzzing (`fuzz/`, target `payload_renderers`): a key with a date no leave can have
+    /// parsed, and its leave number was another absence's (`6232044659-00001024-AM` encoded absence
+    /// 6232044648); with absence numbers near the maximum, the number overflowed.
+    #[test]
+    fn keys_with_dates_no_leave_number_can_carry_do_not_parse() {
+        for text in [
+            "6232044659-00001024-AM",
+            "1-19691231-PM",
+            "1-21490607-AM",
+            "70368744177663-99991231-PM",
+        ] {
+            assert_eq!(LeaveKey::parse(text), Err(LeaveKeyError), "{text}");
+        }
+        for text in ["1-19700101-AM", "70368744177663-21490606-PM"] {
+            let key = LeaveKey::parse(text).unwrap();
+            assert_eq!(key.number().get() >> 17, key.absence().get(), "{text}");
+        }
     }
 }

@@ -17,8 +17,8 @@ pub enum PeriodError {
     /// The range spans more than 366 days.
     #[error("a period may span at most 366 days")]
     TooLong,
-    /// A date is outside 1970-01-01..=2149-12-31.
-    #[error("dates must lie between 1970-01-01 and 2149-12-31")]
+    /// A date is outside 1970-01-01..=2149-06-06.
+    #[error("dates must lie between 1970-01-01 and 2149-06-06")]
     DateOutOfRange,
     /// The start minute is not within the day.
     #[error("start_minute must be within 0..=1439")]
@@ -67,14 +67,17 @@ fn min_date() -> NaiveDate {
     NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or(NaiveDate::MIN)
 }
 
+/// The last date a leave number can carry: a leave number keeps `days since 1970-01-01 × 2 + half` in
+/// its low 17 bits, so the day count must stay below 2^16 (65 535 days after 1970-01-01 is 2149-06-06).
+/// A later date would carry into the absence number's bits and share its number with another leave.
 fn max_date() -> NaiveDate {
-    NaiveDate::from_ymd_opt(2149, 12, 31).unwrap_or(NaiveDate::MAX)
+    NaiveDate::from_ymd_opt(2149, 6, 6).unwrap_or(NaiveDate::MAX)
 }
 
 /// Checks that a date can be carried in a leave id (see `LeaveNumber`).
 ///
 /// # Errors
-/// [`PeriodError::DateOutOfRange`] outside 1970-01-01..=2149-12-31.
+/// [`PeriodError::DateOutOfRange`] outside 1970-01-01..=2149-06-06.
 pub fn check_date(date: NaiveDate) -> Result<NaiveDate, PeriodError> {
     if date < min_date() || date > max_date() {
         Err(PeriodError::DateOutOfRange)

@@ -19,9 +19,13 @@ impl LocalTimestamp {
     /// # Errors
     /// [`TimestampError`] for anything else, including an offset or a `Z`.
     pub fn parse(text: &str) -> Result<Self, TimestampError> {
-        NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f")
-            .map(Self::from_naive)
-            .map_err(|_| TimestampError)
+        let parsed = NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f")
+            .map_err(|_| TimestampError)?;
+        // chrono also reads `2024-3-4T9:00:00`: the digits must be padded as the format shows them.
+        if text.get(..19) != Some(parsed.format("%Y-%m-%dT%H:%M:%S").to_string().as_str()) {
+            return Err(TimestampError);
+        }
+        Ok(Self::from_naive(parsed))
     }
 
     /// Wraps a date-time, truncating it to milliseconds.
@@ -72,5 +76,7 @@ mod tests {
         assert!(LocalTimestamp::parse("2018-04-01T09:00:00Z").is_err());
         assert!(LocalTimestamp::parse("2018-04-01").is_err());
         assert!(LocalTimestamp::parse("yesterday").is_err());
+        assert!(LocalTimestamp::parse("2018-4-1T9:00:00").is_err());
+        assert!(LocalTimestamp::parse("2018-04-01T09:00:00.").is_err());
     }
 }

@@ -116,3 +116,20 @@ fn every_bad_field_is_named() {
     }));
     assert_eq!(fields(a), ["absence.hours.duration_minutes"]);
 }
+
+/// Found by fuzzing (`fuzz/`, target `put_absence`): this PutAbsenceRequest (2149-01-01 AM to
+/// 2149-12-31 PM) was accepted, and its leaves after 2149-06-06 got the leave numbers of another
+/// absence's leaves.
+#[test]
+fn a_put_absence_past_the_last_leave_id_date_is_refused_naming_the_field() {
+    use prost::Message;
+    let bytes: &[u8] = b"\x0a\xa7\x01\x0a\x04hr-1\x10\x01\x1a*\x08\x86\x01\x12\x0cLuca Pacioli\
+        \x1a\x10luca@example.com\x22\x0500001\x22\x22\x08\xb6\x0d\x12\x0fPaid leave 2018\x18\x01\
+        \x22\x0aPaid leave*\x07\x08\x0b\x12\x03VAC2\x02\x08\x0c:\x07\x08\x03\x12\x03DAYB\x1c\
+        \x0a\x0a2149-01-01\x10\x01\x1a\x0a2149-12-31 \x02P\x02Z\x172024-03-01T09:00:00.000";
+    let request = proto::PutAbsenceRequest::decode(bytes).unwrap();
+    assert_eq!(
+        fields(request.absence.unwrap()),
+        ["absence.half_days.end_date"]
+    );
+}
