@@ -40,7 +40,7 @@ impl Default for DispatchSettings {
             retry: RetryPolicy::default(),
             batch_size: 256,
             concurrency: 64,
-            per_subscription: 16,
+            per_subscription: 32,
             lease: Duration::from_secs(60),
         }
     }

@@ -191,7 +191,7 @@ pub struct ServeArgs {
     pub dispatch_concurrency: u16,
     /// Deliveries sent at once to one subscription (at most the concurrency): a slow or dead receiver
     /// holds only these slots.
-    #[arg(long, env = "ABSYNC_DISPATCH_PER_SUBSCRIPTION", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(long, env = "ABSYNC_DISPATCH_PER_SUBSCRIPTION", default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..))]
     pub dispatch_per_subscription: u16,
     /// Most deliveries claimed at once.
     #[arg(long, env = "ABSYNC_DISPATCH_BATCH_SIZE", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=10_000))]
