@@ -280,3 +280,160 @@ async fn on_stop_unfinished_sends_release_their_lease() {
     let stop = tokio::time::sleep(std::time::Duration::from_millis(100));
     assert_eq!(dispatcher.dispatch_due(stop).await.unwrap(), 2);
 }
+
+/// A queue of `pending` deliveries that claims as a store does: due order, at most `limit`, none of
+/// the skipped subscriptions, each delivery once (until released).
+type Shared<T> = Arc<std::sync::Mutex<Vec<T>>>;
+
+/// The queue, the ids of recorded attempts, and what is still claimable.
+fn queue_of(
+    pending: Vec<ClaimedDelivery>,
+) -> (MockDeliveryQueue, Shared<i64>, Shared<ClaimedDelivery>) {
+    let pending = Arc::new(std::sync::Mutex::new(pending));
+    let recorded = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut queue = MockDeliveryQueue::new();
+    let claimable = pending.clone();
+    queue
+        .expect_claim_due()
+        .returning(move |_, limit, _, skip: &[SubscriptionId]| {
+            let mut pending = claimable.lock().unwrap();
+            let mut taken = Vec::new();
+            let mut kept = Vec::new();
+            for delivery in pending.drain(..) {
+                if taken.len() < limit as usize && !skip.contains(&delivery.subscription) {
+                    taken.push(delivery);
+                } else {
+                    kept.push(delivery);
+                }
+            }
+            *pending = kept;
+            Ok(taken)
+        });
+    let released = pending.clone();
+    let originals: Vec<ClaimedDelivery> = pending.lock().unwrap().clone();
+    queue.expect_release().returning(move |ids| {
+        let mut pending = released.lock().unwrap();
+        for id in ids {
+            if let Some(d) = originals.iter().find(|d| d.id == id) {
+                pending.push(d.clone());
+            }
+        }
+        Ok(())
+    });
+    let sink = recorded.clone();
+    queue.expect_record().returning(move |reports| {
+        sink.lock()
+            .unwrap()
+            .extend(reports.iter().map(|r| r.delivery.get()));
+        Ok(())
+    });
+    queue.expect_next_due().returning(|| Ok(None));
+    (queue, recorded, pending)
+}
+
+/// A receiver per destination: `stuck` never answers; the others answer 200 at once.
+#[derive(Default)]
+struct Receivers {
+    stuck_now: std::sync::atomic::AtomicUsize,
+    stuck_most: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl WebhookSender for Receivers {
+    async fn send(&self, request: OutboundRequest) -> SendOutcome {
+        use std::sync::atomic::Ordering::SeqCst;
+        if request.url.contains("stuck") {
+            let now = self.stuck_now.fetch_add(1, SeqCst) + 1;
+            self.stuck_most.fetch_max(now, SeqCst);
+            futures::future::pending::<()>().await;
+        }
+        SendOutcome::Answered {
+            status: 200,
+            body_excerpt: Vec::new(),
+        }
+    }
+}
+
+/// Wakes after `at_most`, never earlier (no other process queues work here).
+struct Timer;
+
+#[async_trait::async_trait]
+impl Wakeup for Timer {
+    async fn wait(&self, at_most: Duration) {
+        tokio::time::sleep(at_most.min(Duration::from_millis(10))).await;
+    }
+}
+
+fn to(subscription: &str, id: i64) -> ClaimedDelivery {
+    ClaimedDelivery {
+        subscription: SubscriptionId::new(subscription),
+        destination: DestinationUrl::from_trusted(format!("https://{subscription}.example.com/")),
+        ..claimed(id, 0)
+    }
+}
+
+#[tokio::test]
+async fn a_stuck_subscription_holds_only_its_share_and_the_others_are_all_sent() {
+    // Ten deliveries to a receiver that never answers come first in due order, then ten healthy.
+    let mut pending: Vec<ClaimedDelivery> = (1..=10).map(|id| to("stuck", id)).collect();
+    pending.extend((11..=20).map(|id| to("healthy", id)));
+    let (queue, recorded, claimable) = queue_of(pending);
+    let receivers = Arc::new(Receivers::default());
+    let mut clock = MockClock::new();
+    clock.expect_now().returning(now);
+    let dispatcher = Dispatcher::new(
+        Arc::new(queue),
+        receivers.clone(),
+        Arc::new(clock),
+        DispatchSettings {
+            concurrency: 4,
+            per_subscription: 2,
+            ..DispatchSettings::default()
+        },
+    );
+    let all_healthy_recorded = {
+        let recorded = recorded.clone();
+        async move {
+            while recorded.lock().unwrap().len() < 10 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+    };
+    let stopping = async {
+        tokio::select! {
+            () = all_healthy_recorded => {}
+            () = tokio::time::sleep(Duration::from_secs(10)) => {}
+        }
+    };
+    dispatcher
+        .run(&Timer, Duration::from_millis(50), stopping, async {})
+        .await;
+
+    let mut sent: Vec<i64> = recorded.lock().unwrap().clone();
+    sent.sort_unstable();
+    assert_eq!(
+        sent,
+        (11..=20).collect::<Vec<_>>(),
+        "every healthy delivery"
+    );
+    let most = receivers
+        .stuck_most
+        .load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(
+        most, 2,
+        "the stuck subscription had its share of the slots, no more"
+    );
+    // At the stop, its sends in flight and its claimed-but-waiting deliveries were released.
+    let mut left: Vec<i64> = claimable
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|d| d.id.get())
+        .collect();
+    left.sort_unstable();
+    assert_eq!(
+        left,
+        (1..=10).collect::<Vec<_>>(),
+        "nothing lost at the stop"
+    );
+}
