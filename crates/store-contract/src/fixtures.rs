@@ -226,6 +226,27 @@ pub(crate) async fn put_new<S: ContractStore>(
     put_new_at(store, tenant_name, absence, to, t0()).await
 }
 
+/// Both tenants, one subscription of [`ACME`], and its absence `hr-1` (of `shape`: [`absence`] or
+/// [`one_leave`]) put pending, then approved at [`t0`]: per leave a pending delivery and a waiting one.
+pub(crate) async fn subscribed_pending_then_approved<S: ContractStore>(
+    store: &S,
+    shape: fn(&str, u64, AbsenceStatus) -> Absence,
+) -> SubscriptionId {
+    setup(store).await;
+    let sub = subscribe(store, ACME).await;
+    let to = std::slice::from_ref(&sub);
+    put_new(store, ACME, &shape("hr-1", 1, AbsenceStatus::Pending), to).await;
+    approve(
+        store,
+        ACME,
+        &shape("hr-1", 2, AbsenceStatus::Approved),
+        to,
+        t0(),
+    )
+    .await;
+    sub
+}
+
 /// Approves a stored pending absence (revision 2) at `at`: one `approved` event per leave, to `to`.
 pub(crate) async fn approve<S: ContractStore>(
     store: &S,

@@ -3,7 +3,8 @@
 use crate::ContractStore;
 use crate::fixtures::{
     ACME, absence, answered, approve, claim_all, deliveries, mark, one_leave, put_new, put_new_at,
-    settle_due, setup, status_of, subscribe, t0, tenant, timed_out,
+    settle_due, setup, status_of, subscribe, subscribed_pending_then_approved, t0, tenant,
+    timed_out,
 };
 use absync_application::ports::{ClaimedDelivery, DeliveryStatus, NextStep, SubscriptionChanges};
 use absync_domain::{AbsenceStatus, Collection, LeaveKey, SubscriptionId, SubscriptionStatus};
@@ -25,25 +26,7 @@ fn of<'a>(
 /// leave is eligible, and the next one follows when it finishes; a retry is due at its time, with its
 /// attempt counted and recorded.
 pub async fn claims_lease_and_keep_each_leave_in_order<S: ContractStore>(store: S) {
-    setup(&store).await;
-    let sub = subscribe(&store, ACME).await;
-    let to = std::slice::from_ref(&sub);
-    put_new(
-        &store,
-        ACME,
-        &absence("hr-1", 1, AbsenceStatus::Pending),
-        to,
-    )
-    .await;
-    // Approve it: four newer deliveries for the same four leaves.
-    approve(
-        &store,
-        ACME,
-        &absence("hr-1", 2, AbsenceStatus::Approved),
-        to,
-        t0(),
-    )
-    .await;
+    let sub = subscribed_pending_then_approved(&store, absence).await;
 
     let lease = t0() + Duration::seconds(60);
     let first = store.claim_due(t0(), 100, lease, &[]).await.unwrap();

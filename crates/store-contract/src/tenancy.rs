@@ -2,7 +2,8 @@
 
 use crate::ContractStore;
 use crate::fixtures::{
-    ACME, OTHER, approve, deliveries, one_leave, put_new, settle_due, setup, subscribe, t0, tenant,
+    ACME, OTHER, deliveries, one_leave, put_new, settle_due, subscribed_pending_then_approved, t0,
+    tenant,
 };
 use absync_application::ports::{DeliveryFilter, NextStep, SubscriptionChanges};
 use absync_domain::{AbsenceId, AbsenceStatus, SigningSecret, SubscriptionStatus};
@@ -12,24 +13,7 @@ use chrono::Duration;
 /// any tracking, subscription or absence call, and changes none of them; its own absence of the same
 /// id is a separate one.
 pub async fn another_tenant_sees_and_changes_nothing<S: ContractStore>(store: S) {
-    setup(&store).await;
-    let sub = subscribe(&store, ACME).await;
-    let to = std::slice::from_ref(&sub);
-    put_new(
-        &store,
-        ACME,
-        &one_leave("hr-1", 1, AbsenceStatus::Pending),
-        to,
-    )
-    .await;
-    approve(
-        &store,
-        ACME,
-        &one_leave("hr-1", 2, AbsenceStatus::Approved),
-        to,
-        t0(),
-    )
-    .await;
+    let sub = subscribed_pending_then_approved(&store, one_leave).await;
     let failure = NextStep::Failed {
         disable_subscription: false,
     };

@@ -4,8 +4,8 @@
 use crate::ContractStore;
 use crate::fixtures::{
     ACME, OTHER, absence, answered, approve, claim_all, deliveries, deliveries_where, mark,
-    new_subscription, one_leave, put_new, put_new_at, settle_due, setup, status_of, subscribe, t0,
-    tenant, tick, timed_out,
+    new_subscription, one_leave, put_new, put_new_at, settle_due, setup, status_of, subscribe,
+    subscribed_pending_then_approved, t0, tenant, tick, timed_out,
 };
 use absync_application::ports::{
     ClaimedDelivery, DeliveryFilter, DeliveryStatus, DeliverySummary, NextStep, QueueStats,
@@ -267,24 +267,7 @@ pub async fn a_delivery_detail_carries_its_message_and_attempts<S: ContractStore
 pub async fn resync_makes_a_delivery_due_again_unless_newer_state_went_out<S: ContractStore>(
     store: S,
 ) {
-    setup(&store).await;
-    let sub = subscribe(&store, ACME).await;
-    let to = std::slice::from_ref(&sub);
-    put_new(
-        &store,
-        ACME,
-        &one_leave("hr-1", 1, AbsenceStatus::Pending),
-        to,
-    )
-    .await;
-    approve(
-        &store,
-        ACME,
-        &one_leave("hr-1", 2, AbsenceStatus::Approved),
-        to,
-        t0(),
-    )
-    .await;
+    subscribed_pending_then_approved(&store, one_leave).await;
     let created = settle_due(&store, t0(), FAILED).await[0];
     let (acme, t1, t2) = (
         tenant(ACME),
