@@ -40,17 +40,4 @@ pub(crate) fn store_error(err: sqlx::Error) -> StoreError {
     }
 }
 
-/// A stored value that does not decode (JSON written by another version, an unknown enum name).
-#[derive(Debug, thiserror::Error)]
-#[error("stored {what} does not decode: {detail}")]
-pub(crate) struct DecodeError {
-    pub(crate) what: &'static str,
-    pub(crate) detail: String,
-}
-
-pub(crate) fn decode_error(what: &'static str, detail: impl std::fmt::Display) -> StoreError {
-    StoreError::Unexpected(Box::new(DecodeError {
-        what,
-        detail: detail.to_string(),
-    }))
-}
+pub(crate) use absync_application::ports::stored::decode_error;

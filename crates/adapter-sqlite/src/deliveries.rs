@@ -2,13 +2,11 @@
 
 use crate::error::{decode_error, store_error};
 use crate::store::{SqliteStore, micros, now, time};
+use absync_application::ports::stored;
 use absync_application::ports::{
     AttemptReport, ClaimedDelivery, DeliveryQueue, NextStep, SendOutcome, StoreError,
 };
-use absync_domain::{
-    AuthorizationValue, ChangeVersion, Collection, DeliveryId, DestinationUrl, SigningSecret,
-    SubscriptionId, TenantId,
-};
+use absync_domain::{ChangeVersion, DeliveryId, DestinationUrl, SubscriptionId};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::SqliteConnection;
@@ -41,23 +39,18 @@ impl TryFrom<ClaimRow> for ClaimedDelivery {
     fn try_from(row: ClaimRow) -> Result<Self, StoreError> {
         Ok(Self {
             id: DeliveryId::new(row.id),
-            tenant: TenantId::parse(&row.tenant_id).map_err(|e| decode_error("tenant id", e))?,
+            tenant: stored::tenant(&row.tenant_id)?,
             subscription: SubscriptionId::new(row.subscription_id),
-            collection: Collection::parse(&row.collection)
-                .ok_or_else(|| decode_error("collection", &row.collection))?,
+            collection: stored::collection(&row.collection)?,
             destination: DestinationUrl::from_trusted(row.destination),
-            authorization: row
-                .authorization_value
-                .map(|v| AuthorizationValue::parse(&v))
-                .transpose()
-                .map_err(|e| decode_error("authorization", e))?,
+            authorization: stored::authorization(row.authorization_value)?,
             change_version: ChangeVersion::new(row.change_version),
             record: serde_json::from_str(&row.record)
                 .map_err(|e| decode_error("leave event", e))?,
             attempts_made: u32::try_from(row.attempt_count).unwrap_or(0),
             signing_secrets: std::iter::once(row.signing_secret)
                 .chain(row.previous_signing_secret)
-                .map(|s| SigningSecret::parse(&s).map_err(|e| decode_error("signing secret", e)))
+                .map(|s| stored::signing_secret(&s))
                 .collect::<Result<_, _>>()?,
         })
     }

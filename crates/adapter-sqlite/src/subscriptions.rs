@@ -2,12 +2,13 @@
 
 use crate::error::{decode_error, store_error};
 use crate::store::{SqliteStore, micros, new_uuid, now, time};
+use absync_application::ports::stored;
 use absync_application::ports::{
     NewSubscription, PreviousSecret, StoreError, Subscription, SubscriptionChanges,
     SubscriptionCursor, SubscriptionStore,
 };
 use absync_domain::{
-    AuthorizationValue, Collection, DestinationUrl, EventFilter, SigningSecret, SubscriptionId,
+    AuthorizationValue, DestinationUrl, EventFilter, SigningSecret, SubscriptionId,
     SubscriptionStatus, TenantId,
 };
 use async_trait::async_trait;
@@ -38,27 +39,20 @@ impl TryFrom<Row> for Subscription {
     fn try_from(row: Row) -> Result<Self, StoreError> {
         Ok(Self {
             id: SubscriptionId::new(row.id),
-            tenant: TenantId::parse(&row.tenant_id).map_err(|e| decode_error("tenant id", e))?,
-            collection: Collection::parse(&row.collection)
-                .ok_or_else(|| decode_error("collection", &row.collection))?,
+            tenant: stored::tenant(&row.tenant_id)?,
+            collection: stored::collection(&row.collection)?,
             destination: DestinationUrl::from_trusted(row.destination),
-            authorization: row
-                .authorization_value
-                .map(|v| AuthorizationValue::parse(&v))
-                .transpose()
-                .map_err(|e| decode_error("authorization", e))?,
+            authorization: stored::authorization(row.authorization_value)?,
             event_filter: EventFilter::parse(&row.event_filter)
                 .ok_or_else(|| decode_error("event filter", &row.event_filter))?,
             status: SubscriptionStatus::parse(&row.status)
                 .ok_or_else(|| decode_error("subscription status", &row.status))?,
             valid_until: row.valid_until.map(time),
             created_at: time(row.created_at),
-            signing_secret: SigningSecret::parse(&row.signing_secret)
-                .map_err(|e| decode_error("signing secret", e))?,
+            signing_secret: stored::signing_secret(&row.signing_secret)?,
             previous_secret: match (row.previous_signing_secret, row.previous_secret_expires_at) {
                 (Some(secret), Some(until)) => Some(PreviousSecret {
-                    secret: SigningSecret::parse(&secret)
-                        .map_err(|e| decode_error("signing secret", e))?,
+                    secret: stored::signing_secret(&secret)?,
                     until: time(until),
                 }),
                 _ => None,

@@ -8,6 +8,7 @@ pub mod clock;
 pub mod deliveries;
 pub mod metrics;
 pub mod sender;
+pub mod stored;
 pub mod subscriptions;
 pub mod tokens;
 pub mod tracking;

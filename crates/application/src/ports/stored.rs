@@ -1,0 +1,58 @@
+//! Decoding stored values, for store adapters: a value the store gives back that does not decode
+//! (written by another version, or damaged) is a [`StoreError::Unexpected`] naming what it was.
+
+use super::StoreError;
+use absync_domain::{AuthorizationValue, Collection, SigningSecret, TenantId};
+
+/// A stored value that does not decode (JSON written by another version, an unknown enum name).
+#[derive(Debug, thiserror::Error)]
+#[error("stored {what} does not decode: {detail}")]
+pub struct DecodeError {
+    /// What the value was.
+    pub what: &'static str,
+    /// Why it does not decode.
+    pub detail: String,
+}
+
+/// The error for a stored `what` that does not decode.
+pub fn decode_error(what: &'static str, detail: impl std::fmt::Display) -> StoreError {
+    StoreError::Unexpected(Box::new(DecodeError {
+        what,
+        detail: detail.to_string(),
+    }))
+}
+
+/// A stored tenant id.
+///
+/// # Errors
+/// A [`DecodeError`] when it is not a valid tenant id.
+pub fn tenant(text: &str) -> Result<TenantId, StoreError> {
+    TenantId::parse(text).map_err(|e| decode_error("tenant id", e))
+}
+
+/// A stored collection name.
+///
+/// # Errors
+/// A [`DecodeError`] for an unknown name.
+pub fn collection(text: &str) -> Result<Collection, StoreError> {
+    Collection::parse(text).ok_or_else(|| decode_error("collection", text))
+}
+
+/// A stored `Authorization` value, if any.
+///
+/// # Errors
+/// A [`DecodeError`] when it is not a valid value.
+pub fn authorization(value: Option<String>) -> Result<Option<AuthorizationValue>, StoreError> {
+    value
+        .map(|v| AuthorizationValue::parse(&v))
+        .transpose()
+        .map_err(|e| decode_error("authorization", e))
+}
+
+/// A stored signing secret.
+///
+/// # Errors
+/// A [`DecodeError`] when it is not a `whsec_` secret.
+pub fn signing_secret(text: &str) -> Result<SigningSecret, StoreError> {
+    SigningSecret::parse(text).map_err(|e| decode_error("signing secret", e))
+}
