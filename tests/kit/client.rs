@@ -1,5 +1,6 @@
 //! gRPC clients of a running absync, with the bearer token attached to every call.
 
+use absync_adapter_grpc::proto;
 use absync_adapter_grpc::proto::absence_ingest_client::AbsenceIngestClient;
 use absync_adapter_grpc::proto::subscriptions_client::SubscriptionsClient;
 use std::net::SocketAddr;
@@ -48,5 +49,22 @@ impl Clients {
             );
         }
         request
+    }
+
+    /// Subscribes `destination` to the `leaves` collection, every event.
+    ///
+    /// # Panics
+    /// When the call fails.
+    pub async fn subscribe_leaves(&mut self, destination: String) {
+        let request = self.request(proto::CreateSubscriptionRequest {
+            destination_url: destination,
+            collection: proto::Collection::Leaves.into(),
+            event_filter: proto::EventFilter::All.into(),
+            ..Default::default()
+        });
+        self.subscriptions
+            .create_subscription(request)
+            .await
+            .expect("create the subscription");
     }
 }

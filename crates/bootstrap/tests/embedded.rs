@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
 
-use absync_adapter_grpc::proto::{self, AbsenceStatus, EventFilter};
+use absync_adapter_grpc::proto::{self, AbsenceStatus};
 use absync_e2e::client::Clients;
 use absync_e2e::fixtures::monday_to_tuesday;
 use absync_e2e::process::AbsyncProcess;
@@ -55,17 +55,7 @@ fn token(dir: &Path) -> String {
 
 /// Subscribes the receiver to `leaves` and puts hr-1 (Monday AM to Tuesday PM: 4 leaves).
 async fn subscribe_and_put(clients: &mut Clients, receiver: &Receiver) {
-    let request = clients.request(proto::CreateSubscriptionRequest {
-        destination_url: receiver.url("/hook"),
-        collection: proto::Collection::Leaves.into(),
-        event_filter: EventFilter::All.into(),
-        ..Default::default()
-    });
-    clients
-        .subscriptions
-        .create_subscription(request)
-        .await
-        .unwrap();
+    clients.subscribe_leaves(receiver.url("/hook")).await;
     let request = clients.request(proto::PutAbsenceRequest {
         absence: Some(monday_to_tuesday("hr-1", 1, AbsenceStatus::Approved)),
     });

@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
 
-use absync_adapter_grpc::proto::{self, AbsenceStatus, EventFilter, HalfDay};
+use absync_adapter_grpc::proto::{self, AbsenceStatus, HalfDay};
 use absync_application::TokenService;
 use absync_bootstrap::store::{Store, StoreSettings};
 use absync_domain::{Scope, TenantId};
@@ -31,21 +31,6 @@ async fn token(url: &str) -> String {
         .await
         .unwrap()
         .token
-}
-
-/// Subscribes the receiver to `leaves`.
-async fn subscribe(clients: &mut Clients, receiver: &Receiver) {
-    let request = clients.request(proto::CreateSubscriptionRequest {
-        destination_url: receiver.url("/hook"),
-        collection: proto::Collection::Leaves.into(),
-        event_filter: EventFilter::All.into(),
-        ..Default::default()
-    });
-    clients
-        .subscriptions
-        .create_subscription(request)
-        .await
-        .unwrap();
 }
 
 /// Puts `absences` one-week absences (10 leaves each), ids `{prefix}-{n}`, in batches of 100.
@@ -82,7 +67,7 @@ async fn ingest(clients: &mut Clients, prefix: &str, absences: usize) {
 
 /// Subscribes the receiver and puts `absences` one-week absences.
 async fn subscribe_and_ingest(clients: &mut Clients, receiver: &Receiver, absences: usize) {
-    subscribe(clients, receiver).await;
+    clients.subscribe_leaves(receiver.url("/hook")).await;
     ingest(clients, "hr", absences).await;
 }
 
@@ -188,7 +173,7 @@ async fn two_instances_share_the_work_and_send_each_delivery_once() {
     // Ingest through both instances.
     let mut a = Clients::connect(first.grpc_addr, Some(token.clone())).await;
     let mut b = Clients::connect(second.grpc_addr, Some(token)).await;
-    subscribe(&mut a, &receiver).await;
+    a.subscribe_leaves(receiver.url("/hook")).await;
     ingest(&mut a, "a", 500).await;
     ingest(&mut b, "b", 500).await;
 

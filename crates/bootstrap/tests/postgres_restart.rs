@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
 
-use absync_adapter_grpc::proto::{self, AbsenceStatus, EventFilter, HalfDay};
+use absync_adapter_grpc::proto::{self, AbsenceStatus, HalfDay};
 use absync_adapter_postgres::{PgStore, PoolSettings};
 use absync_application::TokenService;
 use absync_domain::{Scope, TenantId};
@@ -171,17 +171,7 @@ async fn a_postgres_restart_is_survived_and_nothing_is_lost() {
     };
     let receiver = Receiver::start().await;
     let mut clients = Clients::connect(absync.grpc_addr, Some(token)).await;
-    let request = clients.request(proto::CreateSubscriptionRequest {
-        destination_url: receiver.url("/hook"),
-        collection: proto::Collection::Leaves.into(),
-        event_filter: EventFilter::All.into(),
-        ..Default::default()
-    });
-    clients
-        .subscriptions
-        .create_subscription(request)
-        .await
-        .unwrap();
+    clients.subscribe_leaves(receiver.url("/hook")).await;
     let request = clients.request(proto::PutAbsenceRequest {
         absence: Some(one_day("before", "2024-03-04")),
     });
