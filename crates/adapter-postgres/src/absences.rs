@@ -259,6 +259,18 @@ impl AbsenceStore for PgStore {
         Ok(applied)
     }
 
+    #[tracing::instrument(name = "pg.write_absences", skip_all, fields(changes = changes.len()))]
+    async fn write_many(
+        &self,
+        changes: Vec<AbsenceWrite>,
+    ) -> Vec<Result<Vec<AppliedEvent>, StoreError>> {
+        let mut results = Vec::with_capacity(changes.len());
+        for change in changes {
+            results.push(self.write(change).await);
+        }
+        results
+    }
+
     #[tracing::instrument(name = "pg.list_leaves", skip_all, err, fields(tenant = %tenant, limit))]
     async fn list_leaves(
         &self,

@@ -2,6 +2,7 @@
 
 use crate::error::{decode_error, store_error};
 use crate::store::{SqliteStore, micros, now};
+use crate::writer::Work;
 use absync_application::ports::{
     AbsenceStore, AbsenceWrite, AppliedEvent, CurrentLeave, StoreError, StoredAbsence,
 };
@@ -12,6 +13,10 @@ use absync_domain::{
 use async_trait::async_trait;
 use chrono::NaiveDate;
 use sqlx::SqliteConnection;
+use std::sync::Arc;
+
+/// Absence numbers taken from the counter per write.
+const NUMBERS_PER_TAKE: i64 = 64;
 
 fn json<T: serde::Serialize>(what: &'static str, value: &T) -> Result<String, StoreError> {
     serde_json::to_string(value).map_err(|e| decode_error(what, e))
@@ -36,6 +41,189 @@ pub(crate) async fn take(
     .await
     .map_err(store_error)?;
     Ok(last - count + 1)
+}
+
+/// A change with its JSON rendered, ready to be applied (possibly twice, if its group is rolled back
+/// for another change's failure and runs again).
+struct Prepared {
+    change: AbsenceWrite,
+    body: Option<String>,
+    /// Per event: the record and the leave, as stored.
+    events: Vec<(String, String)>,
+}
+
+impl Prepared {
+    fn new(change: AbsenceWrite) -> Result<Self, StoreError> {
+        let body = change
+            .absence
+            .as_ref()
+            .map(|a| json("absence", a))
+            .transpose()?;
+        let events = change
+            .events
+            .iter()
+            .map(|e| {
+                Ok((
+                    json("leave event", &e.record)?,
+                    json("leave", &e.record.leave)?,
+                ))
+            })
+            .collect::<Result<_, StoreError>>()?;
+        Ok(Self {
+            change,
+            body,
+            events,
+        })
+    }
+
+    /// Writes the absence, its events, leaves and deliveries on `conn` (inside the group's
+    /// transaction). Returns the applied events and whether deliveries were queued.
+    ///
+    /// The absence row decides first: if it was changed meanwhile, [`StoreError::Conflict`] with
+    /// nothing written.
+    async fn apply(
+        &self,
+        conn: &mut SqliteConnection,
+    ) -> Result<(Vec<AppliedEvent>, bool), StoreError> {
+        let change = &self.change;
+        let tenant = change.tenant.as_str();
+        let number = change.number.get();
+        let at = micros(change.at);
+        let written_at = now();
+        let written = match change.expected_row_version {
+            None => sqlx::query(
+                "INSERT INTO absences (tenant_id, absence_id, number, revision, row_version, body, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6, ?6)
+                 ON CONFLICT (tenant_id, absence_id) DO NOTHING",
+            )
+            .bind(tenant)
+            .bind(change.absence_id.as_str())
+            .bind(number)
+            .bind(revision_to_db(change.revision))
+            .bind(&self.body)
+            .bind(written_at)
+            .execute(&mut *conn)
+            .await,
+            Some(expected) => sqlx::query(
+                "UPDATE absences SET revision = ?4, row_version = row_version + 1, body = ?5, updated_at = ?6
+                 WHERE tenant_id = ?1 AND absence_id = ?2 AND number = ?3 AND row_version = ?7",
+            )
+            .bind(tenant)
+            .bind(change.absence_id.as_str())
+            .bind(number)
+            .bind(revision_to_db(change.revision))
+            .bind(&self.body)
+            .bind(written_at)
+            .bind(expected)
+            .execute(&mut *conn)
+            .await,
+        }
+        .map_err(store_error)?;
+        if written.rows_affected() != 1 {
+            return Err(StoreError::Conflict);
+        }
+        let count = i64::try_from(change.events.len()).unwrap_or(i64::MAX);
+        let first = if count > 0 {
+            take(conn, "change_version", count).await?
+        } else {
+            0
+        };
+        let mut applied = Vec::with_capacity(change.events.len());
+        let mut queued = false;
+        for ((version, event), (record, leave_json)) in
+            (first..).zip(&change.events).zip(&self.events)
+        {
+            let leave = &event.record.leave;
+            let key = leave.key.to_string();
+            let date = leave.key.date().to_string();
+            let half = leave.key.half().as_str();
+            sqlx::query(
+                "INSERT INTO leave_events (tenant_id, change_version, absence_number, leave_key, event, record, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )
+            .bind(tenant)
+            .bind(version)
+            .bind(number)
+            .bind(&key)
+            .bind(event.record.event.as_str())
+            .bind(record)
+            .bind(written_at)
+            .execute(&mut *conn)
+            .await
+            .map_err(store_error)?;
+            if event.record.event == LeaveEvent::Deleted {
+                sqlx::query(
+                    "DELETE FROM leaves WHERE tenant_id = ?1 AND absence_number = ?2
+                       AND leave_date = ?3 AND half = ?4",
+                )
+                .bind(tenant)
+                .bind(number)
+                .bind(&date)
+                .bind(half)
+                .execute(&mut *conn)
+                .await
+                .map_err(store_error)?;
+            } else {
+                sqlx::query(
+                    "INSERT INTO leaves (tenant_id, absence_number, leave_date, half, state, leave, change_version)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                     ON CONFLICT (tenant_id, absence_number, leave_date, half)
+                     DO UPDATE SET state = excluded.state, leave = excluded.leave,
+                                   change_version = excluded.change_version",
+                )
+                .bind(tenant)
+                .bind(number)
+                .bind(&date)
+                .bind(half)
+                .bind(match leave.state {
+                    LeaveState::Pending => "pending",
+                    LeaveState::Approved => "approved",
+                })
+                .bind(leave_json)
+                .bind(version)
+                .execute(&mut *conn)
+                .await
+                .map_err(store_error)?;
+            }
+            for subscription in &event.subscriptions {
+                // Behind an unfinished delivery of the same (subscription, leave), it waits.
+                sqlx::query(
+                    "INSERT INTO deliveries
+                         (tenant_id, subscription_id, change_version, leave_key, status, next_attempt_at, created_at, updated_at)
+                     VALUES (?1, ?2, ?3, ?4,
+                             CASE WHEN EXISTS (SELECT 1 FROM deliveries o
+                                               WHERE o.subscription_id = ?2 AND o.leave_key = ?4
+                                                 AND o.status IN ('pending', 'waiting'))
+                                  THEN 'waiting' ELSE 'pending' END,
+                             ?5, ?6, ?6)",
+                )
+                .bind(tenant)
+                .bind(subscription.as_str())
+                .bind(version)
+                .bind(&key)
+                .bind(at)
+                .bind(written_at)
+                .execute(&mut *conn)
+                .await
+                .map_err(store_error)?;
+                queued = true;
+            }
+            applied.push(AppliedEvent {
+                leave_key: event.record.key(),
+                event: event.record.event,
+                change_version: ChangeVersion::new(version),
+            });
+        }
+        Ok((applied, queued))
+    }
+}
+
+/// The writer's job for one prepared change.
+fn apply_work(change: Arc<Prepared>) -> Work<(Vec<AppliedEvent>, bool)> {
+    Box::new(move |conn| {
+        let change = change.clone();
+        Box::pin(async move { change.apply(conn).await })
+    })
 }
 
 #[async_trait]
@@ -86,152 +274,77 @@ impl AbsenceStore for SqliteStore {
 
     #[tracing::instrument(name = "sqlite.allocate_absence_number", skip_all, err)]
     async fn allocate_number(&self) -> Result<AbsenceNumber, StoreError> {
-        let mut write = self.write().await?;
-        let number = take(&mut write.tx, "absence_number", 1).await?;
-        write.commit().await?;
+        let spare = self
+            .spare_numbers
+            .lock()
+            .map(|mut spare| spare.pop())
+            .unwrap_or(None);
+        let number = match spare {
+            Some(number) => number,
+            None => {
+                let first = self
+                    .writer
+                    .run(Box::new(|conn| {
+                        Box::pin(take(conn, "absence_number", NUMBERS_PER_TAKE))
+                    }))
+                    .await?;
+                // Hand out the smallest first; keep the rest for later absences.
+                if let Ok(mut spare) = self.spare_numbers.lock() {
+                    spare.extend((first + 1..first + NUMBERS_PER_TAKE).rev());
+                    spare.sort_unstable_by(|a, b| b.cmp(a));
+                }
+                first
+            }
+        };
         AbsenceNumber::new(number).map_err(|e| decode_error("absence number", e))
     }
 
     #[tracing::instrument(name = "sqlite.write_absence", skip_all, err,
         fields(tenant = %change.tenant, absence_id = %change.absence_id, events = change.events.len()))]
     async fn write(&self, change: AbsenceWrite) -> Result<Vec<AppliedEvent>, StoreError> {
-        let body = change
-            .absence
-            .as_ref()
-            .map(|a| json("absence", a))
-            .transpose()?;
-        let at = micros(change.at);
-        let written_at = now();
-        let mut write = self.write().await?;
-        let tx = &mut write.tx;
-        // The absence row decides: 0 rows means someone else changed it, and nothing is written.
-        let written = match change.expected_row_version {
-            None => sqlx::query(
-                "INSERT INTO absences (tenant_id, absence_id, number, revision, row_version, body, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6, ?6)
-                 ON CONFLICT (tenant_id, absence_id) DO NOTHING",
-            )
-            .bind(change.tenant.as_str())
-            .bind(change.absence_id.as_str())
-            .bind(change.number.get())
-            .bind(revision_to_db(change.revision))
-            .bind(&body)
-            .bind(written_at)
-            .execute(&mut **tx)
-            .await,
-            Some(expected) => sqlx::query(
-                "UPDATE absences SET revision = ?4, row_version = row_version + 1, body = ?5, updated_at = ?6
-                 WHERE tenant_id = ?1 AND absence_id = ?2 AND number = ?3 AND row_version = ?7",
-            )
-            .bind(change.tenant.as_str())
-            .bind(change.absence_id.as_str())
-            .bind(change.number.get())
-            .bind(revision_to_db(change.revision))
-            .bind(&body)
-            .bind(written_at)
-            .bind(expected)
-            .execute(&mut **tx)
-            .await,
+        let change = Arc::new(Prepared::new(change)?);
+        let applied = self.writer.run(apply_work(change)).await?;
+        if applied.1 {
+            self.signal_work();
         }
-        .map_err(store_error)?;
-        if written.rows_affected() != 1 {
-            return Err(StoreError::Conflict);
+        Ok(applied.0)
+    }
+
+    #[tracing::instrument(name = "sqlite.write_absences", skip_all, fields(changes = changes.len()))]
+    async fn write_many(
+        &self,
+        changes: Vec<AbsenceWrite>,
+    ) -> Vec<Result<Vec<AppliedEvent>, StoreError>> {
+        let mut prepared = Vec::with_capacity(changes.len());
+        let mut works = Vec::with_capacity(changes.len());
+        for change in changes {
+            match Prepared::new(change) {
+                Ok(change) => {
+                    let change = Arc::new(change);
+                    works.push(apply_work(change));
+                    prepared.push(Ok(()));
+                }
+                Err(err) => prepared.push(Err(err)),
+            }
         }
-        let count = i64::try_from(change.events.len()).unwrap_or(i64::MAX);
-        let first = if count > 0 {
-            take(tx, "change_version", count).await?
-        } else {
-            0
-        };
-        let mut applied = Vec::with_capacity(change.events.len());
+        let mut written = self.writer.run_all(works).await.into_iter();
         let mut queued = false;
-        for (version, event) in (first..).zip(&change.events) {
-            let leave = &event.record.leave;
-            let key = leave.key.to_string();
-            let date = leave.key.date().to_string();
-            let half = leave.key.half().as_str();
-            sqlx::query(
-                "INSERT INTO leave_events (tenant_id, change_version, absence_number, leave_key, event, record, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )
-            .bind(change.tenant.as_str())
-            .bind(version)
-            .bind(change.number.get())
-            .bind(&key)
-            .bind(event.record.event.as_str())
-            .bind(json("leave event", &event.record)?)
-            .bind(written_at)
-            .execute(&mut **tx)
-            .await
-            .map_err(store_error)?;
-            if event.record.event == LeaveEvent::Deleted {
-                sqlx::query(
-                    "DELETE FROM leaves WHERE tenant_id = ?1 AND absence_number = ?2
-                       AND leave_date = ?3 AND half = ?4",
-                )
-                .bind(change.tenant.as_str())
-                .bind(change.number.get())
-                .bind(&date)
-                .bind(half)
-                .execute(&mut **tx)
-                .await
-                .map_err(store_error)?;
-            } else {
-                sqlx::query(
-                    "INSERT INTO leaves (tenant_id, absence_number, leave_date, half, state, leave, change_version)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-                     ON CONFLICT (tenant_id, absence_number, leave_date, half)
-                     DO UPDATE SET state = excluded.state, leave = excluded.leave,
-                                   change_version = excluded.change_version",
-                )
-                .bind(change.tenant.as_str())
-                .bind(change.number.get())
-                .bind(&date)
-                .bind(half)
-                .bind(match leave.state {
-                    LeaveState::Pending => "pending",
-                    LeaveState::Approved => "approved",
+        let results = prepared
+            .into_iter()
+            .map(|p| {
+                p.and_then(|()| {
+                    let (applied, q) = written.next().unwrap_or_else(|| {
+                        Err(StoreError::Unexpected("a change was not written".into()))
+                    })?;
+                    queued |= q;
+                    Ok(applied)
                 })
-                .bind(json("leave", leave)?)
-                .bind(version)
-                .execute(&mut **tx)
-                .await
-                .map_err(store_error)?;
-            }
-            for subscription in &event.subscriptions {
-                // Behind an unfinished delivery of the same (subscription, leave), it waits.
-                sqlx::query(
-                    "INSERT INTO deliveries
-                         (tenant_id, subscription_id, change_version, leave_key, status, next_attempt_at, created_at, updated_at)
-                     VALUES (?1, ?2, ?3, ?4,
-                             CASE WHEN EXISTS (SELECT 1 FROM deliveries o
-                                               WHERE o.subscription_id = ?2 AND o.leave_key = ?4
-                                                 AND o.status IN ('pending', 'waiting'))
-                                  THEN 'waiting' ELSE 'pending' END,
-                             ?5, ?6, ?6)",
-                )
-                .bind(change.tenant.as_str())
-                .bind(subscription.as_str())
-                .bind(version)
-                .bind(&key)
-                .bind(at)
-                .bind(written_at)
-                .execute(&mut **tx)
-                .await
-                .map_err(store_error)?;
-                queued = true;
-            }
-            applied.push(AppliedEvent {
-                leave_key: event.record.key(),
-                event: event.record.event,
-                change_version: ChangeVersion::new(version),
-            });
-        }
-        write.commit().await?;
+            })
+            .collect();
         if queued {
             self.signal_work();
         }
-        Ok(applied)
+        results
     }
 
     #[tracing::instrument(name = "sqlite.list_leaves", skip_all, err, fields(tenant = %tenant, limit))]

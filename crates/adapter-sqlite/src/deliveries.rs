@@ -82,6 +82,158 @@ async fn promote_next(
     Ok(())
 }
 
+/// Leases up to `limit` due deliveries and reads them with their subscription and event.
+async fn claim(
+    conn: &mut SqliteConnection,
+    now: i64,
+    limit: u32,
+    lease_until: i64,
+    skip: &str,
+) -> Result<Vec<ClaimRow>, StoreError> {
+    // Pending (so first in line for its leave), due, not leased (or the lease expired), of an
+    // enabled, undeleted subscription, in due order.
+    let ids: Vec<i64> = sqlx::query_scalar(
+        "UPDATE deliveries SET lease_until = ?3
+         WHERE id IN (SELECT d.id FROM deliveries d
+                      JOIN subscriptions s ON s.id = d.subscription_id
+                                          AND s.deleted_at IS NULL AND s.status = 'Enabled'
+                      WHERE d.status = 'pending' AND d.next_attempt_at <= ?1
+                        AND (d.lease_until IS NULL OR d.lease_until <= ?1)
+                        AND d.subscription_id NOT IN (SELECT value FROM json_each(?4))
+                      ORDER BY d.next_attempt_at LIMIT ?2)
+         RETURNING id",
+    )
+    .bind(now)
+    .bind(i64::from(limit))
+    .bind(lease_until)
+    .bind(skip)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(store_error)?;
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list = serde_json::to_string(&ids).map_err(|e| decode_error("ids", e))?;
+    sqlx::query_as::<_, ClaimRow>(&format!(
+        "SELECT {CLAIM_COLUMNS}
+         FROM deliveries c
+         JOIN subscriptions s ON s.id = c.subscription_id
+         JOIN leave_events e ON e.tenant_id = c.tenant_id AND e.change_version = c.change_version
+         WHERE c.id IN (SELECT value FROM json_each(?2))
+         ORDER BY c.id"
+    ))
+    .bind(now)
+    .bind(list)
+    .fetch_all(conn)
+    .await
+    .map_err(store_error)
+}
+
+/// One attempt as stored, with the delivery's next state.
+struct AttemptRow {
+    id: i64,
+    started_at: i64,
+    duration_ms: i64,
+    status: &'static str,
+    next_at: Option<i64>,
+    disable: bool,
+    http_status: Option<i64>,
+    error_kind: Option<&'static str>,
+    error_detail: Option<String>,
+    excerpt: Vec<u8>,
+}
+
+impl From<AttemptReport> for AttemptRow {
+    fn from(report: AttemptReport) -> Self {
+        let (status, next_at, disable) = match report.next {
+            NextStep::Succeeded => ("succeeded", None, false),
+            NextStep::RetryAt(when) => ("pending", Some(micros(when)), false),
+            NextStep::Failed {
+                disable_subscription,
+            } => ("failed", None, disable_subscription),
+        };
+        let (http_status, error_kind, error_detail, excerpt) = match report.outcome {
+            SendOutcome::Answered {
+                status,
+                mut body_excerpt,
+            } => {
+                body_excerpt.truncate(EXCERPT_LIMIT);
+                (Some(i64::from(status)), None, None, body_excerpt)
+            }
+            SendOutcome::NoAnswer { kind, detail } => {
+                (None, Some(kind.as_str()), Some(detail), Vec::new())
+            }
+        };
+        Self {
+            id: report.delivery.get(),
+            started_at: micros(report.started_at),
+            duration_ms: i64::try_from(report.duration.as_millis()).unwrap_or(i64::MAX),
+            status,
+            next_at,
+            disable,
+            http_status,
+            error_kind,
+            error_detail,
+            excerpt,
+        }
+    }
+}
+
+/// Records attempts and moves their deliveries on (inside the writer's transaction).
+async fn record_attempts(
+    conn: &mut SqliteConnection,
+    rows: &[AttemptRow],
+    at: i64,
+) -> Result<(), StoreError> {
+    for row in rows {
+        sqlx::query(
+            "INSERT INTO delivery_attempts
+                 (delivery_id, tenant_id, started_at, duration_ms, http_status, error_kind, error_detail, response_excerpt)
+             SELECT id, tenant_id, ?2, ?3, ?4, ?5, ?6, ?7 FROM deliveries WHERE id = ?1",
+        )
+        .bind(row.id)
+        .bind(row.started_at)
+        .bind(row.duration_ms)
+        .bind(row.http_status)
+        .bind(row.error_kind)
+        .bind(&row.error_detail)
+        .bind(&row.excerpt)
+        .execute(&mut *conn)
+        .await
+        .map_err(store_error)?;
+        sqlx::query(
+            "UPDATE deliveries
+             SET status = ?2, attempt_count = attempt_count + 1,
+                 next_attempt_at = COALESCE(?3, next_attempt_at), lease_until = NULL,
+                 last_http_status = ?4, last_error = ?5, updated_at = ?6
+             WHERE id = ?1 AND status = 'pending'",
+        )
+        .bind(row.id)
+        .bind(row.status)
+        .bind(row.next_at)
+        .bind(row.http_status)
+        .bind(row.error_kind)
+        .bind(at)
+        .execute(&mut *conn)
+        .await
+        .map_err(store_error)?;
+        if row.status != "pending" {
+            promote_next(conn, row.id, at).await?;
+        }
+        if row.disable {
+            sqlx::query(
+                "UPDATE subscriptions SET status = 'Disabled'
+                 WHERE id = (SELECT subscription_id FROM deliveries WHERE id = ?1)",
+            )
+            .bind(row.id)
+            .execute(&mut *conn)
+            .await
+            .map_err(store_error)?;
+        }
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl DeliveryQueue for SqliteStore {
     #[tracing::instrument(name = "sqlite.claim_due", skip_all, err, fields(limit, claimed))]
@@ -95,45 +247,14 @@ impl DeliveryQueue for SqliteStore {
         let now = micros(now);
         let skip: Vec<&str> = skip.iter().map(SubscriptionId::as_str).collect();
         let skip = serde_json::to_string(&skip).map_err(|e| decode_error("skipped ids", e))?;
-        let mut write = self.write().await?;
-        // Pending (so first in line for its leave), due, not leased (or the lease expired), of an
-        // enabled, undeleted subscription, in due order.
-        let ids: Vec<i64> = sqlx::query_scalar(
-            "UPDATE deliveries SET lease_until = ?3
-             WHERE id IN (SELECT d.id FROM deliveries d
-                          JOIN subscriptions s ON s.id = d.subscription_id
-                                              AND s.deleted_at IS NULL AND s.status = 'Enabled'
-                          WHERE d.status = 'pending' AND d.next_attempt_at <= ?1
-                            AND (d.lease_until IS NULL OR d.lease_until <= ?1)
-                            AND d.subscription_id NOT IN (SELECT value FROM json_each(?4))
-                          ORDER BY d.next_attempt_at LIMIT ?2)
-             RETURNING id",
-        )
-        .bind(now)
-        .bind(i64::from(limit))
-        .bind(micros(lease_until))
-        .bind(skip)
-        .fetch_all(&mut *write.tx)
-        .await
-        .map_err(store_error)?;
-        let mut rows = Vec::with_capacity(ids.len());
-        if !ids.is_empty() {
-            let list = serde_json::to_string(&ids).map_err(|e| decode_error("ids", e))?;
-            rows = sqlx::query_as::<_, ClaimRow>(&format!(
-                "SELECT {CLAIM_COLUMNS}
-                 FROM deliveries c
-                 JOIN subscriptions s ON s.id = c.subscription_id
-                 JOIN leave_events e ON e.tenant_id = c.tenant_id AND e.change_version = c.change_version
-                 WHERE c.id IN (SELECT value FROM json_each(?2))
-                 ORDER BY c.id"
-            ))
-            .bind(now)
-            .bind(list)
-            .fetch_all(&mut *write.tx)
-            .await
-            .map_err(store_error)?;
-        }
-        write.commit().await?;
+        let lease_until = micros(lease_until);
+        let rows = self
+            .writer
+            .run(Box::new(move |conn| {
+                let skip = skip.clone();
+                Box::pin(async move { claim(conn, now, limit, lease_until, &skip).await })
+            }))
+            .await?;
         tracing::Span::current().record("claimed", rows.len());
         rows.into_iter().map(ClaimedDelivery::try_from).collect()
     }
@@ -144,73 +265,14 @@ impl DeliveryQueue for SqliteStore {
             return Ok(());
         }
         let at = now();
-        let mut write = self.write().await?;
-        let tx = &mut write.tx;
-        for report in reports {
-            let id = report.delivery.get();
-            let (status, next_at, disable) = match report.next {
-                NextStep::Succeeded => ("succeeded", None, false),
-                NextStep::RetryAt(when) => ("pending", Some(micros(when)), false),
-                NextStep::Failed {
-                    disable_subscription,
-                } => ("failed", None, disable_subscription),
-            };
-            let (http_status, error_kind, error_detail, excerpt) = match report.outcome {
-                SendOutcome::Answered {
-                    status,
-                    mut body_excerpt,
-                } => {
-                    body_excerpt.truncate(EXCERPT_LIMIT);
-                    (Some(i64::from(status)), None, None, body_excerpt)
-                }
-                SendOutcome::NoAnswer { kind, detail } => {
-                    (None, Some(kind.as_str()), Some(detail), Vec::new())
-                }
-            };
-            sqlx::query(
-                "INSERT INTO delivery_attempts
-                     (delivery_id, tenant_id, started_at, duration_ms, http_status, error_kind, error_detail, response_excerpt)
-                 SELECT id, tenant_id, ?2, ?3, ?4, ?5, ?6, ?7 FROM deliveries WHERE id = ?1",
-            )
-            .bind(id)
-            .bind(micros(report.started_at))
-            .bind(i64::try_from(report.duration.as_millis()).unwrap_or(i64::MAX))
-            .bind(http_status)
-            .bind(error_kind)
-            .bind(error_detail)
-            .bind(excerpt)
-            .execute(&mut **tx)
+        let rows: std::sync::Arc<[AttemptRow]> =
+            reports.into_iter().map(AttemptRow::from).collect();
+        self.writer
+            .run(Box::new(move |conn| {
+                let rows = rows.clone();
+                Box::pin(async move { record_attempts(conn, &rows, at).await })
+            }))
             .await
-            .map_err(store_error)?;
-            sqlx::query(
-                "UPDATE deliveries
-                 SET status = ?2, attempt_count = attempt_count + 1,
-                     next_attempt_at = COALESCE(?3, next_attempt_at), lease_until = NULL,
-                     last_http_status = ?4, last_error = ?5, updated_at = ?6
-                 WHERE id = ?1 AND status = 'pending'",
-            )
-            .bind(id)
-            .bind(status)
-            .bind(next_at)
-            .bind(http_status)
-            .bind(error_kind)
-            .bind(at)
-            .execute(&mut **tx)
-            .await
-            .map_err(store_error)?;
-            promote_next(tx, id, at).await?;
-            if disable {
-                sqlx::query(
-                    "UPDATE subscriptions SET status = 'Disabled'
-                     WHERE id = (SELECT subscription_id FROM deliveries WHERE id = ?1)",
-                )
-                .bind(id)
-                .execute(&mut **tx)
-                .await
-                .map_err(store_error)?;
-            }
-        }
-        write.commit().await
     }
 
     #[tracing::instrument(name = "sqlite.next_due", skip_all, err)]
@@ -233,16 +295,22 @@ impl DeliveryQueue for SqliteStore {
     async fn release(&self, deliveries: Vec<DeliveryId>) -> Result<(), StoreError> {
         let ids: Vec<i64> = deliveries.iter().map(|d| d.get()).collect();
         let list = serde_json::to_string(&ids).map_err(|e| decode_error("ids", e))?;
-        let mut write = self.write().await?;
-        sqlx::query(
-            "UPDATE deliveries SET lease_until = NULL
-             WHERE id IN (SELECT value FROM json_each(?1)) AND status = 'pending'",
-        )
-        .bind(list)
-        .execute(&mut *write.tx)
-        .await
-        .map_err(store_error)?;
-        write.commit().await
+        self.writer
+            .run(Box::new(move |conn| {
+                let list = list.clone();
+                Box::pin(async move {
+                    sqlx::query(
+                        "UPDATE deliveries SET lease_until = NULL
+                         WHERE id IN (SELECT value FROM json_each(?1)) AND status = 'pending'",
+                    )
+                    .bind(list)
+                    .execute(conn)
+                    .await
+                    .map(drop)
+                    .map_err(store_error)
+                })
+            }))
+            .await
     }
 
     #[tracing::instrument(name = "sqlite.purge_succeeded", skip_all, err, fields(purged))]

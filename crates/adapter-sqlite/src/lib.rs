@@ -16,6 +16,7 @@ mod store;
 mod subscriptions;
 mod tokens;
 mod tracking;
+mod writer;
 
 pub use error::OpenError;
 pub use store::{SqliteSettings, SqliteStore, database_path};

@@ -2,15 +2,15 @@
 
 use crate::MIGRATOR;
 use crate::error::{OpenError, store_error};
+use crate::writer::{WriteTx, Writer};
 use chrono::{DateTime, Utc};
+use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Sqlite, SqlitePool, Transaction};
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{Mutex, MutexGuard, Notify};
+use tokio::sync::Notify;
 
 /// Connection settings.
 #[derive(Debug, Clone)]
@@ -37,27 +37,31 @@ impl Default for SqliteSettings {
 
 /// absync's embedded SQLite store. Cheap to clone; implements every store port.
 ///
-/// SQLite has one writer at a time: this process's writes take turns on an async mutex (so no write
-/// transaction ever meets another and fails with `SQLITE_BUSY`), while reads run in parallel on
-/// WAL snapshots. Another process may not use the same file (see [`SqliteStore::open`]).
+/// SQLite has one writer at a time: every write of this process goes through one connection owned by
+/// the writer task (`writer.rs`), which applies concurrent writes in groups, one transaction and one
+/// fsync per group (so no write transaction ever meets another and fails with `SQLITE_BUSY`), while
+/// reads run in parallel on WAL snapshots from a pool. Another process may not use the same file
+/// (see [`SqliteStore::open`]).
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pub(crate) pool: SqlitePool,
-    writer: Arc<Mutex<()>>,
+    pub(crate) writer: Writer,
     work: Arc<Notify>,
+    /// Absence numbers taken from the counter ahead of need (gaps after a restart are harmless).
+    pub(crate) spare_numbers: Arc<std::sync::Mutex<Vec<i64>>>,
     /// Held for the store's life: the exclusive lock on `<file>.lock`.
     _instance: Option<Arc<File>>,
+    /// A temporary database's folder, removed with the last clone of the store.
+    _temporary: Option<Arc<TemporaryFolder>>,
 }
 
-/// A write transaction, holding this process's write turn until it ends.
-pub(crate) struct WriteTx<'a> {
-    pub(crate) tx: Transaction<'static, Sqlite>,
-    _turn: MutexGuard<'a, ()>,
-}
+/// The folder of a temporary database; removed when dropped.
+#[derive(Debug)]
+struct TemporaryFolder(PathBuf);
 
-impl WriteTx<'_> {
-    pub(crate) async fn commit(self) -> Result<(), absync_application::ports::StoreError> {
-        self.tx.commit().await.map_err(store_error)
+impl Drop for TemporaryFolder {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
@@ -115,7 +119,7 @@ impl SqliteStore {
     /// URL is invalid or the file cannot be opened.
     pub async fn open(url: &str, settings: &SqliteSettings) -> Result<Self, OpenError> {
         let Some(path) = database_path(url)? else {
-            return Self::open_in_memory().await;
+            return Self::open_temporary().await;
         };
         let lock = if settings.exclusive {
             Some(lock_instance(&path)?)
@@ -135,43 +139,60 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(settings.acquire_timeout);
+        Self::open_with(&path, options, settings, lock, None).await
+    }
+
+    async fn open_with(
+        path: &Path,
+        options: SqliteConnectOptions,
+        settings: &SqliteSettings,
+        lock: Option<File>,
+        temporary: Option<TemporaryFolder>,
+    ) -> Result<Self, OpenError> {
         let pool = SqlitePoolOptions::new()
             .max_connections(settings.max_connections.max(1))
             .acquire_timeout(settings.acquire_timeout)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await
-            .map_err(|e| OpenError::Open(path.clone(), e))?;
-        Ok(Self::from_pool(pool, lock))
+            .map_err(|e| OpenError::Open(path.to_owned(), e))?;
+        let writer = Writer::start(options)
+            .await
+            .map_err(|e| OpenError::Open(path.to_owned(), e))?;
+        Ok(Self {
+            pool,
+            writer,
+            work: Arc::new(Notify::new()),
+            spare_numbers: Arc::new(std::sync::Mutex::new(Vec::new())),
+            _instance: lock.map(Arc::new),
+            _temporary: temporary.map(Arc::new),
+        })
     }
 
-    /// A private database in memory (tests): one connection, gone when the store is dropped.
+    /// A private, migrated database in a new temporary folder (tests, `sqlite::memory:`), removed when
+    /// the last clone of the store is dropped. Commits are not synced to disk: it is not meant to
+    /// survive anything.
     ///
     /// # Errors
-    /// [`OpenError::Open`] when SQLite cannot start.
-    pub async fn open_in_memory() -> Result<Self, OpenError> {
-        let options = SqliteConnectOptions::from_str("sqlite::memory:")
-            .map_err(|e| OpenError::Open(PathBuf::from(":memory:"), e))?
-            .foreign_keys(true);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(1)
-            .min_connections(1)
-            .idle_timeout(None)
-            .max_lifetime(None)
-            .connect_with(options)
-            .await
-            .map_err(|e| OpenError::Open(PathBuf::from(":memory:"), e))?;
-        let store = Self::from_pool(pool, None);
+    /// [`OpenError`] when the folder or the database cannot be created.
+    pub async fn open_temporary() -> Result<Self, OpenError> {
+        let folder = std::env::temp_dir().join(format!("absync-{}", new_uuid()));
+        std::fs::create_dir_all(&folder).map_err(|e| OpenError::Io(folder.clone(), e))?;
+        let folder = TemporaryFolder(folder);
+        let path = folder.0.join("absync.db");
+        let options = SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Off)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        let settings = SqliteSettings {
+            exclusive: false,
+            ..SqliteSettings::default()
+        };
+        let store = Self::open_with(&path, options, &settings, None, Some(folder)).await?;
         store.migrate().await?;
         Ok(store)
-    }
-
-    fn from_pool(pool: SqlitePool, lock: Option<File>) -> Self {
-        Self {
-            pool,
-            writer: Arc::new(Mutex::new(())),
-            work: Arc::new(Notify::new()),
-            _instance: lock.map(Arc::new),
-        }
     }
 
     /// Applies pending migrations.
@@ -182,17 +203,24 @@ impl SqliteStore {
         MIGRATOR.run(&self.pool).await.map_err(OpenError::Migrate)
     }
 
-    /// Starts a write transaction once it is this process's turn to write.
-    pub(crate) async fn write(&self) -> Result<WriteTx<'_>, absync_application::ports::StoreError> {
-        let turn = self.writer.lock().await;
-        // IMMEDIATE: the write lock is taken at the start, so a short command of another process
-        // (`absync token create`) makes this wait (busy timeout) instead of failing mid-way.
-        let tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(store_error)?;
-        Ok(WriteTx { tx, _turn: turn })
+    /// Starts a write transaction of its own on the writer's connection, once the writer is free.
+    /// `BEGIN IMMEDIATE`: the write lock is taken at the start, so a short command of another process
+    /// (`absync token create`) makes this wait (busy timeout) instead of failing mid-way.
+    pub(crate) async fn write(&self) -> Result<WriteTx, absync_application::ports::StoreError> {
+        self.writer.lend().await
+    }
+
+    /// Caps the size the database file may grow to, in pages (`PRAGMA max_page_count`; `None` lifts
+    /// the cap). Writes that would need more room fail as on a full disk: `UNAVAILABLE`, with nothing
+    /// written. Returns the cap now in force. Used to simulate a full disk without privileges.
+    ///
+    /// # Errors
+    /// [`absync_application::ports::StoreError::Unavailable`] when the writer cannot be reached.
+    pub async fn limit_pages(
+        &self,
+        pages: Option<u64>,
+    ) -> Result<u64, absync_application::ports::StoreError> {
+        self.writer.limit_pages(pages).await
     }
 
     /// Resolves when a write in this process has queued or re-queued deliveries (or at once if one did
@@ -208,6 +236,7 @@ impl SqliteStore {
     /// Closes the pool, waiting for connections in use to be returned; the instance lock goes with
     /// the last clone of the store.
     pub async fn close(&self) {
+        self.writer.close().await;
         self.pool.close().await;
     }
 }
@@ -246,6 +275,10 @@ pub(crate) fn new_uuid() -> String {
 #[async_trait::async_trait]
 impl absync_application::ports::StoreHealth for SqliteStore {
     async fn ping(&self) -> Result<(), absync_application::ports::StoreError> {
+        if self.writer.out_of_space() {
+            // Ready again once a write commits and the file may grow.
+            return self.writer.probe_space().await;
+        }
         sqlx::query("SELECT 1")
             .execute(&self.pool)
             .await

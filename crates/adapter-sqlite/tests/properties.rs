@@ -217,7 +217,7 @@ struct Expected {
 }
 
 async fn run(steps: Vec<(Change, u8)>, failures: Vec<u8>) -> Result<(), TestCaseError> {
-    let store = SqliteStore::open_in_memory().await.unwrap();
+    let store = SqliteStore::open_temporary().await.unwrap();
     let tenant = TenantId::parse("acme").unwrap();
     TokenStore::create(&store, &tenant, [1; 32], &[Scope::AbsencesWrite], None)
         .await

@@ -6,7 +6,7 @@
 use crate::error::ApplicationError;
 use crate::ports::{
     AbsenceStore, AbsenceWrite, AppliedEvent, Clock, Metrics, OutboxEvent, StoreError,
-    StoredAbsence, SubscriptionStore,
+    StoredAbsence, Subscription, SubscriptionStore,
 };
 use absync_domain::{
     Absence, AbsenceId, AbsenceNumber, AbsenceStatus, Deletion, DeletionReason, Leave,
@@ -130,14 +130,20 @@ impl IngestService {
         Ok(result)
     }
 
-    /// Puts several absences: each gets its own result, in order. Changes to the same absence are applied
-    /// in order; different absences are applied concurrently (at most `concurrency` at once).
+    /// Puts several absences (PutAbsences): each gets its own result, in order, and every change
+    /// that applies is written in one store write. Changes to the same absence apply in order, each on
+    /// top of the one before. The stored absences are read at most `concurrency` at a time. A change
+    /// that cannot be planned or whose write fails is tried again on its own, with every later change
+    /// of the same absence, as [`IngestService::put_absence`] does.
+    #[tracing::instrument(name = "put_absences", skip_all,
+        fields(tenant = %tenant, absences = absences.len(), written))]
     pub async fn put_absences(
         &self,
         tenant: &TenantId,
         absences: Vec<Absence>,
         concurrency: usize,
     ) -> Vec<Result<ChangeResult, ApplicationError>> {
+        let total = absences.len();
         let mut groups: Vec<Vec<(usize, Absence)>> = Vec::new();
         let mut group_of: HashMap<AbsenceId, usize> = HashMap::new();
         for (index, absence) in absences.into_iter().enumerate() {
@@ -147,25 +153,124 @@ impl IngestService {
             });
             groups[group].push((index, absence));
         }
-        let total = group_of.values().map(|g| groups[*g].len()).sum::<usize>();
-        let done: Vec<Vec<(usize, Result<ChangeResult, ApplicationError>)>> =
-            futures::stream::iter(groups)
-                .map(|group| async move {
-                    let mut results = Vec::with_capacity(group.len());
-                    for (index, absence) in group {
-                        results.push((index, self.put_absence(tenant, &absence).await));
+        let mut results: Vec<Option<Result<ChangeResult, ApplicationError>>> =
+            (0..total).map(|_| None).collect();
+        // Per group, the position from which its changes go the one-by-one way.
+        let mut one_by_one: Vec<Option<usize>> = vec![None; groups.len()];
+        let planned = self
+            .plan_groups(tenant, &groups, concurrency, &mut results, &mut one_by_one)
+            .await;
+        let (places, writes): (Vec<(usize, usize)>, Vec<AbsenceWrite>) =
+            planned.into_iter().unzip();
+        tracing::Span::current().record("written", writes.len());
+        let meta: Vec<(Revision, AbsenceNumber)> =
+            writes.iter().map(|w| (w.revision, w.number)).collect();
+        let written = self.absences.write_many(writes).await;
+        for (((g, position), (revision, number)), outcome) in
+            places.into_iter().zip(meta).zip(written)
+        {
+            match outcome {
+                Ok(events) if one_by_one[g].is_none_or(|from| position < from) => {
+                    let result = Ok(ChangeResult {
+                        outcome: ChangeOutcome::Applied,
+                        revision,
+                        absence_number: number,
+                        events,
+                    });
+                    self.count(&result);
+                    results[groups[g][position].0] = Some(result);
+                }
+                _ => {
+                    let from = one_by_one[g].get_or_insert(position);
+                    *from = (*from).min(position);
+                }
+            }
+        }
+        let left: Vec<Vec<(usize, Absence)>> = groups
+            .into_iter()
+            .zip(one_by_one)
+            .filter_map(|(mut group, from)| from.map(|from| group.split_off(from)))
+            .collect();
+        let again: Vec<Vec<(usize, Result<ChangeResult, ApplicationError>)>> =
+            futures::stream::iter(left)
+                .map(|changes| async move {
+                    let mut answers = Vec::with_capacity(changes.len());
+                    for (index, absence) in changes {
+                        answers.push((index, self.put_absence(tenant, &absence).await));
                     }
-                    results
+                    answers
                 })
                 .buffer_unordered(concurrency.max(1))
                 .collect()
                 .await;
-        let mut ordered: Vec<Option<Result<ChangeResult, ApplicationError>>> =
-            (0..total).map(|_| None).collect();
-        for (index, result) in done.into_iter().flatten() {
-            ordered[index] = Some(result);
+        for (index, result) in again.into_iter().flatten() {
+            results[index] = Some(result);
         }
-        ordered.into_iter().flatten().collect()
+        results
+            .into_iter()
+            .map(|r| r.unwrap_or(Err(ApplicationError::Contended)))
+            .collect()
+    }
+
+    /// Reads the groups' stored absences and plans their changes in order, each on top of the one
+    /// before. Answers the changes that write nothing in `results`; marks in `one_by_one` where a
+    /// group could not be planned. Returns the writes with their (group, position).
+    async fn plan_groups(
+        &self,
+        tenant: &TenantId,
+        groups: &[Vec<(usize, Absence)>],
+        concurrency: usize,
+        results: &mut [Option<Result<ChangeResult, ApplicationError>>],
+        one_by_one: &mut [Option<usize>],
+    ) -> Vec<((usize, usize), AbsenceWrite)> {
+        let ids: Vec<AbsenceId> = groups.iter().map(|g| g[0].1.id().clone()).collect();
+        let stored: Vec<Result<Option<StoredAbsence>, StoreError>> = futures::stream::iter(ids)
+            .map(|id| async move { self.absences.load(tenant, &id).await })
+            .buffered(concurrency.max(1))
+            .collect()
+            .await;
+        let mut subscriptions = None;
+        let mut planned = Vec::new();
+        for (g, (group, stored)) in groups.iter().zip(stored).enumerate() {
+            let Ok(mut current) = stored else {
+                one_by_one[g] = Some(0);
+                continue;
+            };
+            for (position, (index, absence)) in group.iter().enumerate() {
+                let target = Target::Put(absence);
+                if let Some(answer) = current.as_ref().and_then(|s| decide(s, &target)) {
+                    self.count(&answer);
+                    results[*index] = Some(answer);
+                    continue;
+                }
+                let subs = match &subscriptions {
+                    Some(subs) => subs,
+                    None => match self.subscriptions.list(tenant).await {
+                        Ok(list) => subscriptions.insert(list),
+                        Err(_) => {
+                            one_by_one[g] = Some(position);
+                            break;
+                        }
+                    },
+                };
+                let Ok((write, leaves)) = self
+                    .plan(tenant, absence.id(), current.as_ref(), &target, Some(subs))
+                    .await
+                else {
+                    one_by_one[g] = Some(position);
+                    break;
+                };
+                current = Some(StoredAbsence {
+                    number: write.number,
+                    row_version: write.expected_row_version.map_or(1, |v| v + 1),
+                    revision: write.revision,
+                    absence: write.absence.clone(),
+                    leaves,
+                });
+                planned.push(((g, position), write));
+            }
+        }
+        planned
     }
 
     /// Deletes an absence at the source (DeleteAbsence): every leave gets `deleted`.
@@ -231,33 +336,15 @@ impl IngestService {
         for _ in 0..MAX_WRITE_ATTEMPTS {
             let stored = self.absences.load(tenant, id).await?;
             if let Some(s) = &stored {
-                let decision = match &target {
-                    Target::Delete(_) if s.absence.is_none() => RevisionDecision::Unchanged,
-                    Target::Delete(revision) => decide_revision(s.revision, *revision, false),
-                    Target::Put(absence) => decide_revision(
-                        s.revision,
-                        absence.revision(),
-                        s.absence.as_ref().is_some_and(|a| a.same_content(absence)),
-                    ),
-                };
-                let untouched = |outcome| ChangeResult {
-                    outcome,
-                    revision: s.revision,
-                    absence_number: s.number,
-                    events: Vec::new(),
-                };
-                match decision {
-                    RevisionDecision::Apply => {}
-                    RevisionDecision::Unchanged => return Ok(untouched(ChangeOutcome::Unchanged)),
-                    RevisionDecision::Stale => return Ok(untouched(ChangeOutcome::Stale)),
-                    RevisionDecision::Conflict => {
-                        return Err(ApplicationError::conflict(s.revision, target.revision()));
-                    }
+                if let Some(answer) = decide(s, &target) {
+                    return answer;
                 }
             } else if matches!(target, Target::Delete(_)) {
                 return Err(ApplicationError::NotFound("absence"));
             }
-            let write = self.plan(tenant, id, stored.as_ref(), &target).await?;
+            let (write, _) = self
+                .plan(tenant, id, stored.as_ref(), &target, None)
+                .await?;
             let (number, revision) = (write.number, write.revision);
             match self.absences.write(write).await {
                 Ok(events) => {
@@ -277,14 +364,17 @@ impl IngestService {
         Err(ApplicationError::Contended)
     }
 
-    /// Works out everything a change writes: new leaves, events, and who receives each event.
+    /// Works out everything a change writes: new leaves, events, and who receives each event (among
+    /// `subscriptions`, or the tenant's subscriptions as listed now). Returns the write and the
+    /// absence's leaves after it.
     async fn plan(
         &self,
         tenant: &TenantId,
         id: &AbsenceId,
         stored: Option<&StoredAbsence>,
         target: &Target<'_>,
-    ) -> Result<AbsenceWrite, ApplicationError> {
+        subscriptions: Option<&[Subscription]>,
+    ) -> Result<(AbsenceWrite, Vec<Leave>), ApplicationError> {
         let number = match stored {
             Some(s) => s.number,
             None => self.absences.allocate_number().await?,
@@ -319,10 +409,14 @@ impl IngestService {
         };
         let before: &[Leave] = stored.map_or(&[], |s| &s.leaves);
         let records = derive_events(before, &after, deletion);
-        let subscriptions = if records.is_empty() {
-            Vec::new()
-        } else {
-            self.subscriptions.list(tenant).await?
+        let listed;
+        let subscriptions = match subscriptions {
+            _ if records.is_empty() => &[][..],
+            Some(subscriptions) => subscriptions,
+            None => {
+                listed = self.subscriptions.list(tenant).await?;
+                &listed[..]
+            }
         };
         let events = records
             .into_iter()
@@ -335,16 +429,56 @@ impl IngestService {
                 record,
             })
             .collect();
-        Ok(AbsenceWrite {
-            tenant: tenant.clone(),
-            absence_id: id.clone(),
-            number,
-            expected_row_version: stored.map(|s| s.row_version),
-            revision: target.revision(),
-            absence,
-            events,
-            at: now,
-        })
+        Ok((
+            AbsenceWrite {
+                tenant: tenant.clone(),
+                absence_id: id.clone(),
+                number,
+                expected_row_version: stored.map(|s| s.row_version),
+                revision: target.revision(),
+                absence,
+                events,
+                at: now,
+            },
+            after,
+        ))
+    }
+}
+
+/// What the revision rules make of `target` against the stored absence: `None` when it is to be
+/// written, or the answer when it writes nothing (unchanged, stale) or is refused (conflict).
+fn decide(
+    stored: &StoredAbsence,
+    target: &Target<'_>,
+) -> Option<Result<ChangeResult, ApplicationError>> {
+    let decision = match target {
+        Target::Delete(_) if stored.absence.is_none() => RevisionDecision::Unchanged,
+        Target::Delete(revision) => decide_revision(stored.revision, *revision, false),
+        Target::Put(absence) => decide_revision(
+            stored.revision,
+            absence.revision(),
+            stored
+                .absence
+                .as_ref()
+                .is_some_and(|a| a.same_content(absence)),
+        ),
+    };
+    let untouched = |outcome| {
+        Some(Ok(ChangeResult {
+            outcome,
+            revision: stored.revision,
+            absence_number: stored.number,
+            events: Vec::new(),
+        }))
+    };
+    match decision {
+        RevisionDecision::Apply => None,
+        RevisionDecision::Unchanged => untouched(ChangeOutcome::Unchanged),
+        RevisionDecision::Stale => untouched(ChangeOutcome::Stale),
+        RevisionDecision::Conflict => Some(Err(ApplicationError::conflict(
+            stored.revision,
+            target.revision(),
+        ))),
     }
 }
 

@@ -22,6 +22,7 @@ use absync_application::ports::{
 
 mod absences;
 mod fixtures;
+mod groups;
 mod queue;
 mod subscriptions;
 mod tenancy;
@@ -34,6 +35,10 @@ pub use absences::{
     change_versions_increase_strictly_per_tenant,
     concurrent_writes_of_one_row_version_let_only_one_win,
     current_leaves_follow_the_events_and_page_by_date, the_same_revision_put_twice_writes_nothing,
+};
+pub use groups::{
+    a_failing_change_in_a_group_fails_alone, concurrent_writes_each_get_their_own_result,
+    two_changes_of_one_absence_in_a_group_apply_in_order,
 };
 pub use queue::{
     a_disabled_subscription_holds_its_deliveries_until_enabled,
@@ -110,7 +115,7 @@ impl<S> ContractStore for S where
 /// ```ignore
 /// absync_store_contract::suite! {
 ///     #[tokio::test]
-///     || async { SqliteStore::open_in_memory().await.unwrap() }
+///     || async { SqliteStore::open_temporary().await.unwrap() }
 /// }
 /// ```
 ///
@@ -167,6 +172,9 @@ macro_rules! suite {
                 pending_tasks_group_failures_by_subscription
                 queue_stats_count_each_status_and_the_due
                 another_tenant_sees_and_changes_nothing
+                concurrent_writes_each_get_their_own_result
+                a_failing_change_in_a_group_fails_alone
+                two_changes_of_one_absence_in_a_group_apply_in_order
                 // bodies:end
             );
         }
@@ -208,6 +216,7 @@ mod tests {
     fn the_suite_runs_every_body() {
         let bodies = defined(&[
             include_str!("absences.rs"),
+            include_str!("groups.rs"),
             include_str!("queue.rs"),
             include_str!("subscriptions.rs"),
             include_str!("tenancy.rs"),

@@ -102,6 +102,15 @@ pub trait AbsenceStore: Send + Sync {
     /// [`StoreError::Unavailable`] or [`StoreError::Unexpected`] otherwise (nothing is written).
     async fn write(&self, change: AbsenceWrite) -> Result<Vec<AppliedEvent>, StoreError>;
 
+    /// Writes several changes, in order, together (one transaction where the store can): each gets its
+    /// own result, as [`AbsenceStore::write`] would give it. A change that fails fails alone, with
+    /// nothing of it written. Changes to the same absence apply in the order given: a later one's
+    /// `expected_row_version` may count on the earlier one (it conflicts if that one failed).
+    async fn write_many(
+        &self,
+        changes: Vec<AbsenceWrite>,
+    ) -> Vec<Result<Vec<AppliedEvent>, StoreError>>;
+
     /// The tenant's current leaves in (date, absence number, half) order, dated `from` or later,
     /// starting after the leave `after`, at most `limit`.
     ///
