@@ -1,6 +1,6 @@
 //! Absence store: current absences, the change log and the outbox, written in one transaction.
 
-use crate::error::{decode_error, store_error};
+use crate::error::{decode_error, sqlite_error, store_error};
 use crate::store::{SqliteStore, micros, now};
 use crate::writer::Work;
 use absync_application::ports::{
@@ -12,7 +12,7 @@ use absync_domain::{
 };
 use async_trait::async_trait;
 use chrono::NaiveDate;
-use sqlx::SqliteConnection;
+use rusqlite::{Connection, params};
 use std::sync::Arc;
 
 /// Absence numbers taken from the counter per write.
@@ -27,19 +27,11 @@ fn revision_to_db(revision: Revision) -> i64 {
 }
 
 /// Takes `count` values of counter `name`; returns the first.
-pub(crate) async fn take(
-    conn: &mut SqliteConnection,
-    name: &str,
-    count: i64,
-) -> Result<i64, StoreError> {
-    let last: i64 = sqlx::query_scalar(
-        "UPDATE counters SET value = value + ?1 WHERE name = ?2 RETURNING value",
-    )
-    .bind(count)
-    .bind(name)
-    .fetch_one(conn)
-    .await
-    .map_err(store_error)?;
+pub(crate) fn take(conn: &Connection, name: &str, count: i64) -> Result<i64, StoreError> {
+    let last: i64 = conn
+        .prepare_cached("UPDATE counters SET value = value + ?1 WHERE name = ?2 RETURNING value")
+        .and_then(|mut statement| statement.query_row(params![count, name], |row| row.get(0)))
+        .map_err(sqlite_error)?;
     Ok(last - count + 1)
 }
 
@@ -81,53 +73,79 @@ impl Prepared {
     ///
     /// The absence row decides first: if it was changed meanwhile, [`StoreError::Conflict`] with
     /// nothing written.
-    async fn apply(
-        &self,
-        conn: &mut SqliteConnection,
-    ) -> Result<(Vec<AppliedEvent>, bool), StoreError> {
+    fn apply(&self, conn: &Connection) -> Result<(Vec<AppliedEvent>, bool), StoreError> {
         let change = &self.change;
         let tenant = change.tenant.as_str();
         let number = change.number.get();
         let at = micros(change.at);
         let written_at = now();
+        let revision = revision_to_db(change.revision);
+        let id = change.absence_id.as_str();
         let written = match change.expected_row_version {
-            None => sqlx::query(
-                "INSERT INTO absences (tenant_id, absence_id, number, revision, row_version, body, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6, ?6)
-                 ON CONFLICT (tenant_id, absence_id) DO NOTHING",
-            )
-            .bind(tenant)
-            .bind(change.absence_id.as_str())
-            .bind(number)
-            .bind(revision_to_db(change.revision))
-            .bind(&self.body)
-            .bind(written_at)
-            .execute(&mut *conn)
-            .await,
-            Some(expected) => sqlx::query(
-                "UPDATE absences SET revision = ?4, row_version = row_version + 1, body = ?5, updated_at = ?6
-                 WHERE tenant_id = ?1 AND absence_id = ?2 AND number = ?3 AND row_version = ?7",
-            )
-            .bind(tenant)
-            .bind(change.absence_id.as_str())
-            .bind(number)
-            .bind(revision_to_db(change.revision))
-            .bind(&self.body)
-            .bind(written_at)
-            .bind(expected)
-            .execute(&mut *conn)
-            .await,
+            None => conn
+                .prepare_cached(
+                    "INSERT INTO absences (tenant_id, absence_id, number, revision, row_version, body, created_at, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6, ?6)
+                     ON CONFLICT (tenant_id, absence_id) DO NOTHING",
+                )
+                .and_then(|mut s| {
+                    s.execute(params![tenant, id, number, revision, self.body, written_at])
+                }),
+            Some(expected) => conn
+                .prepare_cached(
+                    "UPDATE absences SET revision = ?4, row_version = row_version + 1, body = ?5, updated_at = ?6
+                     WHERE tenant_id = ?1 AND absence_id = ?2 AND number = ?3 AND row_version = ?7",
+                )
+                .and_then(|mut s| {
+                    s.execute(params![
+                        tenant, id, number, revision, self.body, written_at, expected
+                    ])
+                }),
         }
-        .map_err(store_error)?;
-        if written.rows_affected() != 1 {
+        .map_err(sqlite_error)?;
+        if written != 1 {
             return Err(StoreError::Conflict);
         }
         let count = i64::try_from(change.events.len()).unwrap_or(i64::MAX);
         let first = if count > 0 {
-            take(conn, "change_version", count).await?
+            take(conn, "change_version", count)?
         } else {
             0
         };
+        let mut log = conn
+            .prepare_cached(
+                "INSERT INTO leave_events (tenant_id, change_version, absence_number, leave_key, event, record, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )
+            .map_err(sqlite_error)?;
+        let mut remove = conn
+            .prepare_cached(
+                "DELETE FROM leaves WHERE tenant_id = ?1 AND absence_number = ?2
+                   AND leave_date = ?3 AND half = ?4",
+            )
+            .map_err(sqlite_error)?;
+        let mut keep = conn
+            .prepare_cached(
+                "INSERT INTO leaves (tenant_id, absence_number, leave_date, half, state, leave, change_version)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (tenant_id, absence_number, leave_date, half)
+                 DO UPDATE SET state = excluded.state, leave = excluded.leave,
+                               change_version = excluded.change_version",
+            )
+            .map_err(sqlite_error)?;
+        // Behind an unfinished delivery of the same (subscription, leave), it waits.
+        let mut queue = conn
+            .prepare_cached(
+                "INSERT INTO deliveries
+                     (tenant_id, subscription_id, change_version, leave_key, status, next_attempt_at, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4,
+                         CASE WHEN EXISTS (SELECT 1 FROM deliveries o
+                                           WHERE o.subscription_id = ?2 AND o.leave_key = ?4
+                                             AND o.status IN ('pending', 'waiting'))
+                              THEN 'waiting' ELSE 'pending' END,
+                         ?5, ?6, ?6)",
+            )
+            .map_err(sqlite_error)?;
         let mut applied = Vec::with_capacity(change.events.len());
         let mut queued = false;
         for ((version, event), (record, leave_json)) in
@@ -137,75 +155,41 @@ impl Prepared {
             let key = leave.key.to_string();
             let date = leave.key.date().to_string();
             let half = leave.key.half().as_str();
-            sqlx::query(
-                "INSERT INTO leave_events (tenant_id, change_version, absence_number, leave_key, event, record, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )
-            .bind(tenant)
-            .bind(version)
-            .bind(number)
-            .bind(&key)
-            .bind(event.record.event.as_str())
-            .bind(record)
-            .bind(written_at)
-            .execute(&mut *conn)
-            .await
-            .map_err(store_error)?;
+            log.execute(params![
+                tenant,
+                version,
+                number,
+                key,
+                event.record.event.as_str(),
+                record,
+                written_at
+            ])
+            .map_err(sqlite_error)?;
             if event.record.event == LeaveEvent::Deleted {
-                sqlx::query(
-                    "DELETE FROM leaves WHERE tenant_id = ?1 AND absence_number = ?2
-                       AND leave_date = ?3 AND half = ?4",
-                )
-                .bind(tenant)
-                .bind(number)
-                .bind(&date)
-                .bind(half)
-                .execute(&mut *conn)
-                .await
-                .map_err(store_error)?;
+                remove
+                    .execute(params![tenant, number, date, half])
+                    .map_err(sqlite_error)?;
             } else {
-                sqlx::query(
-                    "INSERT INTO leaves (tenant_id, absence_number, leave_date, half, state, leave, change_version)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-                     ON CONFLICT (tenant_id, absence_number, leave_date, half)
-                     DO UPDATE SET state = excluded.state, leave = excluded.leave,
-                                   change_version = excluded.change_version",
-                )
-                .bind(tenant)
-                .bind(number)
-                .bind(&date)
-                .bind(half)
-                .bind(match leave.state {
+                let state = match leave.state {
                     LeaveState::Pending => "pending",
                     LeaveState::Approved => "approved",
-                })
-                .bind(leave_json)
-                .bind(version)
-                .execute(&mut *conn)
-                .await
-                .map_err(store_error)?;
+                };
+                keep.execute(params![
+                    tenant, number, date, half, state, leave_json, version
+                ])
+                .map_err(sqlite_error)?;
             }
             for subscription in &event.subscriptions {
-                // Behind an unfinished delivery of the same (subscription, leave), it waits.
-                sqlx::query(
-                    "INSERT INTO deliveries
-                         (tenant_id, subscription_id, change_version, leave_key, status, next_attempt_at, created_at, updated_at)
-                     VALUES (?1, ?2, ?3, ?4,
-                             CASE WHEN EXISTS (SELECT 1 FROM deliveries o
-                                               WHERE o.subscription_id = ?2 AND o.leave_key = ?4
-                                                 AND o.status IN ('pending', 'waiting'))
-                                  THEN 'waiting' ELSE 'pending' END,
-                             ?5, ?6, ?6)",
-                )
-                .bind(tenant)
-                .bind(subscription.as_str())
-                .bind(version)
-                .bind(&key)
-                .bind(at)
-                .bind(written_at)
-                .execute(&mut *conn)
-                .await
-                .map_err(store_error)?;
+                queue
+                    .execute(params![
+                        tenant,
+                        subscription.as_str(),
+                        version,
+                        key,
+                        at,
+                        written_at
+                    ])
+                    .map_err(sqlite_error)?;
                 queued = true;
             }
             applied.push(AppliedEvent {
@@ -220,10 +204,7 @@ impl Prepared {
 
 /// The writer's job for one prepared change.
 fn apply_work(change: Arc<Prepared>) -> Work<(Vec<AppliedEvent>, bool)> {
-    Box::new(move |conn| {
-        let change = change.clone();
-        Box::pin(async move { change.apply(conn).await })
-    })
+    Box::new(move |conn| change.apply(conn))
 }
 
 #[async_trait]
@@ -285,7 +266,7 @@ impl AbsenceStore for SqliteStore {
                 let first = self
                     .writer
                     .run(Box::new(|conn| {
-                        Box::pin(take(conn, "absence_number", NUMBERS_PER_TAKE))
+                        take(conn, "absence_number", NUMBERS_PER_TAKE)
                     }))
                     .await?;
                 // Hand out the smallest first; keep the rest for later absences.

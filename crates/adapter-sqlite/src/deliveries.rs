@@ -1,6 +1,6 @@
 //! Delivery queue: claim due deliveries with a lease, record attempts in batches.
 
-use crate::error::{decode_error, store_error};
+use crate::error::{decode_error, sqlite_error, store_error};
 use crate::store::{SqliteStore, micros, now, time};
 use absync_application::ports::stored;
 use absync_application::ports::{
@@ -9,7 +9,7 @@ use absync_application::ports::{
 use absync_domain::{ChangeVersion, DeliveryId, DestinationUrl, SubscriptionId};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::SqliteConnection;
+use rusqlite::{Connection, params};
 
 /// The columns of a [`ClaimRow`], over `deliveries c`, `subscriptions s` and `leave_events e`; `?1`
 /// is now (in microseconds).
@@ -17,7 +17,8 @@ pub(crate) const CLAIM_COLUMNS: &str = "c.id, c.tenant_id, c.subscription_id, s.
     s.authorization_value, c.change_version, e.record, c.attempt_count, s.signing_secret,
     CASE WHEN s.previous_secret_expires_at > ?1 THEN s.previous_signing_secret END AS previous_signing_secret";
 
-/// A delivery with everything needed to render and send it.
+/// A delivery with everything needed to render and send it: read by claims on the writer's
+/// connection ([`ClaimRow::read`]) and by tracking on the pool (sqlx).
 #[derive(sqlx::FromRow)]
 pub(crate) struct ClaimRow {
     id: i64,
@@ -31,6 +32,25 @@ pub(crate) struct ClaimRow {
     attempt_count: i64,
     signing_secret: String,
     previous_signing_secret: Option<String>,
+}
+
+impl ClaimRow {
+    /// Reads a row of [`CLAIM_COLUMNS`], in their order.
+    fn read(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            id: row.get(0)?,
+            tenant_id: row.get(1)?,
+            subscription_id: row.get(2)?,
+            collection: row.get(3)?,
+            destination: row.get(4)?,
+            authorization_value: row.get(5)?,
+            change_version: row.get(6)?,
+            record: row.get(7)?,
+            attempt_count: row.get(8)?,
+            signing_secret: row.get(9)?,
+            previous_signing_secret: row.get(10)?,
+        })
+    }
 }
 
 impl TryFrom<ClaimRow> for ClaimedDelivery {
@@ -61,12 +81,8 @@ const EXCERPT_LIMIT: usize = 4096;
 
 /// Moves the next waiting delivery of the (subscription, leave) of `finished`, if that one has
 /// finished, to pending. It keeps its own due time (when it was queued, so already past).
-async fn promote_next(
-    conn: &mut SqliteConnection,
-    finished: i64,
-    at: i64,
-) -> Result<(), StoreError> {
-    sqlx::query(
+fn promote_next(conn: &Connection, finished: i64, at: i64) -> Result<(), StoreError> {
+    conn.prepare_cached(
         "UPDATE deliveries SET status = 'pending', updated_at = ?2
          WHERE id = (SELECT n.id FROM deliveries f
                      JOIN deliveries n ON n.subscription_id = f.subscription_id
@@ -74,17 +90,14 @@ async fn promote_next(
                      WHERE f.id = ?1 AND f.status IN ('succeeded', 'failed')
                      ORDER BY n.change_version LIMIT 1)",
     )
-    .bind(finished)
-    .bind(at)
-    .execute(conn)
-    .await
-    .map_err(store_error)?;
+    .and_then(|mut s| s.execute(params![finished, at]))
+    .map_err(sqlite_error)?;
     Ok(())
 }
 
 /// Leases up to `limit` due deliveries and reads them with their subscription and event.
-async fn claim(
-    conn: &mut SqliteConnection,
+fn claim(
+    conn: &Connection,
     now: i64,
     limit: u32,
     lease_until: i64,
@@ -92,29 +105,30 @@ async fn claim(
 ) -> Result<Vec<ClaimRow>, StoreError> {
     // Pending (so first in line for its leave), due, not leased (or the lease expired), of an
     // enabled, undeleted subscription, in due order.
-    let ids: Vec<i64> = sqlx::query_scalar(
-        "UPDATE deliveries SET lease_until = ?3
-         WHERE id IN (SELECT d.id FROM deliveries d
-                      JOIN subscriptions s ON s.id = d.subscription_id
-                                          AND s.deleted_at IS NULL AND s.status = 'Enabled'
-                      WHERE d.status = 'pending' AND d.next_attempt_at <= ?1
-                        AND (d.lease_until IS NULL OR d.lease_until <= ?1)
-                        AND d.subscription_id NOT IN (SELECT value FROM json_each(?4))
-                      ORDER BY d.next_attempt_at LIMIT ?2)
-         RETURNING id",
-    )
-    .bind(now)
-    .bind(i64::from(limit))
-    .bind(lease_until)
-    .bind(skip)
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(store_error)?;
+    let ids: Vec<i64> = conn
+        .prepare_cached(
+            "UPDATE deliveries SET lease_until = ?3
+             WHERE id IN (SELECT d.id FROM deliveries d
+                          JOIN subscriptions s ON s.id = d.subscription_id
+                                              AND s.deleted_at IS NULL AND s.status = 'Enabled'
+                          WHERE d.status = 'pending' AND d.next_attempt_at <= ?1
+                            AND (d.lease_until IS NULL OR d.lease_until <= ?1)
+                            AND d.subscription_id NOT IN (SELECT value FROM json_each(?4))
+                          ORDER BY d.next_attempt_at LIMIT ?2)
+             RETURNING id",
+        )
+        .and_then(|mut s| {
+            s.query_map(params![now, i64::from(limit), lease_until, skip], |row| {
+                row.get(0)
+            })?
+            .collect()
+        })
+        .map_err(sqlite_error)?;
     if ids.is_empty() {
         return Ok(Vec::new());
     }
     let list = serde_json::to_string(&ids).map_err(|e| decode_error("ids", e))?;
-    sqlx::query_as::<_, ClaimRow>(&format!(
+    conn.prepare_cached(&format!(
         "SELECT {CLAIM_COLUMNS}
          FROM deliveries c
          JOIN subscriptions s ON s.id = c.subscription_id
@@ -122,11 +136,8 @@ async fn claim(
          WHERE c.id IN (SELECT value FROM json_each(?2))
          ORDER BY c.id"
     ))
-    .bind(now)
-    .bind(list)
-    .fetch_all(conn)
-    .await
-    .map_err(store_error)
+    .and_then(|mut s| s.query_map(params![now, list], ClaimRow::read)?.collect())
+    .map_err(sqlite_error)
 }
 
 /// One attempt as stored, with the delivery's next state.
@@ -180,55 +191,54 @@ impl From<AttemptReport> for AttemptRow {
 }
 
 /// Records attempts and moves their deliveries on (inside the writer's transaction).
-async fn record_attempts(
-    conn: &mut SqliteConnection,
-    rows: &[AttemptRow],
-    at: i64,
-) -> Result<(), StoreError> {
-    for row in rows {
-        sqlx::query(
+fn record_attempts(conn: &Connection, rows: &[AttemptRow], at: i64) -> Result<(), StoreError> {
+    let mut attempt = conn
+        .prepare_cached(
             "INSERT INTO delivery_attempts
                  (delivery_id, tenant_id, started_at, duration_ms, http_status, error_kind, error_detail, response_excerpt)
              SELECT id, tenant_id, ?2, ?3, ?4, ?5, ?6, ?7 FROM deliveries WHERE id = ?1",
         )
-        .bind(row.id)
-        .bind(row.started_at)
-        .bind(row.duration_ms)
-        .bind(row.http_status)
-        .bind(row.error_kind)
-        .bind(&row.error_detail)
-        .bind(&row.excerpt)
-        .execute(&mut *conn)
-        .await
-        .map_err(store_error)?;
-        sqlx::query(
+        .map_err(sqlite_error)?;
+    let mut next = conn
+        .prepare_cached(
             "UPDATE deliveries
              SET status = ?2, attempt_count = attempt_count + 1,
                  next_attempt_at = COALESCE(?3, next_attempt_at), lease_until = NULL,
                  last_http_status = ?4, last_error = ?5, updated_at = ?6
              WHERE id = ?1 AND status = 'pending'",
         )
-        .bind(row.id)
-        .bind(row.status)
-        .bind(row.next_at)
-        .bind(row.http_status)
-        .bind(row.error_kind)
-        .bind(at)
-        .execute(&mut *conn)
-        .await
-        .map_err(store_error)?;
+        .map_err(sqlite_error)?;
+    for row in rows {
+        attempt
+            .execute(params![
+                row.id,
+                row.started_at,
+                row.duration_ms,
+                row.http_status,
+                row.error_kind,
+                row.error_detail,
+                row.excerpt
+            ])
+            .map_err(sqlite_error)?;
+        next.execute(params![
+            row.id,
+            row.status,
+            row.next_at,
+            row.http_status,
+            row.error_kind,
+            at
+        ])
+        .map_err(sqlite_error)?;
         if row.status != "pending" {
-            promote_next(conn, row.id, at).await?;
+            promote_next(conn, row.id, at)?;
         }
         if row.disable {
-            sqlx::query(
+            conn.prepare_cached(
                 "UPDATE subscriptions SET status = 'Disabled'
                  WHERE id = (SELECT subscription_id FROM deliveries WHERE id = ?1)",
             )
-            .bind(row.id)
-            .execute(&mut *conn)
-            .await
-            .map_err(store_error)?;
+            .and_then(|mut s| s.execute(params![row.id]))
+            .map_err(sqlite_error)?;
         }
     }
     Ok(())
@@ -251,8 +261,7 @@ impl DeliveryQueue for SqliteStore {
         let rows = self
             .writer
             .run(Box::new(move |conn| {
-                let skip = skip.clone();
-                Box::pin(async move { claim(conn, now, limit, lease_until, &skip).await })
+                claim(conn, now, limit, lease_until, &skip)
             }))
             .await?;
         tracing::Span::current().record("claimed", rows.len());
@@ -268,10 +277,7 @@ impl DeliveryQueue for SqliteStore {
         let rows: std::sync::Arc<[AttemptRow]> =
             reports.into_iter().map(AttemptRow::from).collect();
         self.writer
-            .run(Box::new(move |conn| {
-                let rows = rows.clone();
-                Box::pin(async move { record_attempts(conn, &rows, at).await })
-            }))
+            .run(Box::new(move |conn| record_attempts(conn, &rows, at)))
             .await
     }
 
@@ -297,18 +303,13 @@ impl DeliveryQueue for SqliteStore {
         let list = serde_json::to_string(&ids).map_err(|e| decode_error("ids", e))?;
         self.writer
             .run(Box::new(move |conn| {
-                let list = list.clone();
-                Box::pin(async move {
-                    sqlx::query(
-                        "UPDATE deliveries SET lease_until = NULL
-                         WHERE id IN (SELECT value FROM json_each(?1)) AND status = 'pending'",
-                    )
-                    .bind(list)
-                    .execute(conn)
-                    .await
-                    .map(drop)
-                    .map_err(store_error)
-                })
+                conn.prepare_cached(
+                    "UPDATE deliveries SET lease_until = NULL
+                     WHERE id IN (SELECT value FROM json_each(?1)) AND status = 'pending'",
+                )
+                .and_then(|mut s| s.execute(params![list]))
+                .map(drop)
+                .map_err(sqlite_error)
             }))
             .await
     }

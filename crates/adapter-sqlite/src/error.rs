@@ -22,6 +22,9 @@ pub enum OpenError {
     /// SQLite could not open the database.
     #[error("cannot open the SQLite database {}", .0.display())]
     Open(PathBuf, #[source] sqlx::Error),
+    /// The writer (its thread or its connections) could not start.
+    #[error("cannot start the writer of the SQLite database {}", .0.display())]
+    Writer(PathBuf, #[source] Box<dyn std::error::Error + Send + Sync>),
     /// The schema migrations failed.
     #[error("database migration failed")]
     Migrate(#[source] sqlx::migrate::MigrateError),
@@ -41,6 +44,21 @@ pub(crate) fn store_error(err: sqlx::Error) -> StoreError {
             .is_some_and(|c| matches!(c & 0xff, 5 | 6 | 10 | 13)),
         _ => false,
     };
+    if transient {
+        StoreError::Unavailable(Box::new(err))
+    } else {
+        StoreError::Unexpected(Box::new(err))
+    }
+}
+
+/// Translates an error of the writer's own connection (rusqlite), as [`store_error`] does for sqlx.
+pub(crate) fn sqlite_error(err: rusqlite::Error) -> StoreError {
+    let transient = matches!(&err, rusqlite::Error::SqliteFailure(failure, _)
+        if matches!(failure.code,
+            rusqlite::ErrorCode::DatabaseBusy
+                | rusqlite::ErrorCode::DatabaseLocked
+                | rusqlite::ErrorCode::SystemIoFailure
+                | rusqlite::ErrorCode::DiskFull));
     if transient {
         StoreError::Unavailable(Box::new(err))
     } else {

@@ -139,12 +139,13 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(settings.acquire_timeout);
-        Self::open_with(&path, options, settings, lock, None).await
+        Self::open_with(&path, options, true, settings, lock, None).await
     }
 
     async fn open_with(
         path: &Path,
         options: SqliteConnectOptions,
+        synchronous_full: bool,
         settings: &SqliteSettings,
         lock: Option<File>,
         temporary: Option<TemporaryFolder>,
@@ -155,9 +156,14 @@ impl SqliteStore {
             .connect_with(options.clone())
             .await
             .map_err(|e| OpenError::Open(path.to_owned(), e))?;
-        let writer = Writer::start(options)
-            .await
-            .map_err(|e| OpenError::Open(path.to_owned(), e))?;
+        let writer = Writer::start(
+            path.to_owned(),
+            synchronous_full,
+            settings.acquire_timeout,
+            options,
+        )
+        .await
+        .map_err(|e| OpenError::Writer(path.to_owned(), Box::new(e)))?;
         Ok(Self {
             pool,
             writer,
@@ -190,7 +196,7 @@ impl SqliteStore {
             exclusive: false,
             ..SqliteSettings::default()
         };
-        let store = Self::open_with(&path, options, &settings, None, Some(folder)).await?;
+        let store = Self::open_with(&path, options, false, &settings, None, Some(folder)).await?;
         store.migrate().await?;
         Ok(store)
     }

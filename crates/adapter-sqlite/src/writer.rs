@@ -1,4 +1,4 @@
-//! The single writer: one connection, owned by one task, that every write of this process goes
+//! The single writer: one thread, owning the write connection, that every write of this process goes
 //! through, with group commit.
 //!
 //! Writes reach the writer in two ways:
@@ -11,38 +11,40 @@
 //!   others run again without it. A store fault (a full disk, an I/O error) fails the whole group,
 //!   with nothing written.
 //! - **Lends** ([`Writer::lend`]): the rare multi-step writes (subscriptions, tokens, tracking) borrow
-//!   the connection for one transaction of their own and hand it back when done, even if dropped
-//!   half-way.
+//!   a second, async (sqlx) connection for one transaction of their own and hand it back when done,
+//!   even if dropped half-way. The writer thread waits meanwhile, so writes never overlap.
+//!
+//! Jobs run on the thread's own connection (rusqlite), statement after statement with no hand-over
+//! between threads: the thread is woken once per group, not once per statement.
 //!
 //! After any failed statement or commit the writer rolls back, and if that fails too it replaces the
 //! connection: a failure never leaves it inside a broken transaction.
 
-use crate::error::store_error;
+use crate::error::{sqlite_error, store_error};
 use absync_application::ports::StoreError;
-use futures::future::BoxFuture;
+use rusqlite::Connection as Direct;
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{ConnectOptions, Connection, SqliteConnection};
 use std::ops::{Deref, DerefMut};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use tokio::runtime::Handle;
 use tokio::sync::{mpsc, oneshot};
 
 /// Most jobs applied in one transaction.
 const MAX_GROUP: usize = 512;
 
-/// A job's work: run against the writer's connection inside the group's transaction. It may run
+/// A job's work: run on the writer thread's connection inside the group's transaction. It may run
 /// again (in a new transaction) when another job of its group failed, so it is `FnMut` and must not
 /// consume what it captures.
-pub(crate) type Work<T> =
-    Box<dyn for<'c> FnMut(&'c mut SqliteConnection) -> BoxFuture<'c, Result<T, StoreError>> + Send>;
+pub(crate) type Work<T> = Box<dyn FnMut(&Direct) -> Result<T, StoreError> + Send>;
 
 /// A job with its result slot and the caller waiting for it, type-erased.
 trait Job: Send {
     /// Runs the work, keeping its value for [`Job::finish`].
-    fn run<'a>(
-        &'a mut self,
-        conn: &'a mut SqliteConnection,
-    ) -> BoxFuture<'a, Result<(), StoreError>>;
+    fn run(&mut self, conn: &Direct) -> Result<(), StoreError>;
     /// Answers the caller: the kept value when `outcome` is `Ok` (the group committed).
     fn finish(self: Box<Self>, outcome: Result<(), StoreError>);
 }
@@ -54,15 +56,9 @@ struct Task<T> {
 }
 
 impl<T: Send + 'static> Job for Task<T> {
-    fn run<'a>(
-        &'a mut self,
-        conn: &'a mut SqliteConnection,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async move {
-            let value = (self.work)(conn).await?;
-            self.value = Some(value);
-            Ok(())
-        })
+    fn run(&mut self, conn: &Direct) -> Result<(), StoreError> {
+        self.value = Some((self.work)(conn)?);
+        Ok(())
     }
 
     fn finish(self: Box<Self>, outcome: Result<(), StoreError>) {
@@ -80,6 +76,7 @@ enum Request {
     /// Jobs that go into the same group, in order.
     Jobs(Vec<Box<dyn Job>>),
     Lend(oneshot::Sender<Result<Lent, StoreError>>),
+    Limit(Option<u64>, oneshot::Sender<Result<u64, StoreError>>),
     Close(oneshot::Sender<()>),
 }
 
@@ -122,6 +119,12 @@ fn writer_gone() -> StoreError {
     StoreError::Unavailable(Box::new(GroupFailure("the store is closed".to_owned())))
 }
 
+/// Whether a rusqlite error is SQLite's "database or disk is full" (`SQLITE_FULL`).
+fn is_direct_full(err: &rusqlite::Error) -> bool {
+    matches!(err, rusqlite::Error::SqliteFailure(failure, _)
+        if failure.code == rusqlite::ErrorCode::DiskFull)
+}
+
 /// Whether a sqlx error is SQLite's "database or disk is full" (`SQLITE_FULL`).
 fn is_full(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db)
@@ -132,7 +135,11 @@ fn is_full(err: &sqlx::Error) -> bool {
 fn store_error_is_full(err: &StoreError) -> bool {
     let mut source = std::error::Error::source(err);
     while let Some(cause) = source {
-        if cause.downcast_ref::<sqlx::Error>().is_some_and(is_full) {
+        if cause.downcast_ref::<sqlx::Error>().is_some_and(is_full)
+            || cause
+                .downcast_ref::<rusqlite::Error>()
+                .is_some_and(is_direct_full)
+        {
             return true;
         }
         source = cause.source();
@@ -141,19 +148,36 @@ fn store_error_is_full(err: &StoreError) -> bool {
 }
 
 impl Writer {
-    /// Starts the writer task with its own connection of `options` (opened now, so a bad file fails
-    /// the open, not the first write).
-    pub(crate) async fn start(options: SqliteConnectOptions) -> Result<Self, sqlx::Error> {
-        let conn = options.connect().await?;
+    /// Starts the writer thread with its own connection to `path` (opened now, so a bad file fails the
+    /// open, not the first write), and the connection of `options` it lends.
+    pub(crate) async fn start(
+        path: PathBuf,
+        synchronous_full: bool,
+        busy_timeout: Duration,
+        options: SqliteConnectOptions,
+    ) -> Result<Self, OpenFailure> {
+        let direct = DirectOptions {
+            path,
+            synchronous_full,
+            busy_timeout,
+        };
+        let conn = direct.open(None).map_err(OpenFailure::Direct)?;
+        let lendable = options.connect().await.map_err(OpenFailure::Lendable)?;
         let (requests, inbox) = mpsc::unbounded_channel();
         let health = Arc::new(Health::default());
         let line = Line {
             conn: Some(conn),
+            direct,
+            lendable: Some(lendable),
             options,
             page_limit: None,
             health: health.clone(),
+            runtime: Handle::current(),
         };
-        tokio::spawn(line.serve(inbox));
+        std::thread::Builder::new()
+            .name("absync-sqlite-writer".to_owned())
+            .spawn(move || line.serve(inbox))
+            .map_err(OpenFailure::Thread)?;
         Ok(Self { requests, health })
     }
 
@@ -232,11 +256,11 @@ impl Writer {
     /// # Errors
     /// [`StoreError::Unavailable`] when the writer cannot be reached.
     pub(crate) async fn limit_pages(&self, pages: Option<u64>) -> Result<u64, StoreError> {
-        let mut tx = self.lend().await?;
-        let limit = apply_page_limit(&mut tx.tx, pages).await;
-        tx.tx.page_limit = Some(pages);
-        tx.commit().await?;
-        limit
+        let (reply, answer) = oneshot::channel();
+        self.requests
+            .send(Request::Limit(pages, reply))
+            .map_err(|_| writer_gone())?;
+        answer.await.map_err(|_| writer_gone())?
     }
 
     /// Whether the last write failed for lack of space and no probe has found room since.
@@ -250,25 +274,31 @@ impl Writer {
     /// # Errors
     /// [`StoreError::Unavailable`] while there is still no room.
     pub(crate) async fn probe_space(&self) -> Result<(), StoreError> {
-        let mut tx = self.lend().await?;
-        let (count, limit): (i64, i64) = sqlx::query_as(
-            "SELECT (SELECT page_count FROM pragma_page_count()),
-                    (SELECT max_page_count FROM pragma_max_page_count())",
-        )
-        .fetch_one(&mut *tx.tx)
-        .await
-        .map_err(store_error)?;
-        // Room for at least one more write of a few pages.
-        if count.saturating_add(16) > limit {
-            return Err(StoreError::Unavailable(Box::new(GroupFailure(format!(
-                "the database is full: {count} of at most {limit} pages"
-            )))));
-        }
-        sqlx::query("UPDATE counters SET value = value WHERE name = 'absence_number'")
-            .execute(&mut *tx.tx)
-            .await
-            .map_err(|e| self.failed(e))?;
-        tx.commit().await?;
+        let verdict = self
+            .run(Box::new(|conn| {
+                let (count, limit): (i64, i64) = conn
+                    .query_row(
+                        "SELECT (SELECT page_count FROM pragma_page_count()),
+                                (SELECT max_page_count FROM pragma_max_page_count())",
+                        [],
+                        |row| Ok((row.get(0)?, row.get(1)?)),
+                    )
+                    .map_err(sqlite_error)?;
+                // A write that commits proves the disk takes more; the page count, that the file
+                // may grow by a few pages.
+                conn.execute(
+                    "UPDATE counters SET value = value WHERE name = 'absence_number'",
+                    [],
+                )
+                .map_err(sqlite_error)?;
+                Ok((count.saturating_add(16) <= limit)
+                    .then_some(())
+                    .ok_or(format!(
+                        "the database is full: {count} of at most {limit} pages"
+                    )))
+            }))
+            .await?;
+        verdict.map_err(|full| StoreError::Unavailable(Box::new(GroupFailure(full))))?;
         self.health.out_of_space.store(false, Ordering::Relaxed);
         Ok(())
     }
@@ -290,17 +320,50 @@ impl Writer {
     }
 }
 
-async fn apply_page_limit(
-    conn: &mut SqliteConnection,
-    pages: Option<u64>,
-) -> Result<u64, StoreError> {
-    // SQLite's largest page count; setting it lifts any earlier limit.
-    let pages = pages.unwrap_or(4_294_967_294);
-    let applied: i64 = sqlx::query_scalar(&format!("PRAGMA max_page_count = {pages}"))
-        .fetch_one(conn)
-        .await
-        .map_err(store_error)?;
-    Ok(u64::try_from(applied).unwrap_or(0))
+/// The text of `PRAGMA max_page_count` for `pages` (`None`: SQLite's largest, which lifts any limit).
+fn page_limit_pragma(pages: Option<u64>) -> String {
+    format!("PRAGMA max_page_count = {}", pages.unwrap_or(4_294_967_294))
+}
+
+/// Why the writer could not start.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum OpenFailure {
+    /// The writer thread's own connection.
+    #[error("cannot open the write connection")]
+    Direct(#[source] rusqlite::Error),
+    /// The connection lent to multi-step writes.
+    #[error("cannot open the write connection")]
+    Lendable(#[source] sqlx::Error),
+    /// The thread.
+    #[error("cannot start the writer thread")]
+    Thread(#[source] std::io::Error),
+}
+
+/// How the writer thread opens its connection.
+struct DirectOptions {
+    path: PathBuf,
+    synchronous_full: bool,
+    busy_timeout: Duration,
+}
+
+impl DirectOptions {
+    /// Opens the file as the pool's connections do (WAL, foreign keys, busy timeout), with the
+    /// durability asked and the page limit in force.
+    fn open(&self, page_limit: Option<u64>) -> Result<Direct, rusqlite::Error> {
+        let conn = Direct::open(&self.path)?;
+        conn.busy_timeout(self.busy_timeout)?;
+        conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
+        conn.execute_batch(if self.synchronous_full {
+            "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;"
+        } else {
+            "PRAGMA synchronous = OFF; PRAGMA foreign_keys = ON;"
+        })?;
+        conn.set_prepared_statement_cache_capacity(64);
+        if page_limit.is_some() {
+            conn.query_row(&page_limit_pragma(page_limit), [], |_| Ok(()))?;
+        }
+        Ok(conn)
+    }
 }
 
 /// The connection as lent: handed back to the writer when dropped, with whether it is still inside a
@@ -308,15 +371,12 @@ async fn apply_page_limit(
 pub(crate) struct Lent {
     conn: Option<SqliteConnection>,
     in_transaction: bool,
-    /// A new page limit to keep for replacement connections (`Some(None)`: lifted).
-    page_limit: Option<Option<u64>>,
     back: Option<oneshot::Sender<Returned>>,
 }
 
 struct Returned {
     conn: Option<SqliteConnection>,
     in_transaction: bool,
-    page_limit: Option<Option<u64>>,
 }
 
 impl Deref for Lent {
@@ -344,7 +404,6 @@ impl Drop for Lent {
             let _ = back.send(Returned {
                 conn: self.conn.take(),
                 in_transaction: self.in_transaction,
-                page_limit: self.page_limit.take(),
             });
         }
     }
@@ -369,19 +428,23 @@ impl WriteTx {
     }
 }
 
-/// The writer task's state: its connection (reopened after a failure that broke it) and how to make
-/// a new one.
+/// The writer thread's state: its connection, the one it lends (each reopened after a failure that
+/// broke it), and how to make new ones.
 struct Line {
-    conn: Option<SqliteConnection>,
+    conn: Option<Direct>,
+    direct: DirectOptions,
+    lendable: Option<SqliteConnection>,
     options: SqliteConnectOptions,
     /// The page limit set through [`Writer::limit_pages`], applied to new connections.
     page_limit: Option<u64>,
     health: Arc<Health>,
+    /// The runtime the lent connection belongs to.
+    runtime: Handle,
 }
 
 impl Line {
-    async fn serve(mut self, mut inbox: mpsc::UnboundedReceiver<Request>) {
-        while let Some(first) = inbox.recv().await {
+    fn serve(mut self, mut inbox: mpsc::UnboundedReceiver<Request>) {
+        while let Some(first) = inbox.blocking_recv() {
             let mut group: Vec<Box<dyn Job>> = Vec::new();
             let mut after = None;
             match first {
@@ -402,43 +465,44 @@ impl Line {
                         Err(_) => break,
                     }
                 }
-                self.commit_group(group).await;
+                self.commit_group(group);
             }
             match after {
-                Some(Request::Lend(reply)) => self.lend(reply).await,
+                Some(Request::Lend(reply)) => self.lend(reply),
+                Some(Request::Limit(pages, reply)) => {
+                    let _ = reply.send(self.limit(pages));
+                }
                 Some(Request::Close(done)) => {
-                    if let Some(conn) = self.conn.take() {
-                        let _ = conn.close().await;
-                    }
+                    self.close();
                     let _ = done.send(());
                     return;
                 }
                 Some(Request::Job(_) | Request::Jobs(_)) | None => {}
             }
         }
-        if let Some(conn) = self.conn.take() {
-            let _ = conn.close().await;
+        self.close();
+    }
+
+    fn close(&mut self) {
+        drop(self.conn.take());
+        if let Some(lendable) = self.lendable.take() {
+            let _ = self.runtime.block_on(lendable.close());
         }
     }
 
-    /// The connection, opening a new one (with the page limit) if the last one was dropped.
-    async fn take(&mut self) -> Result<SqliteConnection, StoreError> {
-        if let Some(conn) = self.conn.take() {
-            return Ok(conn);
+    /// The thread's connection, opening a new one if the last one was dropped.
+    fn take(&mut self) -> Result<Direct, StoreError> {
+        match self.conn.take() {
+            Some(conn) => Ok(conn),
+            None => self.direct.open(self.page_limit).map_err(sqlite_error),
         }
-        let mut conn = self.options.connect().await.map_err(store_error)?;
-        if self.page_limit.is_some() {
-            apply_page_limit(&mut conn, self.page_limit).await?;
-        }
-        Ok(conn)
     }
 
-    /// Keeps `conn` for the next use; one still inside a transaction is rolled back first, and
-    /// dropped (to be replaced) if that fails.
-    async fn put_back(&mut self, mut conn: SqliteConnection, in_transaction: bool) {
-        if in_transaction && let Err(err) = sqlx::query("ROLLBACK").execute(&mut conn).await {
+    /// Keeps `conn` for the next group, rolled back first if asked; dropped (to be replaced) if the
+    /// rollback fails.
+    fn put_back(&mut self, conn: Direct, roll_back: bool) {
+        if roll_back && let Err(err) = conn.execute_batch("ROLLBACK") {
             tracing::warn!(error = %err, "rollback failed; replacing the write connection");
-            let _ = conn.close().await;
             return;
         }
         self.conn = Some(conn);
@@ -451,22 +515,21 @@ impl Line {
     }
 
     #[tracing::instrument(name = "sqlite.group_commit", skip_all, fields(jobs = jobs.len()))]
-    async fn commit_group(&mut self, mut jobs: Vec<Box<dyn Job>>) {
+    fn commit_group(&mut self, mut jobs: Vec<Box<dyn Job>>) {
         while !jobs.is_empty() {
-            let mut conn = match self.take().await {
+            let conn = match self.take() {
                 Ok(conn) => conn,
                 Err(err) => return self.fail_all(jobs, &err),
             };
-            if let Err(err) = sqlx::query("BEGIN IMMEDIATE").execute(&mut conn).await {
-                let err = store_error(err);
-                self.put_back(conn, true).await;
-                return self.fail_all(jobs, &err);
+            if let Err(err) = conn.execute_batch("BEGIN IMMEDIATE") {
+                self.put_back(conn, true);
+                return self.fail_all(jobs, &sqlite_error(err));
             }
             let mut done: Vec<Box<dyn Job>> = Vec::with_capacity(jobs.len());
             let mut culprit = None;
             let mut queue = jobs.into_iter();
             for mut job in queue.by_ref() {
-                match job.run(&mut conn).await {
+                match job.run(&conn) {
                     Ok(()) => done.push(job),
                     // Its guard refused it before it wrote anything.
                     Err(StoreError::Conflict) => job.finish(Err(StoreError::Conflict)),
@@ -478,22 +541,21 @@ impl Line {
             }
             let rest: Vec<Box<dyn Job>> = queue.collect();
             let Some((job, err)) = culprit else {
-                match sqlx::query("COMMIT").execute(&mut conn).await {
-                    Ok(_) => {
+                match conn.execute_batch("COMMIT") {
+                    Ok(()) => {
                         self.conn = Some(conn);
                         for job in done {
                             job.finish(Ok(()));
                         }
                     }
                     Err(err) => {
-                        let err = store_error(err);
-                        self.put_back(conn, true).await;
-                        self.fail_all(done, &err);
+                        self.put_back(conn, true);
+                        self.fail_all(done, &sqlite_error(err));
                     }
                 }
                 return;
             };
-            self.put_back(conn, true).await;
+            self.put_back(conn, true);
             if matches!(err, StoreError::Unavailable(_)) {
                 // The store's fault, not the job's: every job of the group fails, nothing written.
                 self.fail_all(done.into_iter().chain(rest).collect(), &err);
@@ -513,37 +575,70 @@ impl Line {
         }
     }
 
-    /// Lends the connection and waits for it to come back.
-    async fn lend(&mut self, reply: oneshot::Sender<Result<Lent, StoreError>>) {
-        let conn = match self.take().await {
-            Ok(conn) => conn,
-            Err(err) => {
-                self.note(&err);
-                let _ = reply.send(Err(err));
-                return;
+    /// Sets the page limit on both connections, and for the ones that replace them.
+    fn limit(&mut self, pages: Option<u64>) -> Result<u64, StoreError> {
+        self.page_limit = pages;
+        let pragma = page_limit_pragma(pages);
+        let conn = self.take()?;
+        let applied: Result<i64, _> = conn.query_row(&pragma, [], |row| row.get(0));
+        self.conn = Some(conn);
+        let applied = applied.map_err(sqlite_error)?;
+        if let Some(lendable) = self.lendable.as_mut() {
+            self.runtime
+                .block_on(sqlx::query(&pragma).execute(&mut *lendable))
+                .map_err(store_error)?;
+        }
+        Ok(u64::try_from(applied).unwrap_or(0))
+    }
+
+    /// Lends the async connection and waits for it to come back.
+    fn lend(&mut self, reply: oneshot::Sender<Result<Lent, StoreError>>) {
+        let conn = match self.lendable.take() {
+            Some(conn) => conn,
+            None => {
+                let opened = self.runtime.block_on(async {
+                    let mut conn = self.options.connect().await.map_err(store_error)?;
+                    if self.page_limit.is_some() {
+                        sqlx::query(&page_limit_pragma(self.page_limit))
+                            .execute(&mut conn)
+                            .await
+                            .map_err(store_error)?;
+                    }
+                    Ok(conn)
+                });
+                match opened {
+                    Ok(conn) => conn,
+                    Err(err) => {
+                        self.note(&err);
+                        let _ = reply.send(Err(err));
+                        return;
+                    }
+                }
             }
         };
         let (back, returned) = oneshot::channel();
         let lent = Lent {
             conn: Some(conn),
             in_transaction: false,
-            page_limit: None,
             back: Some(back),
         };
         // If the borrower has gone, the lent connection is dropped here and comes straight back.
         drop(reply.send(Ok(lent)));
         if let Ok(Returned {
-            conn,
+            conn: Some(mut conn),
             in_transaction,
-            page_limit,
-        }) = returned.await
+        }) = returned.blocking_recv()
         {
-            if let Some(limit) = page_limit {
-                self.page_limit = limit;
+            if in_transaction
+                && let Err(err) = self
+                    .runtime
+                    .block_on(sqlx::query("ROLLBACK").execute(&mut conn))
+            {
+                tracing::warn!(error = %err, "rollback failed; replacing the lent connection");
+                let _ = self.runtime.block_on(conn.close());
+                return;
             }
-            if let Some(conn) = conn {
-                self.put_back(conn, in_transaction).await;
-            }
+            self.lendable = Some(conn);
         }
     }
 }
