@@ -10,6 +10,7 @@
 mod absences;
 mod deliveries;
 mod error;
+mod group;
 mod store;
 mod subscriptions;
 mod tokens;

@@ -2,6 +2,7 @@
 
 use crate::MIGRATOR;
 use crate::error::ConnectError;
+use crate::group::GroupWriter;
 use sqlx::migrate::MigrateDatabase;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
 use sqlx::{PgPool, Postgres};
@@ -39,6 +40,8 @@ pub struct PgStore {
     announce: Arc<Notify>,
     /// Absence numbers taken from the sequence ahead of need (gaps after a restart are harmless).
     pub(crate) spare_numbers: Arc<std::sync::Mutex<Vec<i64>>>,
+    /// Absence writes, committed in groups.
+    pub(crate) group: GroupWriter,
 }
 
 impl PgStore {
@@ -71,10 +74,12 @@ impl PgStore {
         Ok(Self::from_pool(pool))
     }
 
-    /// Wraps an existing pool (tests hand in their per-test database).
+    /// Wraps an existing pool (tests hand in their per-test database). Starts the group-commit task,
+    /// so it must be called within a tokio runtime.
     #[must_use]
     pub fn from_pool(pool: PgPool) -> Self {
         Self {
+            group: GroupWriter::start(pool.clone()),
             pool,
             work: Arc::new(Notify::new()),
             announce: Arc::new(Notify::new()),
