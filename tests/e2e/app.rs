@@ -25,6 +25,8 @@ pub(crate) struct TestApp {
     pub(crate) grpc_addr: std::net::SocketAddr,
     pub(crate) http_addr: std::net::SocketAddr,
     pub(crate) token: String,
+    /// The store the running app uses (the same handle, not another connection).
+    pub(crate) app_store: Store,
     tokens: TokenService,
     _stop: oneshot::Sender<()>,
     /// Last: removed once the app is told to stop.
@@ -74,6 +76,7 @@ pub(crate) async fn spawn_app_with(extra: &[&str]) -> TestApp {
     let app = Application::build(&args).await.unwrap();
     let grpc_addr = app.grpc_addr();
     let http_addr = app.http_addr();
+    let app_store = app.store();
     let (stop, stopped) = oneshot::channel::<()>();
     tokio::spawn(app.run_until_stopped(async move {
         let _ = stopped.await;
@@ -104,6 +107,7 @@ pub(crate) async fn spawn_app_with(extra: &[&str]) -> TestApp {
     TestApp {
         clients: Clients::connect(grpc_addr, Some(token.clone())).await,
         token,
+        app_store,
         receiver: Receiver::start().await,
         pool,
         grpc_addr,

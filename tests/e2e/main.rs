@@ -10,6 +10,7 @@ mod bad_input;
 mod browser;
 mod console;
 mod delivery;
+mod disk_full;
 mod ingest;
 mod isolation;
 mod lifecycle;

@@ -29,7 +29,11 @@ const MAX_GROUP: usize = 512;
 /// finishing that one and re-reads it, so either its promotion sees the new row or the new row is
 /// first in line. Returns the positions of the changes written, and the positions and versions of
 /// their events.
+///
+/// The leading comment names what it writes, for operators reading `pg_stat_activity` (which shows only
+/// the first kilobyte of a statement).
 const WRITE_ROUND: &str = "
+/* absync group write: absences, leave_events, leaves, deliveries */
 WITH changes AS MATERIALIZED (
     SELECT * FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::bigint[],
                          $7::timestamptz[])

@@ -1,10 +1,13 @@
 //! The ingest pipeline's promises for any sequence of changes proptest finds, on the real use cases
 //! and a real (in-memory) SQLite store: puts and deletes of a few absences, with any periods, statuses
 //! and revisions (older ones arriving after newer ones, revision 0 for arrival order), dispatched in
-//! small batches between changes, with receivers failing some attempts. Checked:
+//! small batches between changes, with receivers failing some attempts. The changes come in waves:
+//! in each, one caller per absence sends that absence's changes in order (consecutive puts in one
+//! PutAbsences call) while the other absences' callers run at the same time, so their writes meet in
+//! the store's groups. Checked:
 //! - a receiver that applies the delivered leave messages in order ends with exactly the leaves of
 //!   each absence's last accepted revision;
-//! - change versions strictly increase from one written event to the next;
+//! - change versions strictly increase from one written event of an absence to the next;
 //! - a put that changes nothing writes no event;
 //! - each outcome (applied, unchanged, stale, conflict) is the one the revision rules give.
 
@@ -16,7 +19,7 @@ use absync_application::ports::{
     WebhookSender,
 };
 use absync_application::{
-    ApplicationError, ChangeOutcome, DispatchSettings, Dispatcher, IngestService,
+    ApplicationError, ChangeOutcome, ChangeResult, DispatchSettings, Dispatcher, IngestService,
 };
 use absync_domain::absence::AbsenceParts;
 use absync_domain::{
@@ -216,7 +219,11 @@ struct Expected {
     number: Option<AbsenceNumber>,
 }
 
-async fn run(steps: Vec<(Change, u8)>, failures: Vec<u8>) -> Result<(), TestCaseError> {
+async fn run(
+    steps: Vec<(Change, u8)>,
+    waves: Vec<u8>,
+    failures: Vec<u8>,
+) -> Result<(), TestCaseError> {
     let store = SqliteStore::open_temporary().await.unwrap();
     let tenant = TenantId::parse("acme").unwrap();
     TokenStore::create(&store, &tenant, [1; 32], &[Scope::AbsencesWrite], None)
@@ -263,73 +270,40 @@ async fn run(steps: Vec<(Change, u8)>, failures: Vec<u8>) -> Result<(), TestCase
     );
 
     let mut expected: [Option<Expected>; 3] = [None, None, None];
-    let mut last_version = 0i64;
-    for (change, cycles) in steps {
-        let (index, revision, incoming) = match &change {
-            Change::Put(i, r, c) => (*i, *r, Some(absence(*i, *r, c))),
-            Change::Delete(i, r) => (*i, *r, None),
-        };
-        let revision = Revision::new(revision).unwrap();
-        let decision = match (&expected[index], &incoming) {
-            (None, None) => None, // unknown absence: not found
-            (Some(e), None) if e.absence.is_none() => Some(RevisionDecision::Unchanged),
-            (None, Some(_)) => Some(RevisionDecision::Apply),
-            (Some(e), _) => Some(decide_revision(
-                e.revision,
-                revision,
-                matches!((&e.absence, &incoming), (Some(a), Some(i)) if a.same_content(i)),
-            )),
-        };
-        let result = match &incoming {
-            Some(absence) => ingest.put_absence(&tenant, absence).await,
-            None => {
-                let id = AbsenceId::parse(&format!("hr-{index}")).unwrap();
-                ingest.delete_absence(&tenant, &id, revision).await
-            }
-        };
-        match (decision, result) {
-            (None, Err(ApplicationError::NotFound(_)))
-            | (Some(RevisionDecision::Conflict), Err(ApplicationError::RevisionConflict { .. })) => {
-            }
-            (Some(decision), Ok(result)) => {
-                let outcome = match decision {
-                    RevisionDecision::Apply => ChangeOutcome::Applied,
-                    RevisionDecision::Unchanged => ChangeOutcome::Unchanged,
-                    RevisionDecision::Stale => ChangeOutcome::Stale,
-                    RevisionDecision::Conflict => unreachable!("answered with an error"),
-                };
-                prop_assert_eq!(result.outcome, outcome, "{:?}", change);
-                if outcome != ChangeOutcome::Applied {
-                    prop_assert!(result.events.is_empty(), "no event for {:?}", change);
-                }
-                for event in &result.events {
-                    prop_assert!(
-                        event.change_version.get() > last_version,
-                        "change version {} after {}",
-                        event.change_version.get(),
-                        last_version
-                    );
-                    last_version = event.change_version.get();
-                }
-                if outcome == ChangeOutcome::Applied {
-                    expected[index] = Some(Expected {
-                        revision,
-                        absence: incoming,
-                        number: Some(result.absence_number),
-                    });
-                }
-            }
-            (decision, result) => {
-                return Err(TestCaseError::fail(format!(
-                    "{change:?}: expected {decision:?}, got {result:?}"
-                )));
-            }
+    let mut last_version = [0i64; 3];
+    let mut steps = steps.into_iter();
+    for size in waves.iter().cycle() {
+        let wave: Vec<(Change, u8)> = steps.by_ref().take(usize::from(*size)).collect();
+        if wave.is_empty() {
+            break;
         }
-        for _ in 0..cycles {
-            dispatcher
-                .dispatch_due(std::future::pending())
-                .await
-                .unwrap();
+        // One caller per absence, all at once; each sends its changes in order, consecutive puts
+        // in one PutAbsences call. Their writes meet in the store's groups.
+        let callers = (0..3).map(|index| {
+            let changes: Vec<Change> = wave
+                .iter()
+                .map(|(change, _)| change.clone())
+                .filter(|change| change.index() == index)
+                .collect();
+            caller(&ingest, &tenant, changes)
+        });
+        let answered = futures::future::join_all(callers).await;
+        for (change, result) in answered.into_iter().flatten() {
+            let index = change.index();
+            check(
+                &mut expected[index],
+                &mut last_version[index],
+                &change,
+                result,
+            )?;
+        }
+        for (_, cycles) in &wave {
+            for _ in 0..*cycles {
+                dispatcher
+                    .dispatch_due(std::future::pending())
+                    .await
+                    .unwrap();
+            }
         }
         clock.advance(Duration::minutes(1));
     }
@@ -374,18 +348,129 @@ async fn run(steps: Vec<(Change, u8)>, failures: Vec<u8>) -> Result<(), TestCase
     Ok(())
 }
 
+impl Change {
+    fn index(&self) -> usize {
+        match self {
+            Self::Put(index, ..) | Self::Delete(index, _) => *index,
+        }
+    }
+}
+
+/// Sends one absence's changes in order: consecutive puts in one PutAbsences call, deletes alone.
+async fn caller(
+    ingest: &IngestService,
+    tenant: &TenantId,
+    changes: Vec<Change>,
+) -> Vec<(Change, Result<ChangeResult, ApplicationError>)> {
+    let mut answered = Vec::with_capacity(changes.len());
+    let mut puts: Vec<Change> = Vec::new();
+    for change in changes
+        .into_iter()
+        .chain(std::iter::once(Change::Delete(usize::MAX, 0)))
+    {
+        if let Change::Put(..) = change {
+            puts.push(change);
+            continue;
+        }
+        if !puts.is_empty() {
+            let absences = puts
+                .iter()
+                .map(|p| match p {
+                    Change::Put(i, r, c) => absence(*i, *r, c),
+                    Change::Delete(..) => unreachable!("only puts"),
+                })
+                .collect();
+            let results = ingest.put_absences(tenant, absences, 4).await;
+            answered.extend(std::mem::take(&mut puts).into_iter().zip(results));
+        }
+        if let Change::Delete(index, revision) = change
+            && index != usize::MAX
+        {
+            let id = AbsenceId::parse(&format!("hr-{index}")).unwrap();
+            let revision_value = Revision::new(revision).unwrap();
+            let result = ingest.delete_absence(tenant, &id, revision_value).await;
+            answered.push((Change::Delete(index, revision), result));
+        }
+    }
+    answered
+}
+
+/// Checks one answer against the revision rules and what the store holds for its absence (then
+/// moves that on), and that its events' change versions come after the absence's earlier ones.
+fn check(
+    expected: &mut Option<Expected>,
+    last_version: &mut i64,
+    change: &Change,
+    result: Result<ChangeResult, ApplicationError>,
+) -> Result<(), TestCaseError> {
+    let (revision, incoming) = match change {
+        Change::Put(i, r, c) => (*r, Some(absence(*i, *r, c))),
+        Change::Delete(_, r) => (*r, None),
+    };
+    let revision = Revision::new(revision).unwrap();
+    let decision = match (&*expected, &incoming) {
+        (None, None) => None, // unknown absence: not found
+        (Some(e), None) if e.absence.is_none() => Some(RevisionDecision::Unchanged),
+        (None, Some(_)) => Some(RevisionDecision::Apply),
+        (Some(e), _) => Some(decide_revision(
+            e.revision,
+            revision,
+            matches!((&e.absence, &incoming), (Some(a), Some(i)) if a.same_content(i)),
+        )),
+    };
+    match (decision, result) {
+        (None, Err(ApplicationError::NotFound(_)))
+        | (Some(RevisionDecision::Conflict), Err(ApplicationError::RevisionConflict { .. })) => {}
+        (Some(decision), Ok(result)) => {
+            let outcome = match decision {
+                RevisionDecision::Apply => ChangeOutcome::Applied,
+                RevisionDecision::Unchanged => ChangeOutcome::Unchanged,
+                RevisionDecision::Stale => ChangeOutcome::Stale,
+                RevisionDecision::Conflict => unreachable!("answered with an error"),
+            };
+            prop_assert_eq!(result.outcome, outcome, "{:?}", change);
+            if outcome != ChangeOutcome::Applied {
+                prop_assert!(result.events.is_empty(), "no event for {:?}", change);
+            }
+            for event in &result.events {
+                prop_assert!(
+                    event.change_version.get() > *last_version,
+                    "change version {} after {}",
+                    event.change_version.get(),
+                    last_version
+                );
+                *last_version = event.change_version.get();
+            }
+            if outcome == ChangeOutcome::Applied {
+                *expected = Some(Expected {
+                    revision,
+                    absence: incoming,
+                    number: Some(result.absence_number),
+                });
+            }
+        }
+        (decision, result) => {
+            return Err(TestCaseError::fail(format!(
+                "{change:?}: expected {decision:?}, got {result:?}"
+            )));
+        }
+    }
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
     #[test]
     fn a_receiver_applying_deliveries_in_order_ends_with_the_last_accepted_leaves(
         steps in proptest::collection::vec(step(), 1..16),
+        waves in proptest::collection::vec(1u8..6, 1..6),
         failures in proptest::collection::vec(any::<u8>(), 1..8),
     ) {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .unwrap();
-        runtime.block_on(run(steps, failures))?;
+        runtime.block_on(run(steps, waves, failures))?;
     }
 }

@@ -41,6 +41,12 @@ pub struct Application {
 }
 
 impl Application {
+    /// The store it runs on (a handle to the same one).
+    #[must_use]
+    pub fn store(&self) -> Store {
+        self.store.clone()
+    }
+
     /// Connects to the database (creating it if needed), applies migrations, binds the gRPC listener and
     /// wires every adapter to its use cases.
     ///
