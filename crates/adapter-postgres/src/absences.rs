@@ -1,5 +1,6 @@
 //! Absence store: current absences, the change log and the outbox, written in one transaction.
 
+use crate::batch::ReadMany;
 use crate::error::{decode_error, store_error};
 use crate::store::PgStore;
 use absync_application::ports::{
@@ -10,10 +11,59 @@ use absync_domain::{
 };
 use async_trait::async_trait;
 use chrono::NaiveDate;
+use sqlx::PgPool;
 use sqlx::types::Json;
+use std::sync::Arc;
 
 /// Absence numbers taken from the sequence per round trip.
 const NUMBERS_PER_FETCH: i64 = 64;
+
+/// A stored absence as read: number, revision, row version, content and current leaves.
+type LoadedRow = (i64, i64, i64, i64, Option<Json<Absence>>, Json<Vec<Leave>>);
+
+/// Reads several absences in one statement (the loads asked meanwhile, coalesced): for each
+/// (tenant, id), in order, the stored absence with its current leaves, if any.
+pub(crate) fn load_many(pool: PgPool) -> ReadMany<(TenantId, AbsenceId), Option<StoredAbsence>> {
+    Arc::new(move |keys: Vec<(TenantId, AbsenceId)>| {
+        let pool = pool.clone();
+        Box::pin(async move {
+            let (tenants, ids): (Vec<&str>, Vec<&str>) =
+                keys.iter().map(|(t, i)| (t.as_str(), i.as_str())).unzip();
+            let rows: Vec<LoadedRow> = sqlx::query_as(
+                "SELECT r.i, a.number, a.revision, a.row_version, a.body,
+                        COALESCE((SELECT jsonb_agg(l.leave ORDER BY l.leave_date, l.half) FROM leaves l
+                                  WHERE l.tenant_id = a.tenant_id AND l.absence_number = a.number),
+                                 '[]'::jsonb)
+                 FROM UNNEST($1::text[], $2::text[]) WITH ORDINALITY AS r(tenant_id, absence_id, i)
+                 JOIN absences a ON a.tenant_id = r.tenant_id AND a.absence_id = r.absence_id",
+            )
+            .bind(&tenants)
+            .bind(&ids)
+            .fetch_all(&pool)
+            .await
+            .map_err(store_error)?;
+            let mut loaded: Vec<Option<StoredAbsence>> = keys.iter().map(|_| None).collect();
+            for (i, number, revision, row_version, body, leaves) in rows {
+                let slot = usize::try_from(i - 1)
+                    .ok()
+                    .and_then(|i| loaded.get_mut(i))
+                    .ok_or_else(|| decode_error("load position", i))?;
+                *slot = Some(StoredAbsence {
+                    number: AbsenceNumber::new(number)
+                        .map_err(|e| decode_error("absence number", e))?,
+                    row_version,
+                    revision: u64::try_from(revision)
+                        .ok()
+                        .and_then(|r| Revision::new(r).ok())
+                        .ok_or_else(|| decode_error("revision", revision))?,
+                    absence: body.map(|b| b.0),
+                    leaves: leaves.0,
+                });
+            }
+            Ok(loaded)
+        })
+    })
+}
 
 #[async_trait]
 impl AbsenceStore for PgStore {
@@ -23,31 +73,7 @@ impl AbsenceStore for PgStore {
         tenant: &TenantId,
         id: &AbsenceId,
     ) -> Result<Option<StoredAbsence>, StoreError> {
-        let row: Option<(i64, i64, i64, Option<Json<Absence>>, Json<Vec<Leave>>)> = sqlx::query_as(
-            "SELECT a.number, a.revision, a.row_version, a.body,
-                    COALESCE((SELECT jsonb_agg(l.leave ORDER BY l.leave_date, l.half) FROM leaves l
-                              WHERE l.tenant_id = a.tenant_id AND l.absence_number = a.number), '[]'::jsonb)
-             FROM absences a
-             WHERE a.tenant_id = $1 AND a.absence_id = $2",
-        )
-        .bind(tenant.as_str())
-        .bind(id.as_str())
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(store_error)?;
-        let Some((number, revision, row_version, body, leaves)) = row else {
-            return Ok(None);
-        };
-        Ok(Some(StoredAbsence {
-            number: AbsenceNumber::new(number).map_err(|e| decode_error("absence number", e))?,
-            row_version,
-            revision: u64::try_from(revision)
-                .ok()
-                .and_then(|r| Revision::new(r).ok())
-                .ok_or_else(|| decode_error("revision", revision))?,
-            absence: body.map(|b| b.0),
-            leaves: leaves.0,
-        }))
+        self.loads.get((tenant.clone(), id.clone())).await
     }
 
     #[tracing::instrument(name = "pg.allocate_absence_number", skip_all, err)]

@@ -8,6 +8,7 @@
 //! are checked at run time (no live database is needed to build); every query is scoped by tenant.
 
 mod absences;
+mod batch;
 mod deliveries;
 mod error;
 mod group;

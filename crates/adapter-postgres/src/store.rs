@@ -1,8 +1,11 @@
 //! The connection pool and the handle every port implementation hangs off.
 
 use crate::MIGRATOR;
+use crate::batch::Coalesced;
 use crate::error::ConnectError;
 use crate::group::GroupWriter;
+use absync_application::ports::{StoredAbsence, Subscription};
+use absync_domain::{AbsenceId, TenantId};
 use sqlx::migrate::MigrateDatabase;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
 use sqlx::{PgPool, Postgres};
@@ -42,6 +45,10 @@ pub struct PgStore {
     pub(crate) spare_numbers: Arc<std::sync::Mutex<Vec<i64>>>,
     /// Absence writes, committed in groups.
     pub(crate) group: GroupWriter,
+    /// Absence loads, coalesced.
+    pub(crate) loads: Coalesced<(TenantId, AbsenceId), Option<StoredAbsence>>,
+    /// Subscription lists (ingest's "who receives this"), coalesced.
+    pub(crate) subscription_lists: Coalesced<TenantId, Vec<Subscription>>,
 }
 
 impl PgStore {
@@ -80,6 +87,8 @@ impl PgStore {
     pub fn from_pool(pool: PgPool) -> Self {
         Self {
             group: GroupWriter::start(pool.clone()),
+            loads: Coalesced::start(crate::absences::load_many(pool.clone())),
+            subscription_lists: Coalesced::start(crate::subscriptions::list_many(pool.clone())),
             pool,
             work: Arc::new(Notify::new()),
             announce: Arc::new(Notify::new()),

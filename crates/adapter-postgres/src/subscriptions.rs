@@ -1,5 +1,6 @@
 //! Subscription store.
 
+use crate::batch::ReadMany;
 use crate::error::{decode_error, store_error};
 use crate::store::{PgStore, is_uuid};
 use absync_application::ports::stored;
@@ -13,6 +14,8 @@ use absync_domain::{
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+use std::sync::Arc;
 
 const COLUMNS: &str = "id::text, tenant_id, collection, destination, authorization_value, event_filter, status, \
      valid_until, created_at, signing_secret, previous_signing_secret, previous_secret_expires_at";
@@ -61,6 +64,35 @@ impl TryFrom<Row> for Subscription {
     }
 }
 
+/// Lists the live subscriptions of several tenants in one statement (the lists asked meanwhile,
+/// coalesced): for each tenant, in order, its subscriptions in creation order.
+pub(crate) fn list_many(pool: PgPool) -> ReadMany<TenantId, Vec<Subscription>> {
+    Arc::new(move |tenants: Vec<TenantId>| {
+        let pool = pool.clone();
+        Box::pin(async move {
+            let names: Vec<&str> = tenants.iter().map(TenantId::as_str).collect();
+            let rows: Vec<Row> = sqlx::query_as(&format!(
+                "SELECT {COLUMNS} FROM subscriptions
+                 WHERE tenant_id = ANY($1::text[]) AND deleted_at IS NULL ORDER BY created_at, id"
+            ))
+            .bind(&names)
+            .fetch_all(&pool)
+            .await
+            .map_err(store_error)?;
+            let mut lists: Vec<Vec<Subscription>> = tenants.iter().map(|_| Vec::new()).collect();
+            for row in rows {
+                let subscription = Subscription::try_from(row)?;
+                for (tenant, list) in tenants.iter().zip(&mut lists) {
+                    if *tenant == subscription.tenant {
+                        list.push(subscription.clone());
+                    }
+                }
+            }
+            Ok(lists)
+        })
+    })
+}
+
 #[async_trait]
 impl SubscriptionStore for PgStore {
     #[tracing::instrument(name = "pg.create_subscription", skip_all, err, fields(tenant = %new.tenant))]
@@ -87,14 +119,7 @@ impl SubscriptionStore for PgStore {
 
     #[tracing::instrument(name = "pg.list_subscriptions", skip_all, err, fields(tenant = %tenant))]
     async fn list(&self, tenant: &TenantId) -> Result<Vec<Subscription>, StoreError> {
-        let rows: Vec<Row> = sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM subscriptions WHERE tenant_id = $1 AND deleted_at IS NULL ORDER BY created_at, id"
-        ))
-        .bind(tenant.as_str())
-        .fetch_all(&self.pool)
-        .await
-        .map_err(store_error)?;
-        rows.into_iter().map(Subscription::try_from).collect()
+        self.subscription_lists.get(tenant.clone()).await
     }
 
     #[tracing::instrument(name = "pg.delete_subscription", skip_all, err, fields(tenant = %tenant, subscription_id = %id))]

@@ -95,25 +95,10 @@ pub(crate) struct Writer {
     health: Arc<Health>,
 }
 
-/// A copy of a failure, for every job of a group that failed as a whole.
+/// Why the writer refused, in its own words.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 struct GroupFailure(String);
-
-fn copy_of(err: &StoreError) -> StoreError {
-    let mut text = err.to_string();
-    let mut source = std::error::Error::source(err);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    match err {
-        StoreError::Conflict => StoreError::Conflict,
-        StoreError::Unavailable(_) => StoreError::Unavailable(Box::new(GroupFailure(text))),
-        StoreError::Unexpected(_) => StoreError::Unexpected(Box::new(GroupFailure(text))),
-    }
-}
 
 fn writer_gone() -> StoreError {
     StoreError::Unavailable(Box::new(GroupFailure("the store is closed".to_owned())))
@@ -571,7 +556,7 @@ impl Line {
     fn fail_all(&self, jobs: Vec<Box<dyn Job>>, err: &StoreError) {
         self.note(err);
         for job in jobs {
-            job.finish(Err(copy_of(err)));
+            job.finish(Err(err.copied()));
         }
     }
 

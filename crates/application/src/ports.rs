@@ -57,3 +57,30 @@ pub enum StoreError {
     #[error("unexpected store error")]
     Unexpected(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
+
+/// A copy of another error's text, for the callers that share one failed batch.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct SharedFailure(String);
+
+impl StoreError {
+    /// The same kind of error, with the text of this one and its causes: for each caller whose
+    /// request failed as part of one batch or group.
+    #[must_use]
+    pub fn copied(&self) -> Self {
+        let mut text = String::new();
+        let mut source = std::error::Error::source(self);
+        while let Some(cause) = source {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        match self {
+            Self::Conflict => Self::Conflict,
+            Self::Unavailable(_) => Self::Unavailable(Box::new(SharedFailure(text))),
+            Self::Unexpected(_) => Self::Unexpected(Box::new(SharedFailure(text))),
+        }
+    }
+}
