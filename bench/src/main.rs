@@ -1,27 +1,46 @@
 //! `absync-bench`: measures a release absync on this machine, on PostgreSQL, on SQLite or on both, and
-//! prints (a)–(f) with one column per store; run it through `cargo xtask bench`, which builds it and
+//! prints (a)–(h) with one column per store; run it through `cargo xtask bench`, which builds it and
 //! absync in release mode and makes sure PostgreSQL is up.
 //!
 //! (a) raw limit: POSTs/s from a client with the dispatcher's concurrency straight to the receiver;
-//! (b) unit workload: 20,000 half-day absences, one PutAbsence each, 32 concurrent callers;
+//! (b) unit workload: 20,000 half-day absences, one PutAbsence each, 32 concurrent callers: PutAbsence
+//!     calls answered per second, and deliveries arrived per second;
 //! (c) batch workload: 2,000 five-day absences (20,000 leaves) through PutAbsences;
-//! (d) latency: PutAbsence ack to arrival at 200 leaves/s paced;
+//! (d) latency at 200 leaves/s paced: from the PutAbsence reply (ack) to the leave's first arrival at
+//!     the receiver, p50 and p99;
+//! (d') the same calls, from just before each PutAbsence call to the leave's first arrival;
 //! (e) claim cost: mean claim-cycle time, empty queue vs 1,000,000 future-scheduled retries;
-//! (f) peak RSS of the service.
+//! (f) peak RSS of the service;
+//! (g) history: the unit workload (10,000 absences, after an unmeasured warm-up) delivered per second
+//!     on an empty store and beside 1,000,000 succeeded deliveries (with their attempts, events, leaves
+//!     and absences) seeded with SQL before absync starts, and the ratio of the two;
+//! (h) per delivery, over a separate run of 2,000 unit absences (after an unmeasured warm-up) with
+//!     every SQL statement logged:
+//!     transactions (PostgreSQL: `pg_stat_database`; both stores: the explicit transactions in absync's
+//!     log — on SQLite its `BEGIN IMMEDIATE` write transactions), statements (absync's log, and
+//!     `pg_stat_statements` when PostgreSQL preloads it) and WAL bytes (PostgreSQL).
 //!
 //! Results go to one JSON file with an entry per store. A run on one store keeps the other store's
-//! earlier entry and shows it beside the new numbers, marked as an earlier run.
+//! earlier entry and shows it beside the new numbers, marked as an earlier run. The statement logs of
+//! (h) are kept beside it (`<store>-statements.log`).
 
 mod claim;
+mod costs;
+mod history;
+mod logged;
+mod pg_stats;
 mod receiver;
+mod report;
+mod seed;
+mod sqlite_wal;
 mod store;
 mod workloads;
 
 use anyhow::Context;
+use report::Measured;
 use serde_json::{Map, Value};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use store::BenchStore;
-use workloads::Measured;
 
 const USAGE: &str = "usage: absync-bench --absync PATH [--store postgres|sqlite|both] \
                      [--database-url URL] [--out PATH]";
@@ -67,7 +86,7 @@ fn args() -> anyhow::Result<Args> {
 }
 
 /// The earlier results file's entries by store (none when missing or unreadable).
-fn earlier(out: &PathBuf) -> Map<String, Value> {
+fn earlier(out: &Path) -> Map<String, Value> {
     std::fs::read(out)
         .ok()
         .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
@@ -80,6 +99,10 @@ async fn main() -> anyhow::Result<()> {
     let args = args()?;
     let mut entries = earlier(&args.out);
     let mut measured_now = Vec::new();
+    let out_dir = args
+        .out
+        .parent()
+        .map_or_else(|| PathBuf::from("."), PathBuf::from);
     for name in &args.stores {
         let store = match name.as_str() {
             "postgres" => BenchStore::Postgres {
@@ -89,17 +112,16 @@ async fn main() -> anyhow::Result<()> {
                     .context("--database-url or DATABASE_URL is required for PostgreSQL")?,
             },
             _ => BenchStore::Sqlite {
-                folder: args
-                    .out
-                    .parent()
-                    .map_or_else(|| PathBuf::from("."), PathBuf::from)
-                    .join("sqlite"),
+                folder: out_dir.join("sqlite"),
             },
         };
         eprintln!("bench: on {}", store.name());
         let results = workloads::run(&args.absync, &store).await?;
         let claim = claim::measure(&store).await?;
-        let mut json = workloads::to_json(&results, &claim);
+        let history = history::measure(&args.absync, &store).await?;
+        eprintln!("bench: (h) per-delivery costs");
+        let costs = costs::measure(&args.absync, &store, &out_dir).await?;
+        let mut json = report::to_json(&results, &claim, &history, &costs);
         json["measured_at"] =
             Value::String(chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string());
         entries.insert(store.name().to_owned(), json);
@@ -117,7 +139,7 @@ async fn main() -> anyhow::Result<()> {
             })
         })
         .collect();
-    println!("{}", workloads::report(&shown));
+    println!("{}", report::table(&shown));
     if let Some(dir) = args.out.parent() {
         std::fs::create_dir_all(dir)?;
     }
