@@ -2,8 +2,9 @@
 //!
 //! The test kit's `AbsyncProcess` sets `RUST_LOG` itself and keeps the log in memory, so this starts
 //! the binary the same way (ephemeral ports, loopback destinations allowed, JSON logs) but with
-//! `RUST_LOG` letting through sqlx's `sqlx::query` events — one per statement executed, its first words
-//! in the `summary` field — and with stderr going to a file, where [`count`] reads them back.
+//! `RUST_LOG` letting through sqlx's `sqlx::query` events and the SQLite writer's
+//! `absync_adapter_sqlite::statement` events — one per statement executed, its first words in the
+//! `summary` field — and with stderr going to a file, where [`count`] reads them back.
 
 use anyhow::Context;
 use serde_json::Value;
@@ -15,7 +16,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// What is logged: the line saying where the service listens, warnings, and every statement.
-const LOG_FILTER: &str = "warn,absync_bootstrap=info,sqlx::query=debug";
+const LOG_FILTER: &str =
+    "warn,absync_bootstrap=info,sqlx::query=debug,absync_adapter_sqlite::statement=debug";
 /// How long the service has to come up, and to exit after SIGTERM.
 const PATIENCE: Duration = Duration::from_secs(30);
 
@@ -171,7 +173,9 @@ pub(crate) fn count(log: &Path, from: u64) -> anyhow::Result<Statements> {
         let Ok(event) = serde_json::from_str::<Value>(&line) else {
             continue;
         };
-        if event["target"] == "sqlx::query" {
+        // sqlx's events, and those of the SQLite writer's own connection.
+        if event["target"] == "sqlx::query" || event["target"] == "absync_adapter_sqlite::statement"
+        {
             statements.add(event["summary"].as_str().unwrap_or_default());
         }
     }

@@ -88,10 +88,10 @@ fn costs_json(c: &Costs) -> Value {
             "transactions_source": "sqlite_wal_commit_frames",
             "wal_bytes": per(wal.bytes as f64),
             "wal_source": "sqlite_wal_frames",
-            // Write transactions that absync's log does not show ran on the writer thread's own
-            // (rusqlite) connection: their statements are not in the count.
+            // More commits in the WAL than write transactions in absync's log: some statements were
+            // not logged, and the count is short.
             "statements_note": (wal.commits > c.log.transactions())
-                .then_some("sqlx's log only: the writer thread's statements are not logged"),
+                .then_some("the log shows fewer write transactions than the WAL: statements missing"),
         }),
     };
     if let (Some(json), Value::Object(store)) = (json.as_object_mut(), store) {

@@ -14,12 +14,15 @@ use crate::error::{decode_error, store_error};
 use absync_application::ports::{AbsenceWrite, AppliedEvent, OutboxEvent, StoreError};
 use absync_domain::{ChangeVersion, LeaveState, Revision};
 use chrono::{DateTime, NaiveDate, Utc};
-use sqlx::{PgConnection, PgPool};
+use sqlx::pool::PoolConnection;
+use sqlx::{Connection, PgConnection, PgPool, Postgres};
 use std::collections::HashMap;
 use tokio::sync::{mpsc, oneshot};
 
-/// Most changes written in one group.
+/// A group takes no more requests once it holds this many changes, or this many events (which bound
+/// the size of the statement's arrays, and so the memory a group takes).
 const MAX_GROUP: usize = 512;
+const MAX_GROUP_EVENTS: usize = 1024;
 
 /// The write of a round: the absences (inserted when `expected` is 0, else updated if their row
 /// version is still `expected`) decide which changes go on; then their events get change versions
@@ -253,19 +256,22 @@ fn rounds(changes: &[&AbsenceWrite]) -> Vec<Vec<usize>> {
 
 /// Writes `changes` together: one statement per round, in one transaction when there are several.
 /// Returns per change what it wrote (`None`: refused by its absence row).
-async fn write_group(pool: &PgPool, changes: &[&AbsenceWrite]) -> Result<RoundOutcome, StoreError> {
+async fn write_group(
+    line: &mut Line,
+    changes: &[&AbsenceWrite],
+) -> Result<RoundOutcome, StoreError> {
     let rounds = rounds(changes);
     let mut outcome: RoundOutcome = vec![None; changes.len()];
+    let conn = line.connection().await?;
     if let [only] = rounds.as_slice() {
         // One statement commits by itself.
-        let mut conn = pool.acquire().await.map_err(store_error)?;
         let round: Vec<&AbsenceWrite> = only.iter().map(|&i| changes[i]).collect();
-        for (&index, written) in only.iter().zip(write_round(&mut conn, &round).await?) {
+        for (&index, written) in only.iter().zip(write_round(conn, &round).await?) {
             outcome[index] = written;
         }
         return Ok(outcome);
     }
-    let mut tx = pool.begin().await.map_err(store_error)?;
+    let mut tx = conn.begin().await.map_err(store_error)?;
     for indexes in &rounds {
         let round: Vec<&AbsenceWrite> = indexes.iter().map(|&i| changes[i]).collect();
         for (&index, written) in indexes.iter().zip(write_round(&mut tx, &round).await?) {
@@ -318,30 +324,58 @@ impl GroupWriter {
     }
 }
 
+/// The group writer's connection: taken from the pool once and kept (its buffers grow to the size of
+/// a group's statement, so one connection holds them rather than every connection of the pool), and
+/// given back after a failure, to be taken anew.
+struct Line {
+    pool: PgPool,
+    conn: Option<PoolConnection<Postgres>>,
+}
+
+impl Line {
+    async fn connection(&mut self) -> Result<&mut PgConnection, StoreError> {
+        let conn = match self.conn.take() {
+            Some(conn) => conn,
+            None => self.pool.acquire().await.map_err(store_error)?,
+        };
+        Ok(&mut **self.conn.insert(conn))
+    }
+
+    /// Gives the connection back to the pool (which checks it before lending it again).
+    fn release(&mut self) {
+        self.conn = None;
+    }
+}
+
 async fn serve(pool: PgPool, mut inbox: mpsc::UnboundedReceiver<Request>) {
+    let mut line = Line { pool, conn: None };
     while let Some(first) = inbox.recv().await {
+        let events = |r: &Request| r.changes.iter().map(|c| c.events.len()).sum::<usize>();
+        let (mut size, mut events_in) = (first.changes.len(), events(&first));
         let mut group = vec![first];
-        let mut size = group[0].changes.len();
-        while size < MAX_GROUP {
+        while size < MAX_GROUP && events_in < MAX_GROUP_EVENTS {
             match inbox.try_recv() {
                 Ok(request) => {
                     size += request.changes.len();
+                    events_in += events(&request);
                     group.push(request);
                 }
                 Err(_) => break,
             }
         }
-        answer(&pool, group).await;
+        answer(&mut line, group).await;
     }
 }
 
 /// Writes a group and answers each request.
 #[tracing::instrument(name = "pg.group_commit", skip_all, fields(requests = group.len()))]
-async fn answer(pool: &PgPool, group: Vec<Request>) {
+async fn answer(line: &mut Line, group: Vec<Request>) {
     let changes: Vec<&AbsenceWrite> = group.iter().flat_map(|r| &r.changes).collect();
-    let results: Vec<Result<Vec<AppliedEvent>, StoreError>> = match write_group(pool, &changes)
-        .await
-    {
+    let first = write_group(line, &changes).await;
+    if first.is_err() {
+        line.release();
+    }
+    let results: Vec<Result<Vec<AppliedEvent>, StoreError>> = match first {
         Ok(outcome) => outcome
             .into_iter()
             .map(|written| written.ok_or(StoreError::Conflict))
@@ -351,9 +385,12 @@ async fn answer(pool: &PgPool, group: Vec<Request>) {
             tracing::warn!(error = %err, "a group write failed; writing its changes one by one");
             let mut results = Vec::with_capacity(changes.len());
             for change in &changes {
-                results.push(match write_group(pool, &[change]).await {
+                results.push(match write_group(line, &[change]).await {
                     Ok(mut outcome) => outcome.pop().flatten().ok_or(StoreError::Conflict),
-                    Err(err) => Err(err),
+                    Err(err) => {
+                        line.release();
+                        Err(err)
+                    }
                 });
             }
             results

@@ -324,6 +324,16 @@ pub(crate) enum OpenFailure {
     Thread(#[source] std::io::Error),
 }
 
+/// The target of the event logged for each statement the writer runs, when enabled at DEBUG (as
+/// sqlx logs its own under `sqlx::query`): what `cargo xtask bench` counts.
+const STATEMENT_TARGET: &str = "absync_adapter_sqlite::statement";
+
+/// Logs a statement the writer runs (its first line).
+fn log_statement(sql: &str) {
+    let summary = sql.trim_start().lines().next().unwrap_or_default();
+    tracing::debug!(target: STATEMENT_TARGET, summary);
+}
+
 /// How the writer thread opens its connection.
 struct DirectOptions {
     path: PathBuf,
@@ -335,7 +345,10 @@ impl DirectOptions {
     /// Opens the file as the pool's connections do (WAL, foreign keys, busy timeout), with the
     /// durability asked and the page limit in force.
     fn open(&self, page_limit: Option<u64>) -> Result<Direct, rusqlite::Error> {
-        let conn = Direct::open(&self.path)?;
+        let mut conn = Direct::open(&self.path)?;
+        if tracing::enabled!(target: STATEMENT_TARGET, tracing::Level::DEBUG) {
+            conn.trace(Some(log_statement));
+        }
         conn.busy_timeout(self.busy_timeout)?;
         conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
         conn.execute_batch(if self.synchronous_full {
