@@ -53,10 +53,13 @@ impl Application {
     /// # Errors
     /// When the database cannot be reached or migrated, or the address cannot be bound.
     pub async fn build(args: &ServeArgs) -> anyhow::Result<Self> {
+        let url = args.database.database_url.expose_secret();
         let store = Store::open(
-            args.database.database_url.expose_secret(),
+            url,
             StoreSettings {
-                max_connections: args.database_max_connections,
+                max_connections: args
+                    .database_max_connections
+                    .unwrap_or_else(|| crate::store::default_max_connections(url)),
                 acquire_timeout: args.database_acquire_timeout,
                 exclusive: true,
             },

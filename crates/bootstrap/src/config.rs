@@ -219,9 +219,10 @@ pub struct ServeArgs {
     /// How long a call waits for a database connection before it answers UNAVAILABLE.
     #[arg(long, env = "ABSYNC_DATABASE_ACQUIRE_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
     pub database_acquire_timeout: Duration,
-    /// Database connections held at most.
-    #[arg(long, env = "ABSYNC_DATABASE_MAX_CONNECTIONS", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..))]
-    pub database_max_connections: u32,
+    /// Database connections held at most [default: 16 on PostgreSQL; 4 readers on SQLite, whose
+    /// writes all go through one writer].
+    #[arg(long, env = "ABSYNC_DATABASE_MAX_CONNECTIONS", value_parser = clap::value_parser!(u32).range(1..))]
+    pub database_max_connections: Option<u32>,
 }
 
 /// `absync token …`.
