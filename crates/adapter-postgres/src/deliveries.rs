@@ -199,6 +199,7 @@ impl DeliveryQueue for PgStore {
                   AS r(id, started_at, duration_ms, http_status, error_kind, error_detail, excerpt)
              JOIN deliveries d ON d.id = r.id",
         )
+        .persistent(false)
         .bind(&ids)
         .bind(&started)
         .bind(&durations)
@@ -218,6 +219,7 @@ impl DeliveryQueue for PgStore {
                   AS r(id, status, next_at, http_status, error_kind)
              WHERE d.id = r.id AND d.status = 'pending'",
         )
+        .persistent(false)
         .bind(&ids)
         .bind(&statuses)
         .bind(&next_at)
@@ -227,6 +229,7 @@ impl DeliveryQueue for PgStore {
         .await
         .map_err(store_error)?;
         sqlx::query(PROMOTE_NEXT)
+            .persistent(false)
             .bind(&ids)
             .execute(&mut *tx)
             .await
@@ -237,6 +240,7 @@ impl DeliveryQueue for PgStore {
                  WHERE id IN (SELECT d.subscription_id FROM UNNEST($1::bigint[]) AS f(id)
                               JOIN deliveries d ON d.id = f.id)",
             )
+            .persistent(false)
             .bind(&disable)
             .execute(&mut *tx)
             .await
@@ -269,6 +273,7 @@ impl DeliveryQueue for PgStore {
             "UPDATE deliveries d SET lease_until = NULL FROM UNNEST($1::bigint[]) AS f(id)
              WHERE d.id = f.id AND d.status = 'pending'",
         )
+        .persistent(false)
         .bind(&ids)
         .execute(&self.pool)
         .await
