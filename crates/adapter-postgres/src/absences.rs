@@ -37,7 +37,6 @@ pub(crate) fn load_many(pool: PgPool) -> ReadMany<(TenantId, AbsenceId), Option<
                  FROM UNNEST($1::text[], $2::text[]) WITH ORDINALITY AS r(tenant_id, absence_id, i)
                  JOIN absences a ON a.tenant_id = r.tenant_id AND a.absence_id = r.absence_id",
             )
-            .persistent(false)
             .bind(&tenants)
             .bind(&ids)
             .fetch_all(&pool)

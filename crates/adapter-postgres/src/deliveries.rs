@@ -199,7 +199,6 @@ impl DeliveryQueue for PgStore {
                   AS r(id, started_at, duration_ms, http_status, error_kind, error_detail, excerpt)
              JOIN deliveries d ON d.id = r.id",
         )
-        .persistent(false)
         .bind(&ids)
         .bind(&started)
         .bind(&durations)
@@ -219,7 +218,6 @@ impl DeliveryQueue for PgStore {
                   AS r(id, status, next_at, http_status, error_kind)
              WHERE d.id = r.id AND d.status = 'pending'",
         )
-        .persistent(false)
         .bind(&ids)
         .bind(&statuses)
         .bind(&next_at)
@@ -229,7 +227,6 @@ impl DeliveryQueue for PgStore {
         .await
         .map_err(store_error)?;
         sqlx::query(PROMOTE_NEXT)
-            .persistent(false)
             .bind(&ids)
             .execute(&mut *tx)
             .await
@@ -240,7 +237,6 @@ impl DeliveryQueue for PgStore {
                  WHERE id IN (SELECT d.subscription_id FROM UNNEST($1::bigint[]) AS f(id)
                               JOIN deliveries d ON d.id = f.id)",
             )
-            .persistent(false)
             .bind(&disable)
             .execute(&mut *tx)
             .await
@@ -273,7 +269,6 @@ impl DeliveryQueue for PgStore {
             "UPDATE deliveries d SET lease_until = NULL FROM UNNEST($1::bigint[]) AS f(id)
              WHERE d.id = f.id AND d.status = 'pending'",
         )
-        .persistent(false)
         .bind(&ids)
         .execute(&self.pool)
         .await

@@ -17,7 +17,6 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::pool::PoolConnection;
 use sqlx::{Connection, PgConnection, PgPool, Postgres};
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
 /// A group takes no more requests once it holds this many changes, or this many events (which bound
@@ -328,36 +327,17 @@ impl GroupWriter {
 /// The group writer's connection: taken from the pool once and kept (its buffers grow to the size of
 /// a group's statement, so one connection holds them rather than every connection of the pool), and
 /// given back after a failure, to be taken anew.
-///
-/// Its statement's plan is generic (`plan_cache_mode=force_generic_plan`), made from the tables' sizes
-/// when it is first prepared and kept until PostgreSQL's statistics change. A new database grows from
-/// empty far faster than autoanalyze catches up, and a plan made on empty tables scans `absences`
-/// whole for every group; so the plans are dropped every [`REPLAN_EVERY`] to be made again.
 struct Line {
     pool: PgPool,
     conn: Option<PoolConnection<Postgres>>,
-    planned_at: Instant,
 }
-
-/// How often the group writer's plans are made again.
-const REPLAN_EVERY: Duration = Duration::from_secs(5);
 
 impl Line {
     async fn connection(&mut self) -> Result<&mut PgConnection, StoreError> {
-        let mut conn = match self.conn.take() {
+        let conn = match self.conn.take() {
             Some(conn) => conn,
-            None => {
-                self.planned_at = Instant::now();
-                self.pool.acquire().await.map_err(store_error)?
-            }
+            None => self.pool.acquire().await.map_err(store_error)?,
         };
-        if self.planned_at.elapsed() >= REPLAN_EVERY {
-            sqlx::query("DISCARD PLANS")
-                .execute(&mut *conn)
-                .await
-                .map_err(store_error)?;
-            self.planned_at = Instant::now();
-        }
         Ok(&mut **self.conn.insert(conn))
     }
 
@@ -368,11 +348,7 @@ impl Line {
 }
 
 async fn serve(pool: PgPool, mut inbox: mpsc::UnboundedReceiver<Request>) {
-    let mut line = Line {
-        pool,
-        conn: None,
-        planned_at: Instant::now(),
-    };
+    let mut line = Line { pool, conn: None };
     while let Some(first) = inbox.recv().await {
         let events = |r: &Request| r.changes.iter().map(|c| c.events.len()).sum::<usize>();
         let (mut size, mut events_in) = (first.changes.len(), events(&first));
