@@ -217,10 +217,10 @@ const ROWS: &[Row] = &[
     },
     Row {
         name: "(f) peak RSS",
-        target: "< 64 MB",
+        target: "< 32 MB",
         cell: |j| {
             let v = number(j, &["peak_rss_mb"]);
-            (format!("{v:.1} MB"), Some(v < 64.0))
+            (format!("{v:.1} MB"), Some(v < 32.0))
         },
     },
     Row {
