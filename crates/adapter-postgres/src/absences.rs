@@ -78,34 +78,15 @@ impl AbsenceStore for PgStore {
 
     #[tracing::instrument(name = "pg.allocate_absence_number", skip_all, err)]
     async fn allocate_number(&self) -> Result<AbsenceNumber, StoreError> {
-        let spare = self
-            .spare_numbers
-            .lock()
-            .map(|mut spare| spare.pop())
-            .unwrap_or(None);
-        let number = match spare {
-            Some(number) => number,
-            None => {
-                let mut taken: Vec<i64> = sqlx::query_scalar(
-                    "SELECT nextval('absence_numbers') FROM generate_series(1, $1)",
-                )
-                .bind(NUMBERS_PER_FETCH)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(store_error)?;
-                // Hand out the smallest first; keep the rest for later absences.
-                taken.sort_unstable_by(|a, b| b.cmp(a));
-                let first = taken
-                    .pop()
-                    .ok_or_else(|| decode_error("absence number", "none returned"))?;
-                if let Ok(mut spare) = self.spare_numbers.lock() {
-                    spare.extend(taken);
-                    spare.sort_unstable_by(|a, b| b.cmp(a));
-                }
-                first
-            }
-        };
-        AbsenceNumber::new(number).map_err(|e| decode_error("absence number", e))
+        self.spare_numbers
+            .next(|| async {
+                sqlx::query_scalar("SELECT nextval('absence_numbers') FROM generate_series(1, $1)")
+                    .bind(NUMBERS_PER_FETCH)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(store_error)
+            })
+            .await
     }
 
     #[tracing::instrument(name = "pg.write_absence", skip_all, err,

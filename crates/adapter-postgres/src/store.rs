@@ -42,7 +42,7 @@ pub struct PgStore {
     work: Arc<Notify>,
     announce: Arc<Notify>,
     /// Absence numbers taken from the sequence ahead of need (gaps after a restart are harmless).
-    pub(crate) spare_numbers: Arc<std::sync::Mutex<Vec<i64>>>,
+    pub(crate) spare_numbers: absync_application::ports::stored::SpareNumbers,
     /// Absence writes, committed in groups.
     pub(crate) group: GroupWriter,
     /// Absence loads, coalesced.
@@ -92,7 +92,7 @@ impl PgStore {
             pool,
             work: Arc::new(Notify::new()),
             announce: Arc::new(Notify::new()),
-            spare_numbers: Arc::new(std::sync::Mutex::new(Vec::new())),
+            spare_numbers: absync_application::ports::stored::SpareNumbers::default(),
         }
     }
 

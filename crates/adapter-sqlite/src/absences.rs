@@ -255,29 +255,17 @@ impl AbsenceStore for SqliteStore {
 
     #[tracing::instrument(name = "sqlite.allocate_absence_number", skip_all, err)]
     async fn allocate_number(&self) -> Result<AbsenceNumber, StoreError> {
-        let spare = self
-            .spare_numbers
-            .lock()
-            .map(|mut spare| spare.pop())
-            .unwrap_or(None);
-        let number = match spare {
-            Some(number) => number,
-            None => {
+        self.spare_numbers
+            .next(|| async {
                 let first = self
                     .writer
                     .run(Box::new(|conn| {
                         take(conn, "absence_number", NUMBERS_PER_TAKE)
                     }))
                     .await?;
-                // Hand out the smallest first; keep the rest for later absences.
-                if let Ok(mut spare) = self.spare_numbers.lock() {
-                    spare.extend((first + 1..first + NUMBERS_PER_TAKE).rev());
-                    spare.sort_unstable_by(|a, b| b.cmp(a));
-                }
-                first
-            }
-        };
-        AbsenceNumber::new(number).map_err(|e| decode_error("absence number", e))
+                Ok((first..first + NUMBERS_PER_TAKE).collect())
+            })
+            .await
     }
 
     #[tracing::instrument(name = "sqlite.write_absence", skip_all, err,

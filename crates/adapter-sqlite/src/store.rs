@@ -48,7 +48,7 @@ pub struct SqliteStore {
     pub(crate) writer: Writer,
     work: Arc<Notify>,
     /// Absence numbers taken from the counter ahead of need (gaps after a restart are harmless).
-    pub(crate) spare_numbers: Arc<std::sync::Mutex<Vec<i64>>>,
+    pub(crate) spare_numbers: absync_application::ports::stored::SpareNumbers,
     /// Held for the store's life: the exclusive lock on `<file>.lock`.
     _instance: Option<Arc<File>>,
     /// A temporary database's folder, removed with the last clone of the store.
@@ -172,7 +172,7 @@ impl SqliteStore {
             pool,
             writer,
             work: Arc::new(Notify::new()),
-            spare_numbers: Arc::new(std::sync::Mutex::new(Vec::new())),
+            spare_numbers: absync_application::ports::stored::SpareNumbers::default(),
             _instance: lock.map(Arc::new),
             _temporary: temporary.map(Arc::new),
         })

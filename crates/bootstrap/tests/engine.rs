@@ -3,35 +3,20 @@
 
 #![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
 
+mod common;
+
 use absync_adapter_grpc::proto::{self, AbsenceStatus, HalfDay};
-use absync_application::TokenService;
-use absync_bootstrap::store::{Store, StoreSettings};
-use absync_domain::{Scope, TenantId};
 use absync_e2e::client::Clients;
 use absync_e2e::database::{StoreKind, TestDatabase};
 use absync_e2e::fixtures::half_days;
 use absync_e2e::process::AbsyncProcess;
 use absync_e2e::receiver::{Received, Receiver};
+use common::token;
 use sqlx::AnyPool;
 use std::collections::HashMap;
 use std::time::Duration;
 
 const ABSYNC: &str = env!("CARGO_BIN_EXE_absync");
-
-/// A token for tenant `acme`, issued beside the running service (which migrated the database).
-async fn token(url: &str) -> String {
-    let settings = StoreSettings {
-        max_connections: 1,
-        acquire_timeout: Duration::from_secs(5),
-        exclusive: false,
-    };
-    let store = Store::open(url, settings).await.unwrap();
-    TokenService::new(store.ports().tokens)
-        .issue(&TenantId::parse("acme").unwrap(), &Scope::ALL, None)
-        .await
-        .unwrap()
-        .token
-}
 
 /// Puts `absences` one-week absences (10 leaves each), ids `{prefix}-{n}`, in batches of 100.
 async fn ingest(clients: &mut Clients, prefix: &str, absences: usize) {

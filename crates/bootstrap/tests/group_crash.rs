@@ -7,15 +7,15 @@
 
 #![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
 
+mod common;
+
 use absync_adapter_grpc::proto::{self, AbsenceStatus, HalfDay};
-use absync_application::TokenService;
-use absync_bootstrap::store::{Store, StoreSettings};
-use absync_domain::{Scope, TenantId};
 use absync_e2e::client::Clients;
 use absync_e2e::database::{StoreKind, TestDatabase};
 use absync_e2e::fixtures::half_days;
 use absync_e2e::process::AbsyncProcess;
 use absync_e2e::receiver::Receiver;
+use common::token;
 use sqlx::AnyPool;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::ops::Range;
@@ -103,21 +103,6 @@ async fn a_sigkill_amid_group_commits(store: StoreKind) {
             .all(|r| known.contains(r.header("webhook-id").unwrap())),
         "the receiver got nothing the store does not hold"
     );
-}
-
-/// A token for tenant `acme`, issued beside the running service (which migrated the database).
-async fn token(url: &str) -> String {
-    let settings = StoreSettings {
-        max_connections: 1,
-        acquire_timeout: Duration::from_secs(5),
-        exclusive: false,
-    };
-    let store = Store::open(url, settings).await.unwrap();
-    TokenService::new(store.ports().tokens)
-        .issue(&TenantId::parse("acme").unwrap(), &Scope::ALL, None)
-        .await
-        .unwrap()
-        .token
 }
 
 /// The working week of the test, Monday 2024-03-04 to Friday 2024-03-08; slot `2d` is day `d`'s

@@ -56,3 +56,40 @@ pub fn authorization(value: Option<String>) -> Result<Option<AuthorizationValue>
 pub fn signing_secret(text: &str) -> Result<SigningSecret, StoreError> {
     SigningSecret::parse(text).map_err(|e| decode_error("signing secret", e))
 }
+
+/// Absence numbers a store took ahead of need (a block at a time, so most absences need no round
+/// trip for theirs), handed out smallest first. Gaps after a restart are harmless. Cheap to clone;
+/// the clones share the spare numbers.
+#[derive(Debug, Clone, Default)]
+pub struct SpareNumbers(std::sync::Arc<std::sync::Mutex<Vec<i64>>>);
+
+impl SpareNumbers {
+    /// The next number: a spare one, or the smallest of a new block that `take` fetches from the
+    /// store (the rest are kept).
+    ///
+    /// # Errors
+    /// What `take` returns, or a decode error when it returns no number or an invalid one.
+    pub async fn next<F, Fut>(&self, take: F) -> Result<absync_domain::AbsenceNumber, StoreError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<Vec<i64>, StoreError>>,
+    {
+        let spare = self.0.lock().map(|mut spare| spare.pop()).unwrap_or(None);
+        let number = match spare {
+            Some(number) => number,
+            None => {
+                let mut taken = take().await?;
+                taken.sort_unstable_by(|a, b| b.cmp(a));
+                let first = taken
+                    .pop()
+                    .ok_or_else(|| decode_error("absence number", "none returned"))?;
+                if let Ok(mut spare) = self.0.lock() {
+                    spare.extend(taken);
+                    spare.sort_unstable_by(|a, b| b.cmp(a));
+                }
+                first
+            }
+        };
+        absync_domain::AbsenceNumber::new(number).map_err(|e| decode_error("absence number", e))
+    }
+}
