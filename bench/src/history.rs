@@ -1,4 +1,5 @@
-//! (g) The unit workload's delivery rate on an empty store and on a store holding a long history:
+//! (g) The unit workload's delivery rate on an empty store and on a store holding a long history,
+//! and (i) the time of a metrics scrape on each (before the workload):
 //! [`HISTORY_ITEMS`] succeeded deliveries with their attempts, events, leaves and absences (see
 //! `seed.rs`). Both runs take the same steps on a fresh database — migrated, token issued,
 //! subscribed, for the second seeded, vacuumed and analyzed, and checkpointed — before absync starts
@@ -18,6 +19,10 @@ pub(crate) const HISTORY_ABSENCES: usize = 10_000;
 const WARM_UP_ABSENCES: usize = 1_000;
 /// History items seeded for the second run.
 pub(crate) const HISTORY_ITEMS: i64 = 1_000_000;
+/// Metrics scrapes measured on each store (after [`SCRAPE_WARM_UP`] unmeasured ones).
+const SCRAPES: usize = 50;
+/// Scrapes first sent unmeasured: the HTTP connection opened, the statements prepared.
+const SCRAPE_WARM_UP: usize = 5;
 /// absync's default retention, passed explicitly: the seeded history (at most seven days old) must
 /// stay whole while the service runs.
 const RETENTION: &str = "30days";
@@ -29,6 +34,10 @@ pub(crate) struct History {
     pub(crate) empty: UnitRate,
     /// On the seeded store.
     pub(crate) history: UnitRate,
+    /// `GET /metrics` on the empty store: median milliseconds.
+    pub(crate) scrape_empty_ms: f64,
+    /// `GET /metrics` on the seeded store, before the workload: median milliseconds.
+    pub(crate) scrape_history_ms: f64,
     /// The seeded history.
     pub(crate) seeded: Seeded,
 }
@@ -36,22 +45,46 @@ pub(crate) struct History {
 /// Measures both runs, each on a database of its own, removed afterwards.
 pub(crate) async fn measure(absync: &str, store: &BenchStore) -> anyhow::Result<History> {
     eprintln!("bench: (g) unit workload on an empty store");
-    let (empty, _) = rate_on(absync, store, 0).await?;
+    let (empty, _, scrape_empty_ms) = rate_on(absync, store, 0).await?;
     eprintln!("bench: (g) unit workload beside {HISTORY_ITEMS} succeeded deliveries");
-    let (history, seeded) = rate_on(absync, store, HISTORY_ITEMS).await?;
+    let (history, seeded, scrape_history_ms) = rate_on(absync, store, HISTORY_ITEMS).await?;
     Ok(History {
         empty,
         history,
+        scrape_empty_ms,
+        scrape_history_ms,
         seeded,
     })
 }
 
-/// The unit workload's rate on a fresh database holding `items` history items.
+/// (i) The median time of a `GET /metrics` scrape, in milliseconds.
+async fn scrape_ms(service: &AbsyncProcess) -> anyhow::Result<f64> {
+    let client = reqwest::Client::new();
+    let url = format!("http://{}/metrics", service.http_addr);
+    let mut times = Vec::with_capacity(SCRAPES);
+    for i in 0..SCRAPE_WARM_UP + SCRAPES {
+        let started = std::time::Instant::now();
+        let response = client.get(&url).send().await?.error_for_status()?;
+        let body = response.text().await?;
+        anyhow::ensure!(
+            body.contains("absync_deliveries{"),
+            "the scrape has no absync_deliveries gauge"
+        );
+        if i >= SCRAPE_WARM_UP {
+            times.push(started.elapsed().as_secs_f64() * 1000.0);
+        }
+    }
+    times.sort_by(f64::total_cmp);
+    Ok(times[times.len() / 2])
+}
+
+/// The unit workload's rate on a fresh database holding `items` history items, and the median
+/// metrics scrape before it.
 async fn rate_on(
     absync: &str,
     store: &BenchStore,
     items: i64,
-) -> anyhow::Result<(UnitRate, Seeded)> {
+) -> anyhow::Result<(UnitRate, Seeded, f64)> {
     let name = format!("absync_bench_history_{}", std::process::id());
     let url = store.fresh(&name).await?;
     let (receiver_addr, arrivals) = receiver::start().await?;
@@ -92,9 +125,11 @@ async fn rate_on(
         ],
     );
     let clients = Clients::connect(service.grpc_addr, Some(token)).await;
+    let scrape = scrape_ms(&service).await?;
+    eprintln!("bench: (i) metrics scrape beside {items} deliveries: median {scrape:.2} ms");
     workloads::unit(&clients, &arrivals, "warm-up", WARM_UP_ABSENCES).await?;
     let rate = workloads::unit(&clients, &arrivals, "unit", HISTORY_ABSENCES).await?;
     drop(service);
     store.discard(&name).await?;
-    Ok((rate, seeded))
+    Ok((rate, seeded, scrape))
 }

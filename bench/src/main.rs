@@ -1,5 +1,5 @@
 //! `absync-bench`: measures a release absync on this machine, on PostgreSQL, on SQLite or on both, and
-//! prints (a)–(h) with one column per store; run it through `cargo xtask bench`, which builds it and
+//! prints (a)–(i) with one column per store; run it through `cargo xtask bench`, which builds it and
 //! absync in release mode and makes sure PostgreSQL is up.
 //!
 //! (a) raw limit: POSTs/s from a client with the dispatcher's concurrency straight to the receiver;
@@ -18,7 +18,9 @@
 //!     every SQL statement logged:
 //!     transactions (PostgreSQL: `pg_stat_database`; both stores: the explicit transactions in absync's
 //!     log — on SQLite its `BEGIN IMMEDIATE` write transactions), statements (absync's log, and
-//!     `pg_stat_statements` when PostgreSQL preloads it) and WAL bytes (PostgreSQL).
+//!     `pg_stat_statements` when PostgreSQL preloads it) and WAL bytes (PostgreSQL);
+//! (i) metrics scrape: the median time of `GET /metrics` (50, after 5 unmeasured) on the empty store
+//!     and beside the 1,000,000 deliveries of (g), before its workload, and the ratio of the two.
 //!
 //! Results go to one JSON file with an entry per store. A run on one store keeps the other store's
 //! earlier entry and shows it beside the new numbers, marked as an earlier run. The statement logs of

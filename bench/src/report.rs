@@ -61,6 +61,8 @@ fn history_json(h: &History) -> Value {
         "empty": unit_json(&h.empty),
         "history": unit_json(&h.history),
         "ratio": h.history.deliveries_per_s / h.empty.deliveries_per_s,
+        "scrape_ms": {"empty": h.scrape_empty_ms, "history": h.scrape_history_ms,
+                      "ratio": h.scrape_history_ms / h.scrape_empty_ms},
     })
 }
 
@@ -315,6 +317,24 @@ const ROWS: &[Row] = &[
             (text, None)
         },
     },
+    Row {
+        name: "(i) metrics scrape",
+        target: "1M deliveries ≤ 2× empty",
+        cell: |j| {
+            let s = &j["history"]["scrape_ms"];
+            if s.is_null() {
+                return not_measured();
+            }
+            let empty = number(s, &["empty"]);
+            let history = number(s, &["history"]);
+            let ratio = number(s, &["ratio"]);
+            let rows = grouped(j["history"]["rows"].as_i64().unwrap_or_default());
+            (
+                format!("empty {empty:.2} ms, beside {rows} {history:.2} ms ({ratio:.2}×)"),
+                Some(ratio <= 2.0),
+            )
+        },
+    },
 ];
 
 /// The table: one row per measure, one column per store.
@@ -372,6 +392,9 @@ mod tests {
             "| (d) latency at 200/s: ack → arrival | p99 < 2 ms | p50 0.50 ms, p99 1.00 ms — met |"
         ));
         assert!(printed.contains("| (g) history: unit delivered | ≥ 0.8× empty | not measured |"));
+        assert!(
+            printed.contains("| (i) metrics scrape | 1M deliveries ≤ 2× empty | not measured |")
+        );
         assert!(
             printed.contains(
                 "| (h) per delivery: WAL bytes | Svix ≈ 2 kB per message | not measured |"

@@ -63,13 +63,7 @@ fn assert_item_shape(item: &Value) {
     assert!(is_int(&item["person"]["id"]));
     assert_eq!(item["person"]["@employee-number"], json!("00001"));
     assert!(item["person"].get("@badge-number").is_some());
-    for definition in [
-        "resultingAbsenceDefinition",
-        "requestedAbsenceDefinition",
-        "shiftDefinition",
-    ] {
-        assert!(item.get(definition).is_some(), "{definition} missing");
-    }
+    assert_unknown_definitions(item);
     assert!(is_str(&item["date"]));
     for minutes in [
         "startTimeInMinutes",
@@ -89,6 +83,22 @@ fn assert_item_shape(item: &Value) {
     assert!(is_str(&item["approvalLevel"]));
     assert_eq!(item["isLocked"], json!(false));
     assert_eq!(item["periodType"], json!("Day"));
+}
+
+/// The fixtures' absences carry no definitions: each definition property is still an object (so
+/// `item.resultingAbsenceDefinition.id` reads), with a `null` id and its external reference key.
+fn assert_unknown_definitions(item: &Value) {
+    for (definition, code) in [
+        ("resultingAbsenceDefinition", "@absence-code"),
+        ("requestedAbsenceDefinition", "@absence-code"),
+        ("shiftDefinition", "@shift-code"),
+    ] {
+        assert_eq!(
+            item[definition],
+            json!({"id": null, code: null}),
+            "{definition} of {item}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -298,6 +308,9 @@ async fn the_absences_collection_pages_250_instances_and_filters_by_date() {
         seen.iter()
             .all(|i| i.get("changeType").is_none() && i["approvalLevel"] == json!("Approved"))
     );
+    for instance in &seen {
+        assert_unknown_definitions(instance);
+    }
     let dates: Vec<&str> = seen.iter().map(|i| i["date"].as_str().unwrap()).collect();
     assert!(dates.windows(2).all(|w| w[0] <= w[1]), "date order");
 

@@ -36,6 +36,7 @@ fn status_to_proto(status: DeliveryStatus) -> proto::DeliveryStatus {
         DeliveryStatus::Succeeded => proto::DeliveryStatus::Succeeded,
         DeliveryStatus::Failed => proto::DeliveryStatus::Failed,
         DeliveryStatus::Processed => proto::DeliveryStatus::Processed,
+        DeliveryStatus::Cancelled => proto::DeliveryStatus::Cancelled,
     }
 }
 
@@ -47,6 +48,7 @@ fn status_from_proto(v: &mut Violations, value: i32) -> Option<Option<DeliverySt
         Ok(proto::DeliveryStatus::Succeeded) => Some(DeliveryStatus::Succeeded),
         Ok(proto::DeliveryStatus::Failed) => Some(DeliveryStatus::Failed),
         Ok(proto::DeliveryStatus::Processed) => Some(DeliveryStatus::Processed),
+        Ok(proto::DeliveryStatus::Cancelled) => Some(DeliveryStatus::Cancelled),
         Err(_) => {
             v.add("status", "unknown status");
             return None;
@@ -154,6 +156,10 @@ fn delivery_to_proto(d: &DeliverySummary) -> proto::Delivery {
         created_at: d.created_at.to_rfc3339(),
         updated_at: d.updated_at.to_rfc3339(),
         processed_note: d.processed_note.clone().unwrap_or_default(),
+        cancel_reason: d
+            .cancel_reason
+            .map(|r| r.as_str().to_owned())
+            .unwrap_or_default(),
     }
 }
 

@@ -24,9 +24,11 @@ macro_rules! claim_columns {
     };
 }
 
-/// A lease is soft state: if a crash of PostgreSQL loses one, the delivery is simply claimable again;
-/// so the claim's own commit does not wait for the disk (`synchronous_commit` off for it alone).
-const CLAIM: &str = concat!(
+/// The claim. A lease is soft state: if a crash of PostgreSQL loses one, the delivery is simply
+/// claimable again; so the claim's own commit does not wait for the disk (`synchronous_commit` off
+/// for it alone). `$1` now, `$2` the limit, `$3` the lease's end, `$4` subscription ids to skip.
+/// Public so that tests can check its plan (`EXPLAIN`).
+pub const CLAIM: &str = concat!(
     "
 WITH async_commit AS MATERIALIZED (
     SELECT set_config('synchronous_commit', 'off', true)
@@ -34,6 +36,7 @@ WITH async_commit AS MATERIALIZED (
     SELECT d.id
     FROM async_commit, deliveries d
     JOIN subscriptions s ON s.id = d.subscription_id AND s.deleted_at IS NULL AND s.status = 'Enabled'
+                        AND (s.valid_until IS NULL OR s.valid_until > $1)
     WHERE d.status = 'pending'
       AND d.next_attempt_at <= $1
       AND (d.lease_until IS NULL OR d.lease_until <= $1)
@@ -232,10 +235,20 @@ impl DeliveryQueue for PgStore {
             .await
             .map_err(store_error)?;
         if !disable.is_empty() {
+            // Protime's lifecycle: the subscription is disabled, and what it had still to receive is
+            // cancelled with it (the deliveries promoted just above included).
             sqlx::query(
-                "UPDATE subscriptions SET status = 'Disabled'
-                 WHERE id IN (SELECT d.subscription_id FROM UNNEST($1::bigint[]) AS f(id)
-                              JOIN deliveries d ON d.id = f.id)",
+                "WITH disabled AS (
+                     UPDATE subscriptions SET status = 'Disabled'
+                     WHERE id IN (SELECT d.subscription_id FROM UNNEST($1::bigint[]) AS f(id)
+                                  JOIN deliveries d ON d.id = f.id)
+                     RETURNING id
+                 )
+                 UPDATE deliveries d
+                 SET status = 'cancelled', cancel_reason = 'subscription disabled', lease_until = NULL,
+                     updated_at = now()
+                 FROM disabled
+                 WHERE d.subscription_id = disabled.id AND d.status IN ('pending', 'waiting')",
             )
             .bind(&disable)
             .execute(&mut *tx)
@@ -254,7 +267,8 @@ impl DeliveryQueue for PgStore {
              FROM (SELECT subscription_id, next_attempt_at, lease_until
                    FROM deliveries WHERE status = 'pending'
                    ORDER BY next_attempt_at LIMIT 1000) AS d
-             JOIN subscriptions s ON s.id = d.subscription_id AND s.deleted_at IS NULL AND s.status = 'Enabled'",
+             JOIN subscriptions s ON s.id = d.subscription_id AND s.deleted_at IS NULL AND s.status = 'Enabled'
+                                 AND (s.valid_until IS NULL OR s.valid_until > now())",
         )
         .fetch_one(&self.pool)
         .await
@@ -276,15 +290,35 @@ impl DeliveryQueue for PgStore {
         Ok(())
     }
 
-    #[tracing::instrument(name = "pg.purge_succeeded", skip_all, err, fields(purged))]
-    async fn purge_succeeded(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
-        let done =
-            sqlx::query("DELETE FROM deliveries WHERE status = 'succeeded' AND updated_at < $1")
-                .bind(before)
-                .execute(&self.pool)
-                .await
-                .map_err(store_error)?;
+    #[tracing::instrument(name = "pg.purge_finished", skip_all, err, fields(purged))]
+    async fn purge_finished(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "DELETE FROM deliveries WHERE status IN ('succeeded', 'cancelled') AND updated_at < $1",
+        )
+        .bind(before)
+        .execute(&self.pool)
+        .await
+        .map_err(store_error)?;
         tracing::Span::current().record("purged", done.rows_affected());
+        Ok(done.rows_affected())
+    }
+
+    #[tracing::instrument(name = "pg.cancel_expired", skip_all, err, fields(cancelled))]
+    async fn cancel_expired(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        // Disabled and deleted subscriptions had theirs cancelled when they changed.
+        let done = sqlx::query(
+            "UPDATE deliveries d
+             SET status = 'cancelled', cancel_reason = 'subscription expired', lease_until = NULL,
+                 updated_at = now()
+             FROM subscriptions s
+             WHERE s.valid_until <= $1 AND s.deleted_at IS NULL AND s.status = 'Enabled'
+               AND d.subscription_id = s.id AND d.status IN ('pending', 'waiting')",
+        )
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(store_error)?;
+        tracing::Span::current().record("cancelled", done.rows_affected());
         Ok(done.rows_affected())
     }
 }

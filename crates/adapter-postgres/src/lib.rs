@@ -17,6 +17,7 @@ mod subscriptions;
 mod tokens;
 mod tracking;
 
+pub use deliveries::CLAIM;
 pub use error::ConnectError;
 pub use store::{PgStore, PoolSettings};
 

@@ -5,7 +5,7 @@ use crate::error::{decode_error, store_error};
 use crate::store::{PgStore, is_uuid};
 use absync_application::ports::stored;
 use absync_application::ports::{
-    NewSubscription, PreviousSecret, StoreError, Subscription, SubscriptionChanges,
+    CancelReason, NewSubscription, PreviousSecret, StoreError, Subscription, SubscriptionChanges,
     SubscriptionCursor, SubscriptionStore,
 };
 use absync_domain::{
@@ -127,16 +127,22 @@ impl SubscriptionStore for PgStore {
         if !is_uuid(id.as_str()) {
             return Ok(false);
         }
+        let mut tx = self.pool.begin().await.map_err(store_error)?;
         let done = sqlx::query(
             "UPDATE subscriptions SET deleted_at = now()
              WHERE tenant_id = $1 AND id = $2::uuid AND deleted_at IS NULL",
         )
         .bind(tenant.as_str())
         .bind(id.as_str())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(store_error)?;
-        Ok(done.rows_affected() == 1)
+        let deleted = done.rows_affected() == 1;
+        if deleted {
+            cancel_unsent(&mut tx, id, CancelReason::SubscriptionDeleted).await?;
+        }
+        tx.commit().await.map_err(store_error)?;
+        Ok(deleted)
     }
 
     #[tracing::instrument(name = "pg.rotate_signing_secret", skip_all, err, fields(tenant = %tenant, subscription_id = %id))]
@@ -227,6 +233,7 @@ impl SubscriptionStore for PgStore {
         if !is_uuid(id.as_str()) {
             return Ok(None);
         }
+        let mut tx = self.pool.begin().await.map_err(store_error)?;
         let row: Option<Row> = sqlx::query_as(&format!(
             "UPDATE subscriptions SET
                  destination = CASE WHEN $3 THEN $4 ELSE destination END,
@@ -254,9 +261,33 @@ impl SubscriptionStore for PgStore {
         .bind(changes.status.map(SubscriptionStatus::as_str))
         .bind(changes.valid_until.is_some())
         .bind(changes.valid_until.flatten())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *tx)
         .await
         .map_err(store_error)?;
-        row.map(Subscription::try_from).transpose()
+        let updated = row.map(Subscription::try_from).transpose()?;
+        if let Some(reason) = updated.as_ref().and_then(|s| s.inactive_at(Utc::now())) {
+            cancel_unsent(&mut tx, id, reason).await?;
+        }
+        tx.commit().await.map_err(store_error)?;
+        Ok(updated)
     }
+}
+
+/// Cancels the waiting and pending deliveries of a subscription, in the transaction that deleted,
+/// disabled or expired it. Returns how many.
+pub(crate) async fn cancel_unsent(
+    tx: &mut sqlx::PgConnection,
+    id: &SubscriptionId,
+    reason: CancelReason,
+) -> Result<u64, StoreError> {
+    let done = sqlx::query(
+        "UPDATE deliveries SET status = 'cancelled', cancel_reason = $2, lease_until = NULL, updated_at = now()
+         WHERE subscription_id = $1::uuid AND status IN ('pending', 'waiting')",
+    )
+    .bind(id.as_str())
+    .bind(reason.as_str())
+    .execute(tx)
+    .await
+    .map_err(store_error)?;
+    Ok(done.rows_affected())
 }

@@ -4,7 +4,7 @@ use crate::deliveries::{CLAIM_COLUMNS, ClaimRow};
 use crate::error::{decode_error, store_error};
 use crate::store::{PgStore, is_uuid};
 use absync_application::ports::{
-    AttemptSummary, DeliveryDetail, DeliveryFilter, DeliveryStatus, DeliverySummary,
+    AttemptSummary, CancelReason, DeliveryDetail, DeliveryFilter, DeliveryStatus, DeliverySummary,
     DeliveryTracking, PendingTask, QueueStats, ResyncRefusal, StoreError,
 };
 use absync_domain::{DeliveryId, SubscriptionId, TenantId};
@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 
 const SUMMARY: &str = "d.id, d.subscription_id::text AS subscription_id, d.leave_key, e.event,
     d.change_version, d.status, d.attempt_count, d.next_attempt_at, d.last_http_status, d.last_error,
-    d.created_at, d.updated_at, d.processed_note
+    d.created_at, d.updated_at, d.processed_note, d.cancel_reason
     FROM deliveries d JOIN leave_events e ON e.tenant_id = d.tenant_id AND e.change_version = d.change_version";
 
 #[derive(sqlx::FromRow)]
@@ -31,6 +31,7 @@ struct SummaryRow {
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
     processed_note: Option<String>,
+    cancel_reason: Option<String>,
 }
 
 impl TryFrom<SummaryRow> for DeliverySummary {
@@ -52,6 +53,10 @@ impl TryFrom<SummaryRow> for DeliverySummary {
             created_at: row.created_at,
             updated_at: row.updated_at,
             processed_note: row.processed_note,
+            cancel_reason: row
+                .cancel_reason
+                .map(|r| CancelReason::parse(&r).ok_or_else(|| decode_error("cancel reason", &r)))
+                .transpose()?,
         })
     }
 }
@@ -175,24 +180,31 @@ impl DeliveryTracking for PgStore {
         now: DateTime<Utc>,
     ) -> Result<Option<Result<DeliverySummary, ResyncRefusal>>, StoreError> {
         let mut tx = self.pool.begin().await.map_err(store_error)?;
-        let row: Option<(String, bool, bool)> = sqlx::query_as(
+        let row: Option<(String, bool, bool, bool)> = sqlx::query_as(
             "SELECT d.status,
                     EXISTS (SELECT 1 FROM deliveries n WHERE n.subscription_id = d.subscription_id
                             AND n.leave_key = d.leave_key AND n.change_version > d.change_version
                             AND n.status = 'succeeded'),
                     EXISTS (SELECT 1 FROM deliveries n WHERE n.subscription_id = d.subscription_id
                             AND n.leave_key = d.leave_key AND n.change_version > d.change_version
-                            AND n.status IN ('pending', 'waiting'))
+                            AND n.status IN ('pending', 'waiting')),
+                    NOT EXISTS (SELECT 1 FROM subscriptions s WHERE s.id = d.subscription_id
+                                AND s.deleted_at IS NULL AND s.status = 'Enabled'
+                                AND (s.valid_until IS NULL OR s.valid_until > $3))
              FROM deliveries d WHERE d.tenant_id = $1 AND d.id = $2 FOR UPDATE",
         )
         .bind(tenant.as_str())
         .bind(id.get())
+        .bind(now)
         .fetch_optional(&mut *tx)
         .await
         .map_err(store_error)?;
-        let Some((status, superseded, newer_in_flight)) = row else {
+        let Some((status, superseded, newer_in_flight, inactive)) = row else {
             return Ok(None);
         };
+        if inactive {
+            return Ok(Some(Err(ResyncRefusal::SubscriptionInactive)));
+        }
         if newer_in_flight {
             return Ok(Some(Err(ResyncRefusal::NewerInFlight)));
         }
@@ -202,7 +214,7 @@ impl DeliveryTracking for PgStore {
         if status != "waiting" {
             sqlx::query(
                 "UPDATE deliveries SET status = 'pending', next_attempt_at = $2, lease_until = NULL,
-                        processed_at = NULL, updated_at = now()
+                        processed_at = NULL, cancel_reason = NULL, updated_at = now()
                  WHERE id = $1",
             )
             .bind(id.get())
@@ -257,6 +269,10 @@ impl DeliveryTracking for PgStore {
                     updated_at = now()
              WHERE d.tenant_id = $1 AND d.status = 'failed'
                AND ($2::uuid IS NULL OR d.subscription_id = $2::uuid)
+               AND d.subscription_id IN (SELECT s.id FROM subscriptions s
+                                         WHERE s.tenant_id = $1 AND s.deleted_at IS NULL
+                                           AND s.status = 'Enabled'
+                                           AND (s.valid_until IS NULL OR s.valid_until > $3))
                AND NOT EXISTS (SELECT 1 FROM deliveries n
                                WHERE n.subscription_id = d.subscription_id AND n.leave_key = d.leave_key
                                  AND n.change_version > d.change_version)",
@@ -304,8 +320,19 @@ impl DeliveryTracking for PgStore {
 
     #[tracing::instrument(name = "pg.queue_stats", skip_all, err)]
     async fn queue_stats(&self, now: DateTime<Utc>) -> Result<QueueStats, StoreError> {
+        // The counts kept on write (`delivery_counts`): one signed row per status and writing
+        // statement, folded here into one row per status, then summed. Folding and summing are two
+        // statements, so the sum sees what a concurrent fold committed, never half of it.
+        sqlx::query(
+            "WITH folded AS (DELETE FROM delivery_counts RETURNING status, n)
+             INSERT INTO delivery_counts (status, n)
+             SELECT status, sum(n) FROM folded GROUP BY status HAVING sum(n) <> 0",
+        )
+        .execute(&self.pool)
+        .await
+        .map_err(store_error)?;
         let by_status: Vec<(String, i64)> = sqlx::query_as(
-            "SELECT status, count(*) FROM deliveries GROUP BY status ORDER BY status",
+            "SELECT status, sum(n)::bigint FROM delivery_counts GROUP BY status ORDER BY status",
         )
         .fetch_all(&self.pool)
         .await

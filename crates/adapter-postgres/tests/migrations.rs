@@ -69,3 +69,113 @@ async fn leaves_and_secrets_are_carried_into_the_new_tables(pool: PgPool) {
     let current = store.list_leaves(&tenant, None, None, 10).await.unwrap();
     assert_eq!(current[0].change_version.get(), 3);
 }
+
+/// Deliveries that earlier versions left pending or waiting for a deleted or disabled subscription
+/// are cancelled with the reason; the others stay as they were, and the kept counts start right.
+#[sqlx::test(migrations = false)]
+async fn unsent_deliveries_of_gone_subscriptions_are_cancelled_and_counted(pool: PgPool) {
+    up_to(7).run(&pool).await.unwrap();
+    sqlx::query("INSERT INTO tenants (id) VALUES ('acme')")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let mut subscriptions = Vec::new();
+    for (status, deleted) in [("Enabled", false), ("Enabled", true), ("Disabled", false)] {
+        let id: String = sqlx::query_scalar(
+            "INSERT INTO subscriptions (tenant_id, collection, destination, event_filter, status,
+                                        deleted_at, signing_secret)
+             VALUES ('acme', 'leaves', 'https://example.com/hook', 'all', $1,
+                     CASE WHEN $2 THEN now() END, 'whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA')
+             RETURNING id::text",
+        )
+        .bind(status)
+        .bind(deleted)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        subscriptions.push(id);
+    }
+    for version in 1..=3_i64 {
+        sqlx::query(
+            "INSERT INTO leave_events (tenant_id, change_version, absence_number, leave_key, event, record)
+             VALUES ('acme', $1, 7, '7-20240304-PM', 'approved', '{}')",
+        )
+        .bind(version)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    // Per subscription: one succeeded, one pending, one waiting behind it.
+    for id in &subscriptions {
+        for (version, status) in [(1_i64, "succeeded"), (2, "pending"), (3, "waiting")] {
+            sqlx::query(
+                "INSERT INTO deliveries (tenant_id, subscription_id, change_version, leave_key, status,
+                                         next_attempt_at)
+                 VALUES ('acme', $1::uuid, $2, '7-20240304-PM', $3, now())",
+            )
+            .bind(id)
+            .bind(version)
+            .bind(status)
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+    }
+
+    MIGRATOR.run(&pool).await.unwrap();
+
+    let rows: Vec<(String, String, Option<String>)> = sqlx::query_as(
+        "SELECT subscription_id::text, status, cancel_reason FROM deliveries ORDER BY id",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let of = |id: &String| {
+        rows.iter()
+            .filter(|r| r.0 == *id)
+            .map(|r| (r.1.as_str(), r.2.as_deref()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        of(&subscriptions[0]),
+        [("succeeded", None), ("pending", None), ("waiting", None)]
+    );
+    let deleted = Some("subscription deleted");
+    assert_eq!(
+        of(&subscriptions[1]),
+        [
+            ("succeeded", None),
+            ("cancelled", deleted),
+            ("cancelled", deleted)
+        ]
+    );
+    let disabled = Some("subscription disabled");
+    assert_eq!(
+        of(&subscriptions[2]),
+        [
+            ("succeeded", None),
+            ("cancelled", disabled),
+            ("cancelled", disabled)
+        ]
+    );
+
+    let store = PgStore::from_pool(pool);
+    let stats =
+        absync_application::ports::DeliveryTracking::queue_stats(&store, chrono::Utc::now())
+            .await
+            .unwrap();
+    let counts: Vec<(&str, i64)> = stats
+        .by_status
+        .iter()
+        .map(|(s, n)| (s.as_str(), *n))
+        .collect();
+    assert_eq!(
+        counts,
+        [
+            ("cancelled", 4),
+            ("pending", 1),
+            ("succeeded", 3),
+            ("waiting", 1)
+        ]
+    );
+}

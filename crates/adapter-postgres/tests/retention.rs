@@ -125,7 +125,7 @@ async fn a_purged_delivery_takes_its_attempts_along(pool: PgPool) {
     assert_eq!(attempts(&pool).await, 2);
 
     let purged = store
-        .purge_succeeded(Utc::now() + Duration::hours(1))
+        .purge_finished(Utc::now() + Duration::hours(1))
         .await
         .unwrap();
     assert_eq!(purged, 1);

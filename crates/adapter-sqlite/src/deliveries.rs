@@ -111,6 +111,7 @@ fn claim(
              WHERE id IN (SELECT d.id FROM deliveries d
                           JOIN subscriptions s ON s.id = d.subscription_id
                                               AND s.deleted_at IS NULL AND s.status = 'Enabled'
+                                              AND (s.valid_until IS NULL OR s.valid_until > ?1)
                           WHERE d.status = 'pending' AND d.next_attempt_at <= ?1
                             AND (d.lease_until IS NULL OR d.lease_until <= ?1)
                             AND d.subscription_id NOT IN (SELECT value FROM json_each(?4))
@@ -233,11 +234,22 @@ fn record_attempts(conn: &Connection, rows: &[AttemptRow], at: i64) -> Result<()
             promote_next(conn, row.id, at)?;
         }
         if row.disable {
+            // Protime's lifecycle: the subscription is disabled, and what it had still to receive is
+            // cancelled with it (the delivery promoted just above included).
             conn.prepare_cached(
                 "UPDATE subscriptions SET status = 'Disabled'
                  WHERE id = (SELECT subscription_id FROM deliveries WHERE id = ?1)",
             )
             .and_then(|mut s| s.execute(params![row.id]))
+            .map_err(sqlite_error)?;
+            conn.prepare_cached(
+                "UPDATE deliveries
+                 SET status = 'cancelled', cancel_reason = 'subscription disabled', lease_until = NULL,
+                     updated_at = ?2
+                 WHERE subscription_id = (SELECT subscription_id FROM deliveries WHERE id = ?1)
+                   AND status IN ('pending', 'waiting')",
+            )
+            .and_then(|mut s| s.execute(params![row.id, at]))
             .map_err(sqlite_error)?;
         }
     }
@@ -289,8 +301,10 @@ impl DeliveryQueue for SqliteStore {
              FROM (SELECT subscription_id, next_attempt_at, lease_until
                    FROM deliveries WHERE status = 'pending'
                    ORDER BY next_attempt_at LIMIT 1000) AS d
-             JOIN subscriptions s ON s.id = d.subscription_id AND s.deleted_at IS NULL AND s.status = 'Enabled'",
+             JOIN subscriptions s ON s.id = d.subscription_id AND s.deleted_at IS NULL AND s.status = 'Enabled'
+                                 AND (s.valid_until IS NULL OR s.valid_until > ?1)",
         )
+        .bind(now())
         .fetch_one(&self.pool)
         .await
         .map_err(store_error)?;
@@ -314,17 +328,41 @@ impl DeliveryQueue for SqliteStore {
             .await
     }
 
-    #[tracing::instrument(name = "sqlite.purge_succeeded", skip_all, err, fields(purged))]
-    async fn purge_succeeded(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+    #[tracing::instrument(name = "sqlite.purge_finished", skip_all, err, fields(purged))]
+    async fn purge_finished(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
         let mut write = self.write().await?;
-        let done =
-            sqlx::query("DELETE FROM deliveries WHERE status = 'succeeded' AND updated_at < ?1")
-                .bind(micros(before))
-                .execute(&mut *write.tx)
-                .await
-                .map_err(store_error)?;
+        let done = sqlx::query(
+            "DELETE FROM deliveries WHERE status IN ('succeeded', 'cancelled') AND updated_at < ?1",
+        )
+        .bind(micros(before))
+        .execute(&mut *write.tx)
+        .await
+        .map_err(store_error)?;
         write.commit().await?;
         tracing::Span::current().record("purged", done.rows_affected());
+        Ok(done.rows_affected())
+    }
+
+    #[tracing::instrument(name = "sqlite.cancel_expired", skip_all, err, fields(cancelled))]
+    async fn cancel_expired(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        let mut write = self.write().await?;
+        // Disabled and deleted subscriptions had theirs cancelled when they changed.
+        let done = sqlx::query(
+            "UPDATE deliveries
+             SET status = 'cancelled', cancel_reason = 'subscription expired', lease_until = NULL,
+                 updated_at = ?2
+             WHERE status IN ('pending', 'waiting')
+               AND subscription_id IN (SELECT id FROM subscriptions
+                                       WHERE valid_until <= ?1 AND deleted_at IS NULL
+                                         AND status = 'Enabled')",
+        )
+        .bind(micros(now))
+        .bind(crate::store::now())
+        .execute(&mut *write.tx)
+        .await
+        .map_err(store_error)?;
+        write.commit().await?;
+        tracing::Span::current().record("cancelled", done.rows_affected());
         Ok(done.rows_affected())
     }
 }

@@ -4,7 +4,7 @@ use crate::error::{decode_error, store_error};
 use crate::store::{SqliteStore, micros, new_uuid, now, time};
 use absync_application::ports::stored;
 use absync_application::ports::{
-    NewSubscription, PreviousSecret, StoreError, Subscription, SubscriptionChanges,
+    CancelReason, NewSubscription, PreviousSecret, StoreError, Subscription, SubscriptionChanges,
     SubscriptionCursor, SubscriptionStore,
 };
 use absync_domain::{
@@ -123,8 +123,12 @@ impl SubscriptionStore for SqliteStore {
         .execute(&mut *write.tx)
         .await
         .map_err(store_error)?;
+        let deleted = done.rows_affected() == 1;
+        if deleted {
+            cancel_unsent(&mut write.tx, id, CancelReason::SubscriptionDeleted).await?;
+        }
         write.commit().await?;
-        Ok(done.rows_affected() == 1)
+        Ok(deleted)
     }
 
     #[tracing::instrument(name = "sqlite.rotate_signing_secret", skip_all, err, fields(tenant = %tenant, subscription_id = %id))]
@@ -236,7 +240,31 @@ impl SubscriptionStore for SqliteStore {
         .fetch_optional(&mut *write.tx)
         .await
         .map_err(store_error)?;
+        let updated = row.map(Subscription::try_from).transpose()?;
+        if let Some(reason) = updated.as_ref().and_then(|s| s.inactive_at(Utc::now())) {
+            cancel_unsent(&mut write.tx, id, reason).await?;
+        }
         write.commit().await?;
-        row.map(Subscription::try_from).transpose()
+        Ok(updated)
     }
+}
+
+/// Cancels the waiting and pending deliveries of a subscription, in the transaction that deleted,
+/// disabled or expired it. Returns how many.
+async fn cancel_unsent(
+    tx: &mut sqlx::SqliteConnection,
+    id: &SubscriptionId,
+    reason: CancelReason,
+) -> Result<u64, StoreError> {
+    let done = sqlx::query(
+        "UPDATE deliveries SET status = 'cancelled', cancel_reason = ?2, lease_until = NULL, updated_at = ?3
+         WHERE subscription_id = ?1 AND status IN ('pending', 'waiting')",
+    )
+    .bind(id.as_str())
+    .bind(reason.as_str())
+    .bind(now())
+    .execute(tx)
+    .await
+    .map_err(store_error)?;
+    Ok(done.rows_affected())
 }

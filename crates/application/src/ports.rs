@@ -29,7 +29,7 @@ pub use subscriptions::{
 };
 pub use tokens::{TokenRecord, TokenStore};
 pub use tracking::{
-    AttemptSummary, DeliveryDetail, DeliveryFilter, DeliveryStatus, DeliverySummary,
+    AttemptSummary, CancelReason, DeliveryDetail, DeliveryFilter, DeliveryStatus, DeliverySummary,
     DeliveryTracking, PendingTask, QueueStats, ResyncRefusal,
 };
 

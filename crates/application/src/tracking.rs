@@ -89,6 +89,9 @@ impl TrackingService {
             Some(Err(ResyncRefusal::NewerInFlight)) => Err(ApplicationError::Precondition(
                 "a newer change of this leave is still being delivered; it carries the latest state",
             )),
+            Some(Err(ResyncRefusal::SubscriptionInactive)) => Err(ApplicationError::Precondition(
+                "its subscription is deleted, disabled or expired; enable the subscription first",
+            )),
         }
     }
 

@@ -21,8 +21,11 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-/// How often succeeded deliveries past the retention are purged.
+/// How often finished (succeeded, cancelled) deliveries past the retention are purged.
 const PURGE_EVERY: Duration = Duration::from_secs(3600);
+/// How often the deliveries of subscriptions that expired meanwhile are cancelled (claims skip
+/// them from the moment they expire; this takes them out of the queue's counts).
+const EXPIRY_EVERY: Duration = Duration::from_secs(60);
 
 /// A built, not yet running, absync service.
 #[derive(Debug)]
@@ -196,9 +199,10 @@ impl Application {
             stop_rx.clone(),
         ));
         let background = self.store.background(&stop_rx);
-        let purge = tokio::spawn(dispatch_loop::purge(
+        let purge = tokio::spawn(dispatch_loop::maintain(
             self.store.ports().queue,
             self.retention,
+            EXPIRY_EVERY,
             PURGE_EVERY,
             stop_rx,
         ));

@@ -38,6 +38,7 @@ fn status_name(status: i32) -> &'static str {
         Ok(DeliveryStatus::Succeeded) => "succeeded",
         Ok(DeliveryStatus::Failed) => "failed",
         Ok(DeliveryStatus::Processed) => "processed",
+        Ok(DeliveryStatus::Cancelled) => "cancelled",
         _ => "unknown",
     }
 }
@@ -49,8 +50,9 @@ fn parse_status(text: &str) -> anyhow::Result<DeliveryStatus> {
         "succeeded" => DeliveryStatus::Succeeded,
         "failed" => DeliveryStatus::Failed,
         "processed" => DeliveryStatus::Processed,
+        "cancelled" => DeliveryStatus::Cancelled,
         other => anyhow::bail!(
-            "--status {other:?}: use waiting, pending, succeeded, failed or processed"
+            "--status {other:?}: use waiting, pending, succeeded, failed, processed or cancelled"
         ),
     })
 }
@@ -61,7 +63,7 @@ fn delivery_json(d: &proto::Delivery) -> Value {
         "change_version": d.change_version, "status": status_name(d.status), "attempts": d.attempts,
         "next_attempt_at": d.next_attempt_at, "last_http_status": d.last_http_status,
         "last_error": d.last_error, "created_at": d.created_at, "updated_at": d.updated_at,
-        "processed_note": d.processed_note,
+        "processed_note": d.processed_note, "cancel_reason": d.cancel_reason,
     })
 }
 

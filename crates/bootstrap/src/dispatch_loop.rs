@@ -51,26 +51,47 @@ pub(crate) async fn run(
     tracing::info!("dispatcher stopped");
 }
 
-/// Deletes succeeded deliveries older than `retention`, once at start and then every `every`.
-pub(crate) async fn purge(
+/// The queue's upkeep: cancels the deliveries of expired subscriptions once at start and then every
+/// `expiry_every`, and deletes finished (succeeded, cancelled) deliveries older than `retention` once
+/// at start and then every `purge_every`.
+pub(crate) async fn maintain(
     queue: std::sync::Arc<dyn absync_application::ports::DeliveryQueue>,
     retention: Duration,
-    every: Duration,
+    expiry_every: Duration,
+    purge_every: Duration,
     mut stop: watch::Receiver<bool>,
 ) {
     let retention = chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);
+    let mut purged_at: Option<tokio::time::Instant> = None;
     loop {
-        let before = chrono::Utc::now() - retention;
-        match queue.purge_succeeded(before).await {
+        let now = chrono::Utc::now();
+        match queue.cancel_expired(now).await {
             Ok(0) => {}
-            Ok(purged) => tracing::info!(purged, "purged succeeded deliveries past the retention"),
+            Ok(cancelled) => {
+                tracing::info!(
+                    cancelled,
+                    "cancelled the deliveries of expired subscriptions"
+                );
+            }
             Err(err) => {
-                tracing::warn!(error = %err, "purging old deliveries failed; will try again");
+                tracing::warn!(error = %err, "cancelling the deliveries of expired subscriptions failed; will try again");
+            }
+        }
+        if purged_at.is_none_or(|at| at.elapsed() >= purge_every) {
+            purged_at = Some(tokio::time::Instant::now());
+            match queue.purge_finished(now - retention).await {
+                Ok(0) => {}
+                Ok(purged) => {
+                    tracing::info!(purged, "purged finished deliveries past the retention");
+                }
+                Err(err) => {
+                    tracing::warn!(error = %err, "purging old deliveries failed; will try again");
+                }
             }
         }
         tokio::select! {
             _ = stop.wait_for(|stop| *stop) => break,
-            () = tokio::time::sleep(every) => {}
+            () = tokio::time::sleep(expiry_every.min(purge_every)) => {}
         }
     }
 }

@@ -85,6 +85,15 @@ pub(crate) fn absence(id: &str, revision: u64, status: AbsenceStatus) -> Absence
     absence_over(id, revision, status, range.unwrap())
 }
 
+/// An absence of 500 leaves: the 250 working days from Monday 2024-01-01 AM to Friday 2024-12-13 PM.
+pub(crate) fn long_absence(id: &str, revision: u64, status: AbsenceStatus) -> Absence {
+    let range = HalfDayRange::new(
+        half_day("2024-01-01", Half::Am),
+        half_day("2024-12-13", Half::Pm),
+    );
+    absence_over(id, revision, status, range.unwrap())
+}
+
 /// An absence of one leave: Monday 2024-03-04 AM.
 pub(crate) fn one_leave(id: &str, revision: u64, status: AbsenceStatus) -> Absence {
     let am = half_day("2024-03-04", Half::Am);

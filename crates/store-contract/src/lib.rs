@@ -21,6 +21,7 @@ use absync_application::ports::{
 };
 
 mod absences;
+mod cancellation;
 mod fixtures;
 mod groups;
 mod queue;
@@ -36,12 +37,18 @@ pub use absences::{
     concurrent_writes_of_one_row_version_let_only_one_win,
     current_leaves_follow_the_events_and_page_by_date, the_same_revision_put_twice_writes_nothing,
 };
+pub use cancellation::{
+    a_disabling_failure_cancels_the_rest_of_its_subscription,
+    cancelled_deliveries_are_not_failures_and_are_purged,
+    deleting_a_subscription_cancels_its_unsent_deliveries,
+    deliveries_of_an_expired_subscription_are_cancelled,
+    disabling_a_subscription_cancels_its_unsent_deliveries,
+};
 pub use groups::{
     a_failing_change_in_a_group_fails_alone, concurrent_writes_each_get_their_own_result,
     two_changes_of_one_absence_in_a_group_apply_in_order,
 };
 pub use queue::{
-    a_disabled_subscription_holds_its_deliveries_until_enabled,
     a_final_failure_may_disable_its_subscription,
     a_later_delivery_of_a_leave_waits_for_the_earlier_one,
     a_released_delivery_is_claimable_at_once, a_retry_is_claimable_only_from_its_time,
@@ -160,7 +167,11 @@ macro_rules! suite {
                 a_retry_is_claimable_only_from_its_time
                 a_final_failure_may_disable_its_subscription
                 deliveries_of_a_deleted_subscription_are_not_claimed
-                a_disabled_subscription_holds_its_deliveries_until_enabled
+                deleting_a_subscription_cancels_its_unsent_deliveries
+                disabling_a_subscription_cancels_its_unsent_deliveries
+                a_disabling_failure_cancels_the_rest_of_its_subscription
+                deliveries_of_an_expired_subscription_are_cancelled
+                cancelled_deliveries_are_not_failures_and_are_purged
                 next_due_is_when_the_next_claim_can_succeed
                 only_old_succeeded_deliveries_are_purged
                 deliveries_list_newest_first_filtered_and_paged
@@ -216,6 +227,7 @@ mod tests {
     fn the_suite_runs_every_body() {
         let bodies = defined(&[
             include_str!("absences.rs"),
+            include_str!("cancellation.rs"),
             include_str!("groups.rs"),
             include_str!("queue.rs"),
             include_str!("subscriptions.rs"),

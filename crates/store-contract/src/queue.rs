@@ -6,7 +6,7 @@ use crate::fixtures::{
     settle_due, setup, status_of, subscribe, subscribed_pending_then_approved, t0, tenant,
     timed_out,
 };
-use absync_application::ports::{ClaimedDelivery, DeliveryStatus, NextStep, SubscriptionChanges};
+use absync_application::ports::{ClaimedDelivery, DeliveryStatus, NextStep};
 use absync_domain::{AbsenceStatus, Collection, LeaveKey, SubscriptionId, SubscriptionStatus};
 use chrono::{Duration, Utc};
 
@@ -412,43 +412,6 @@ pub async fn deliveries_of_a_deleted_subscription_are_not_claimed<S: ContractSto
     assert_eq!(store.next_due().await.unwrap(), None);
 }
 
-/// Deliveries of a disabled subscription wait; re-enabling it sends them.
-pub async fn a_disabled_subscription_holds_its_deliveries_until_enabled<S: ContractStore>(
-    store: S,
-) {
-    setup(&store).await;
-    let sub = subscribe(&store, ACME).await;
-    let to = std::slice::from_ref(&sub);
-    put_new(
-        &store,
-        ACME,
-        &absence("hr-1", 1, AbsenceStatus::Approved),
-        to,
-    )
-    .await;
-    let set = |status| SubscriptionChanges {
-        status: Some(status),
-        ..SubscriptionChanges::default()
-    };
-    let disabled = store
-        .update(&tenant(ACME), &sub, set(SubscriptionStatus::Disabled))
-        .await;
-    assert!(disabled.unwrap().is_some());
-    assert!(claim_all(&store, t0()).await.is_empty());
-    assert!(
-        deliveries(&store, ACME)
-            .await
-            .iter()
-            .all(|d| d.status == DeliveryStatus::Pending)
-    );
-
-    let enabled = store
-        .update(&tenant(ACME), &sub, set(SubscriptionStatus::Enabled))
-        .await;
-    assert!(enabled.unwrap().is_some());
-    assert_eq!(claim_all(&store, t0()).await.len(), 4);
-}
-
 /// `next_due` is when the next claim can succeed: the earliest due time, a lease's end while leased,
 /// a retry's time, and `None` once nothing is pending.
 pub async fn next_due_is_when_the_next_claim_can_succeed<S: ContractStore>(store: S) {
@@ -523,7 +486,7 @@ pub async fn only_old_succeeded_deliveries_are_purged<S: ContractStore>(store: S
         .await
         .unwrap();
 
-    assert_eq!(store.purge_succeeded(cutoff).await.unwrap(), 1);
+    assert_eq!(store.purge_finished(cutoff).await.unwrap(), 1);
     assert!(
         store
             .get_delivery(&tenant(ACME), old)
@@ -532,10 +495,10 @@ pub async fn only_old_succeeded_deliveries_are_purged<S: ContractStore>(store: S
             .is_none()
     );
     assert_eq!(status_of(&store, recent).await, DeliveryStatus::Succeeded);
-    assert_eq!(store.purge_succeeded(cutoff).await.unwrap(), 0);
+    assert_eq!(store.purge_finished(cutoff).await.unwrap(), 0);
 
     let everything = mark().await;
-    assert_eq!(store.purge_succeeded(everything).await.unwrap(), 1);
+    assert_eq!(store.purge_finished(everything).await.unwrap(), 1);
     let left: Vec<_> = deliveries(&store, ACME)
         .await
         .into_iter()

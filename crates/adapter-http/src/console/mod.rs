@@ -364,7 +364,10 @@ async fn delivery(
             can_resync: nav.can_write
                 && matches!(
                     status,
-                    DeliveryStatus::Failed | DeliveryStatus::Succeeded | DeliveryStatus::Processed
+                    DeliveryStatus::Failed
+                        | DeliveryStatus::Succeeded
+                        | DeliveryStatus::Processed
+                        | DeliveryStatus::Cancelled
                 ),
             can_mark: nav.can_write && status == DeliveryStatus::Failed,
             nav: Some(nav),

@@ -95,7 +95,11 @@ impl From<&DeliverySummary> for DeliveryRow {
             },
             created: time(d.created_at),
             updated: time(d.updated_at),
-            note: d.processed_note.clone().unwrap_or_default(),
+            note: d
+                .processed_note
+                .clone()
+                .or_else(|| d.cancel_reason.map(|r| r.as_str().to_owned()))
+                .unwrap_or_default(),
         }
     }
 }
@@ -122,7 +126,14 @@ pub(crate) struct DeliveriesPage {
 }
 
 /// The deliveries list's status choices.
-pub(crate) const STATUSES: [&str; 5] = ["waiting", "pending", "succeeded", "failed", "processed"];
+pub(crate) const STATUSES: [&str; 6] = [
+    "waiting",
+    "pending",
+    "succeeded",
+    "failed",
+    "processed",
+    "cancelled",
+];
 /// The deliveries list's event choices.
 pub(crate) const EVENTS: [&str; 3] = ["created", "approved", "deleted"];
 

@@ -106,10 +106,18 @@ pub trait DeliveryQueue: Send + Sync {
     /// [`StoreError::Unavailable`] or [`StoreError::Unexpected`]; the leases then simply expire.
     async fn release(&self, deliveries: Vec<DeliveryId>) -> Result<(), StoreError>;
 
-    /// Deletes succeeded deliveries (and their attempts) last changed before `before`; failed ones are
-    /// kept until processed. Returns how many were deleted.
+    /// Deletes succeeded and cancelled deliveries (and their attempts) last changed before `before`;
+    /// failed ones are kept until processed, processed ones for audit. Returns how many were deleted.
     ///
     /// # Errors
     /// [`StoreError::Unavailable`] or [`StoreError::Unexpected`].
-    async fn purge_succeeded(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
+    async fn purge_finished(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
+
+    /// Cancels (reason `subscription expired`) the waiting and pending deliveries of every
+    /// subscription whose `valid_until` is at or before `now`, in one transaction. Claims already
+    /// skip them; this takes them out of the queue and its counts. Returns how many were cancelled.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] or [`StoreError::Unexpected`].
+    async fn cancel_expired(&self, now: DateTime<Utc>) -> Result<u64, StoreError>;
 }

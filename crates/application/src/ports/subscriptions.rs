@@ -1,6 +1,7 @@
 //! The subscription store.
 
 use super::StoreError;
+use super::tracking::CancelReason;
 use absync_domain::{
     AuthorizationValue, Collection, DestinationUrl, EventFilter, SigningSecret, SubscriptionId,
     SubscriptionStatus, TenantId,
@@ -91,8 +92,20 @@ impl Subscription {
     /// True when new events are to be delivered to it at `now`.
     #[must_use]
     pub fn receives_at(&self, now: DateTime<Utc>) -> bool {
-        self.status == SubscriptionStatus::Enabled
-            && self.valid_until.is_none_or(|until| now < until)
+        self.inactive_at(now).is_none()
+    }
+
+    /// Why nothing more is delivered to it at `now` (disabled, or past its `valid_until`), if so:
+    /// the reason its unsent deliveries are cancelled with.
+    #[must_use]
+    pub fn inactive_at(&self, now: DateTime<Utc>) -> Option<CancelReason> {
+        if self.status == SubscriptionStatus::Disabled {
+            Some(CancelReason::SubscriptionDisabled)
+        } else if self.valid_until.is_some_and(|until| until <= now) {
+            Some(CancelReason::SubscriptionExpired)
+        } else {
+            None
+        }
     }
 }
 

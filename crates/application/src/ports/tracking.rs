@@ -19,6 +19,9 @@ pub enum DeliveryStatus {
     Failed,
     /// Failed, then marked processed by an operator.
     Processed,
+    /// Never to be sent: its subscription was deleted, disabled or expired first
+    /// ([`DeliverySummary::cancel_reason`] says which). Purged by retention like a succeeded one.
+    Cancelled,
 }
 
 impl DeliveryStatus {
@@ -31,6 +34,7 @@ impl DeliveryStatus {
             Self::Succeeded => "succeeded",
             Self::Failed => "failed",
             Self::Processed => "processed",
+            Self::Cancelled => "cancelled",
         }
     }
 
@@ -43,6 +47,43 @@ impl DeliveryStatus {
             "succeeded" => Self::Succeeded,
             "failed" => Self::Failed,
             "processed" => Self::Processed,
+            "cancelled" => Self::Cancelled,
+            _ => return None,
+        })
+    }
+}
+
+/// Why a delivery was cancelled: what happened to its subscription while it was still to be sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CancelReason {
+    /// The subscription was deleted.
+    SubscriptionDeleted,
+    /// The subscription was disabled (by an operator, or by Protime's lifecycle after a delivery
+    /// exhausted its retries).
+    SubscriptionDisabled,
+    /// The subscription's `valid_until` passed.
+    SubscriptionExpired,
+}
+
+impl CancelReason {
+    /// The stored (and shown) reason: `subscription deleted`, `subscription disabled` or
+    /// `subscription expired`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::SubscriptionDeleted => "subscription deleted",
+            Self::SubscriptionDisabled => "subscription disabled",
+            Self::SubscriptionExpired => "subscription expired",
+        }
+    }
+
+    /// Parses [`CancelReason::as_str`]'s output.
+    #[must_use]
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "subscription deleted" => Self::SubscriptionDeleted,
+            "subscription disabled" => Self::SubscriptionDisabled,
+            "subscription expired" => Self::SubscriptionExpired,
             _ => return None,
         })
     }
@@ -77,6 +118,8 @@ pub struct DeliverySummary {
     pub updated_at: DateTime<Utc>,
     /// The operator's note, once processed.
     pub processed_note: Option<String>,
+    /// Why it was cancelled, when it was.
+    pub cancel_reason: Option<CancelReason>,
 }
 
 /// One recorded attempt.
@@ -129,6 +172,8 @@ pub enum ResyncRefusal {
     Superseded,
     /// A newer delivery of the same leave is still being delivered.
     NewerInFlight,
+    /// Its subscription is deleted, disabled or expired: nothing of it is sent any more.
+    SubscriptionInactive,
 }
 
 /// Filters of a delivery listing.

@@ -29,9 +29,9 @@ struct Item<'a> {
     change_version: String,
     id: i64,
     person: Person<'a>,
-    resulting_absence_definition: Option<DefinitionRef<'a>>,
-    requested_absence_definition: Option<DefinitionRef<'a>>,
-    shift_definition: Option<ShiftRef<'a>>,
+    resulting_absence_definition: DefinitionRef<'a>,
+    requested_absence_definition: DefinitionRef<'a>,
+    shift_definition: ShiftRef<'a>,
     date: String,
     start_time_in_minutes: u16,
     duration_in_minutes: u16,
@@ -53,16 +53,19 @@ struct Person<'a> {
     badge_number: Option<&'a str>,
 }
 
+/// An absence definition reference: always an object, so `item.resultingAbsenceDefinition.id` can be
+/// read whatever absync knows; `id` and the `@absence-code` external reference are `null` when unknown.
 #[derive(Serialize)]
 struct DefinitionRef<'a> {
-    id: i64,
+    id: Option<i64>,
     #[serde(rename = "@absence-code")]
     code: Option<&'a str>,
 }
 
+/// A shift definition reference, always an object like [`DefinitionRef`], with `@shift-code`.
 #[derive(Serialize)]
 struct ShiftRef<'a> {
-    id: i64,
+    id: Option<i64>,
     #[serde(rename = "@shift-code")]
     code: Option<&'a str>,
 }
@@ -72,11 +75,18 @@ struct RequestRef {
     id: String,
 }
 
-fn absence_definition(d: Option<&Definition>) -> Option<DefinitionRef<'_>> {
-    d.map(|d| DefinitionRef {
-        id: d.id,
-        code: d.code.as_deref(),
-    })
+fn absence_definition(d: Option<&Definition>) -> DefinitionRef<'_> {
+    DefinitionRef {
+        id: d.map(|d| d.id),
+        code: d.and_then(|d| d.code.as_deref()),
+    }
+}
+
+fn shift_definition(d: Option<&Definition>) -> ShiftRef<'_> {
+    ShiftRef {
+        id: d.map(|d| d.id),
+        code: d.and_then(|d| d.code.as_deref()),
+    }
 }
 
 /// Minutes of a half-day leave *(ours)*: the morning is 00:00–12:00, the afternoon 12:00–24:00.
@@ -103,10 +113,7 @@ fn item<'a>(
         },
         resulting_absence_definition: absence_definition(leave.resulting_definition.as_ref()),
         requested_absence_definition: absence_definition(leave.requested_definition.as_ref()),
-        shift_definition: leave.shift_definition.as_ref().map(|d| ShiftRef {
-            id: d.id,
-            code: d.code.as_deref(),
-        }),
+        shift_definition: shift_definition(leave.shift_definition.as_ref()),
         date: leave.key.date().format("%Y-%m-%d").to_string(),
         start_time_in_minutes: start,
         duration_in_minutes: duration,
@@ -247,7 +254,7 @@ mod tests {
                 "person": {"id": 134, "@employee-number": "00001", "@badge-number": "B-17"},
                 "resultingAbsenceDefinition": {"id": 12, "@absence-code": null},
                 "requestedAbsenceDefinition": {"id": 11, "@absence-code": "VAC"},
-                "shiftDefinition": null,
+                "shiftDefinition": {"id": null, "@shift-code": null},
                 "date": "2018-04-24",
                 "startTimeInMinutes": 0,
                 "durationInMinutes": 720,
@@ -260,6 +267,44 @@ mod tests {
                 "periodType": "Day"
             })
         );
+    }
+
+    #[test]
+    fn unknown_definitions_are_objects_with_a_null_id() {
+        let mut bare = leave(LeaveState::Approved, Half::Am, None);
+        bare.requested_definition = None;
+        bare.resulting_definition = None;
+        bare.owner.badge_number = None;
+        let record = LeaveEventRecord {
+            event: LeaveEvent::Approved,
+            leave: bare.clone(),
+            previous_state: None,
+            deletion: None,
+        };
+        let tenant = TenantId::parse("acme").unwrap();
+        let context = RenderContext {
+            tenant: &tenant,
+            change_version: ChangeVersion::new(7),
+        };
+        for value in [body(&record, 7), instance(&bare, context)] {
+            assert_eq!(
+                value["resultingAbsenceDefinition"],
+                json!({"id": null, "@absence-code": null})
+            );
+            assert_eq!(
+                value["requestedAbsenceDefinition"],
+                json!({"id": null, "@absence-code": null})
+            );
+            assert_eq!(
+                value["shiftDefinition"],
+                json!({"id": null, "@shift-code": null})
+            );
+            assert_eq!(
+                value["person"],
+                json!({"id": 134, "@employee-number": "00001", "@badge-number": null})
+            );
+            assert_eq!(value["request"], json!({"id": "acme-134-78287"}));
+        }
     }
 
     #[test]
