@@ -7,7 +7,7 @@
 use absync_adapter_http::fuzzing::create_webhook;
 use absync_application::SubscriptionService;
 use absync_application::ports::{
-    Clock, DestinationGuard, DestinationRefused, NewSubscription, StoreError, Subscription,
+    Clock, DestinationCheckError, DestinationGuard, NewSubscription, StoreError, Subscription,
     SubscriptionChanges, SubscriptionCursor, SubscriptionStore,
 };
 use absync_domain::{
@@ -44,17 +44,18 @@ struct LiteralGuard(DestinationPolicy);
 
 #[async_trait]
 impl DestinationGuard for LiteralGuard {
-    async fn check(&self, url: &DestinationUrl) -> Result<(), DestinationRefused> {
-        let url = url::Url::parse(url.as_str()).map_err(|e| DestinationRefused(e.to_string()))?;
+    async fn check(&self, url: &DestinationUrl) -> Result<(), DestinationCheckError> {
+        let refused = DestinationCheckError::Refused;
+        let url = url::Url::parse(url.as_str()).map_err(|e| refused(e.to_string()))?;
         let ip = match url.host() {
             Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip),
             Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip),
             Some(url::Host::Domain(_)) => return Ok(()),
-            None => return Err(DestinationRefused("names no host".into())),
+            None => return Err(refused("names no host".into())),
         };
         self.0
             .check_ip(ip)
-            .map_err(|reason| DestinationRefused(format!("{ip} is {reason}")))
+            .map_err(|reason| refused(format!("{ip} is {reason}")))
     }
 }
 

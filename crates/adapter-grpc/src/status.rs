@@ -34,9 +34,56 @@ pub(crate) fn to_status(err: ApplicationError) -> Status {
                 "the store is unavailable; nothing was written, the call is safe to retry",
             )
         }
+        ApplicationError::GuardUnavailable(why) => {
+            tracing::warn!(reason = %why, "destination cannot be checked now");
+            Status::unavailable(
+                "destination_url: cannot be checked now (its host name does not resolve at the moment); \
+                 nothing was written, the call is safe to retry",
+            )
+        }
         ApplicationError::Unexpected(source) => {
             tracing::error!(error = %source, cause = ?std::error::Error::source(source), "unexpected error");
             Status::internal("internal error")
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use absync_application::ports::StoreError;
+
+    #[test]
+    fn a_refused_destination_is_invalid_and_an_unchecked_one_unavailable() {
+        let refused = to_status(ApplicationError::invalid(
+            "destination_url",
+            "hooks.example resolves to 2002:7f00:1::, a 6to4 address of 127.0.0.1, a loopback address",
+        ));
+        assert_eq!(refused.code(), Code::InvalidArgument);
+        assert!(
+            refused
+                .message()
+                .starts_with("destination_url: hooks.example")
+        );
+        let field = refused.get_details_bad_request().unwrap().field_violations;
+        assert_eq!(field[0].field, "destination_url");
+
+        let unchecked = to_status(ApplicationError::GuardUnavailable(
+            "hooks.example cannot be resolved now: timed out".into(),
+        ));
+        assert_eq!(unchecked.code(), Code::Unavailable);
+        assert!(
+            unchecked.message().starts_with("destination_url: "),
+            "{}",
+            unchecked.message()
+        );
+        // The resolver's own words stay in the log.
+        assert!(!unchecked.message().contains("timed out"));
+
+        let store = to_status(ApplicationError::Unavailable(StoreError::Unavailable(
+            "connection refused".into(),
+        )));
+        assert_eq!(store.code(), Code::Unavailable);
+        assert!(store.message().starts_with("the store is unavailable"));
     }
 }

@@ -90,6 +90,17 @@ impl Problem {
                     "the store is unavailable; nothing was written, the call is safe to retry",
                 )
             }
+            ApplicationError::GuardUnavailable(why) => {
+                tracing::warn!(reason = %why, "destination cannot be checked now");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!(
+                        "{}: cannot be checked now (its host name does not resolve at the moment); \
+                         nothing was written, the call is safe to retry",
+                        field_name("destination_url")
+                    ),
+                )
+            }
             ApplicationError::Unexpected(source) => {
                 tracing::error!(error = %source, cause = ?std::error::Error::source(source), "unexpected error");
                 Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
@@ -112,5 +123,52 @@ impl IntoResponse for Problem {
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rest_field(field: &str) -> &str {
+        if field == "destination_url" {
+            "destinationUrl"
+        } else {
+            field
+        }
+    }
+
+    #[test]
+    fn a_refused_destination_is_a_400_and_an_unchecked_one_a_503() {
+        let refused = Problem::from_application(
+            &ApplicationError::invalid(
+                "destination_url",
+                "hooks.example does not exist (no such name)",
+            ),
+            rest_field,
+        );
+        assert_eq!(refused.status, 400);
+        assert_eq!(refused.errors.len(), 1);
+        assert_eq!(refused.errors[0].field, "destinationUrl");
+
+        let unchecked = Problem::from_application(
+            &ApplicationError::GuardUnavailable(
+                "hooks.example cannot be resolved now: timed out".into(),
+            ),
+            rest_field,
+        );
+        assert_eq!(unchecked.status, 503);
+        assert!(
+            unchecked.detail.starts_with("destinationUrl: "),
+            "{}",
+            unchecked.detail
+        );
+        assert!(!unchecked.detail.contains("timed out"));
+        let response = unchecked.into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            response.headers()[header::CONTENT_TYPE],
+            "application/problem+json"
+        );
     }
 }

@@ -1,38 +1,90 @@
-//! The SSRF guard at the network edge: names are resolved here and every address is checked against the
-//! domain's [`DestinationPolicy`] — when a subscription is made ([`DnsGuard`]) and again for every
-//! connection the sender opens ([`GuardedResolver`]), so a DNS answer that changes later (rebinding)
-//! cannot reach an internal address. Address literals in URLs, which skip resolution, are checked by
-//! [`check_literal`].
+//! The SSRF guard at the network edge: names are resolved here, through a [`NameResolver`], and every
+//! address is checked against the domain's [`DestinationPolicy`] — when a subscription is made
+//! ([`DnsGuard`]) and again for every connection the sender opens ([`GuardedResolver`]), so a DNS
+//! answer that changes later (rebinding) cannot reach an internal address. Address literals in URLs,
+//! which skip resolution, are checked by [`check_literal`].
+//!
+//! A name that does not exist makes a subscription's destination invalid; a resolver that cannot
+//! answer now (or not within [`LOOKUP_TIMEOUT`]) makes it *unchecked*, which the caller may retry. At
+//! connect time both are connection failures (the delivery is retried on the cascade), while a
+//! forbidden address is a refusal ([`ForbiddenDestination`]).
 
-use absync_application::ports::{DestinationGuard, DestinationRefused};
+#[cfg(test)]
+mod tests;
+
+use crate::resolver::{LookupError, NameResolver, SystemResolver};
+use absync_application::ports::{DestinationCheckError, DestinationGuard};
 use absync_domain::{DestinationPolicy, DestinationUrl};
 use async_trait::async_trait;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::time::Duration;
+
+/// How long a name may take to resolve before the resolver counts as unavailable.
+pub const LOOKUP_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A connection refused by the guard (found in a send error's source chain).
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct ForbiddenDestination(pub String);
 
-/// Resolves `host` and checks every address; allowlisted host names are not checked.
+/// Why a host name gave no address that may be used.
+#[derive(Debug, thiserror::Error)]
+enum CheckFailure {
+    /// It resolves to a forbidden address.
+    #[error(transparent)]
+    Forbidden(#[from] ForbiddenDestination),
+    /// It could not be resolved.
+    #[error("{host} cannot be resolved: {source}")]
+    Lookup {
+        host: String,
+        #[source]
+        source: LookupError,
+    },
+}
+
+impl From<CheckFailure> for DestinationCheckError {
+    fn from(failure: CheckFailure) -> Self {
+        match failure {
+            CheckFailure::Lookup {
+                source: LookupError::Unavailable(_),
+                ..
+            } => Self::Unavailable(failure.to_string()),
+            CheckFailure::Forbidden(_) | CheckFailure::Lookup { .. } => {
+                Self::Refused(failure.to_string())
+            }
+        }
+    }
+}
+
+/// Resolves `host` within `timeout` and checks every address; allowlisted host names are not checked.
 async fn resolve_checked(
+    resolver: &dyn NameResolver,
+    timeout: Duration,
     policy: &DestinationPolicy,
     host: &str,
-    port: u16,
-) -> Result<Vec<SocketAddr>, ForbiddenDestination> {
-    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
+) -> Result<Vec<IpAddr>, CheckFailure> {
+    let failed = |source| CheckFailure::Lookup {
+        host: host.to_owned(),
+        source,
+    };
+    let addrs = tokio::time::timeout(timeout, resolver.lookup(host))
         .await
-        .map_err(|e| ForbiddenDestination(format!("{host} does not resolve: {e}")))?
-        .collect();
+        .map_err(|_| {
+            failed(LookupError::Unavailable(format!(
+                "no answer within {}s",
+                timeout.as_secs_f32()
+            )))
+        })?
+        .map_err(failed)?;
     if addrs.is_empty() {
-        return Err(ForbiddenDestination(format!("{host} does not resolve")));
+        return Err(failed(LookupError::NoSuchName("no address".into())));
     }
     if !policy.allows_host(host) {
-        for addr in &addrs {
-            policy.check_ip(addr.ip()).map_err(|reason| {
-                ForbiddenDestination(format!("{host} resolves to {}, {reason}", addr.ip()))
+        for ip in &addrs {
+            policy.check_ip(*ip).map_err(|reason| {
+                ForbiddenDestination(format!("{host} resolves to {ip}, {reason}"))
             })?;
         }
     }
@@ -68,34 +120,43 @@ pub fn check_literal(
 #[derive(Debug, Clone)]
 pub struct DnsGuard {
     policy: DestinationPolicy,
+    resolver: Arc<dyn NameResolver>,
+    lookup_timeout: Duration,
 }
 
 impl DnsGuard {
-    /// A guard applying `policy`.
+    /// A guard applying `policy`, resolving names with the system's resolver.
     #[must_use]
     pub fn new(policy: DestinationPolicy) -> Self {
-        Self { policy }
+        Self::with_resolver(policy, Arc::new(SystemResolver))
+    }
+
+    /// A guard applying `policy`, resolving names with `resolver`.
+    #[must_use]
+    pub fn with_resolver(policy: DestinationPolicy, resolver: Arc<dyn NameResolver>) -> Self {
+        Self {
+            policy,
+            resolver,
+            lookup_timeout: LOOKUP_TIMEOUT,
+        }
     }
 }
 
 #[async_trait]
 impl DestinationGuard for DnsGuard {
     #[tracing::instrument(name = "ssrf.check_destination", skip_all, err(Display))]
-    async fn check(&self, url: &DestinationUrl) -> Result<(), DestinationRefused> {
-        let url =
-            reqwest::Url::parse(url.as_str()).map_err(|e| DestinationRefused(e.to_string()))?;
-        check_literal(&self.policy, &url).map_err(|e| DestinationRefused(e.0))?;
+    async fn check(&self, url: &DestinationUrl) -> Result<(), DestinationCheckError> {
+        let refused = DestinationCheckError::Refused;
+        let url = reqwest::Url::parse(url.as_str()).map_err(|e| refused(e.to_string()))?;
+        check_literal(&self.policy, &url).map_err(|e| refused(e.0))?;
         if literal(&url).is_some() {
             return Ok(());
         }
         let host = url
             .host_str()
-            .ok_or_else(|| DestinationRefused("names no host".into()))?;
-        let port = url.port_or_known_default().unwrap_or(443);
-        resolve_checked(&self.policy, host, port)
-            .await
-            .map(drop)
-            .map_err(|e| DestinationRefused(e.0))
+            .ok_or_else(|| refused("names no host".into()))?;
+        resolve_checked(&*self.resolver, self.lookup_timeout, &self.policy, host).await?;
+        Ok(())
     }
 }
 
@@ -103,60 +164,30 @@ impl DestinationGuard for DnsGuard {
 #[derive(Debug, Clone)]
 pub(crate) struct GuardedResolver {
     policy: Arc<DestinationPolicy>,
+    resolver: Arc<dyn NameResolver>,
 }
 
 impl GuardedResolver {
-    pub(crate) fn new(policy: Arc<DestinationPolicy>) -> Self {
-        Self { policy }
+    pub(crate) fn new(policy: Arc<DestinationPolicy>, resolver: Arc<dyn NameResolver>) -> Self {
+        Self { policy, resolver }
     }
 }
 
 impl Resolve for GuardedResolver {
     fn resolve(&self, name: Name) -> Resolving {
         let policy = self.policy.clone();
+        let resolver = self.resolver.clone();
         Box::pin(async move {
-            let addrs = resolve_checked(&policy, name.as_str(), 0).await?;
-            let addrs: Addrs = Box::new(addrs.into_iter());
+            let addrs = resolve_checked(&*resolver, LOOKUP_TIMEOUT, &policy, name.as_str())
+                .await
+                .map_err(|failure| -> Box<dyn std::error::Error + Send + Sync> {
+                    match failure {
+                        CheckFailure::Forbidden(forbidden) => Box::new(forbidden),
+                        lookup @ CheckFailure::Lookup { .. } => Box::new(lookup),
+                    }
+                })?;
+            let addrs: Addrs = Box::new(addrs.into_iter().map(|ip| SocketAddr::new(ip, 0)));
             Ok(addrs)
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn url(text: &str) -> DestinationUrl {
-        DestinationUrl::parse(text, true).unwrap()
-    }
-
-    #[tokio::test]
-    async fn internal_literals_and_names_are_refused_unless_allowlisted() {
-        let strict = DnsGuard::new(DestinationPolicy::default());
-        for target in [
-            "http://127.0.0.1/",
-            "http://[::1]/",
-            "http://169.254.169.254/latest/meta-data",
-            "http://[::ffff:10.0.0.1]/",
-            "http://localhost:8080/",
-        ] {
-            let err = strict.check(&url(target)).await.unwrap_err();
-            assert!(!err.0.is_empty(), "{target}");
-        }
-        let lenient =
-            DnsGuard::new(DestinationPolicy::with_allowlist(&["127.0.0.0/8", "::1/128"]).unwrap());
-        assert!(lenient.check(&url("http://127.0.0.1:9/")).await.is_ok());
-        assert!(lenient.check(&url("http://localhost:9/")).await.is_ok());
-        assert!(
-            lenient
-                .check(&url("http://[::ffff:10.0.0.1]/"))
-                .await
-                .is_err()
-        );
-        let err = lenient
-            .check(&url("https://does-not-exist.invalid/"))
-            .await
-            .unwrap_err();
-        assert!(err.0.contains("does not resolve"), "{}", err.0);
     }
 }

@@ -1,6 +1,7 @@
 //! [`HttpWebhookSender`]: one POST, classified.
 
 use crate::guard::{ForbiddenDestination, GuardedResolver, check_literal};
+use crate::resolver::{NameResolver, SystemResolver};
 use absync_application::ports::{OutboundRequest, SendErrorKind, SendOutcome, WebhookSender};
 use absync_domain::DestinationPolicy;
 use async_trait::async_trait;
@@ -24,6 +25,9 @@ pub struct SenderSettings {
     pub pool_max_idle_per_host: usize,
     /// Which addresses may be connected to (the SSRF guard); the default refuses every internal one.
     pub policy: DestinationPolicy,
+    /// Resolves host names before each connection (the guard checks every address it answers); the
+    /// default is the system's resolver.
+    pub resolver: Arc<dyn NameResolver>,
 }
 
 impl Default for SenderSettings {
@@ -33,6 +37,7 @@ impl Default for SenderSettings {
             user_agent: concat!("absync/", env!("CARGO_PKG_VERSION")).to_owned(),
             pool_max_idle_per_host: 32,
             policy: DestinationPolicy::default(),
+            resolver: Arc::new(SystemResolver),
         }
     }
 }
@@ -64,7 +69,10 @@ impl HttpWebhookSender {
     pub fn new(settings: SenderSettings) -> Result<Self, SenderBuildError> {
         let policy = Arc::new(settings.policy);
         let client = reqwest::Client::builder()
-            .dns_resolver(Arc::new(GuardedResolver::new(policy.clone())))
+            .dns_resolver(Arc::new(GuardedResolver::new(
+                policy.clone(),
+                settings.resolver,
+            )))
             .no_proxy()
             .user_agent(
                 HeaderValue::from_str(&settings.user_agent).map_err(SenderBuildError::UserAgent)?,

@@ -56,6 +56,10 @@ pub enum ApplicationError {
     /// The store cannot be reached; nothing was written, safe to retry.
     #[error("the store is unavailable")]
     Unavailable(#[source] StoreError),
+    /// The SSRF guard cannot check a destination now (its name does not resolve for a passing
+    /// reason); nothing was written, safe to retry. Holds the guard's reason, for the logs.
+    #[error("the destination cannot be checked now: {0}")]
+    GuardUnavailable(String),
     /// Anything else.
     #[error("unexpected error")]
     Unexpected(#[source] StoreError),

@@ -20,7 +20,7 @@ pub use clock::{Clock, SystemClock};
 pub use deliveries::{AttemptReport, ClaimedDelivery, DeliveryQueue, NextStep};
 pub use metrics::Metrics;
 pub use sender::{
-    DestinationGuard, DestinationRefused, OutboundRequest, SendErrorKind, SendOutcome,
+    DestinationCheckError, DestinationGuard, OutboundRequest, SendErrorKind, SendOutcome,
     WebhookSender,
 };
 pub use subscriptions::{

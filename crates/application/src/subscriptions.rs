@@ -194,10 +194,14 @@ impl SubscriptionService {
     async fn checked_destination(&self, url: &str) -> Result<DestinationUrl, ApplicationError> {
         let destination = DestinationUrl::parse(url, self.allow_http)
             .map_err(|e| ApplicationError::invalid("destination_url", e.to_string()))?;
-        self.guard
-            .check(&destination)
-            .await
-            .map_err(|e| ApplicationError::invalid("destination_url", e.to_string()))?;
+        self.guard.check(&destination).await.map_err(|e| match e {
+            crate::ports::DestinationCheckError::Refused(why) => {
+                ApplicationError::invalid("destination_url", why)
+            }
+            crate::ports::DestinationCheckError::Unavailable(why) => {
+                ApplicationError::GuardUnavailable(why)
+            }
+        })?;
         Ok(destination)
     }
 
@@ -256,7 +260,7 @@ impl SubscriptionService {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ports::DestinationRefused;
+    use crate::ports::DestinationCheckError;
     use crate::ports::clock::MockClock;
     use crate::ports::sender::MockDestinationGuard;
     use crate::ports::subscriptions::MockSubscriptionStore;
@@ -273,8 +277,12 @@ mod tests {
         let mut guard = MockDestinationGuard::new();
         guard.expect_check().returning(|url| {
             if url.as_str().contains("internal") {
-                Err(DestinationRefused(
+                Err(DestinationCheckError::Refused(
                     "internal.example resolves to 10.0.0.1, a private address".into(),
+                ))
+            } else if url.as_str().contains("resolver-down") {
+                Err(DestinationCheckError::Unavailable(
+                    "resolver-down.example cannot be resolved now: timed out".into(),
                 ))
             } else {
                 Ok(())
@@ -353,6 +361,33 @@ mod tests {
                 "{url}"
             );
         }
+    }
+
+    #[tokio::test]
+    async fn a_destination_the_guard_cannot_check_now_is_unavailable_and_stores_nothing() {
+        let tenant = TenantId::parse("acme").unwrap();
+        let url = "https://resolver-down.example/hook";
+        let mut store = MockSubscriptionStore::new();
+        store.expect_create().never();
+        store.expect_update().never();
+        let service = service(store, false);
+        let err = service.create(&tenant, request(url)).await.unwrap_err();
+        assert!(
+            matches!(&err, ApplicationError::GuardUnavailable(why) if why.contains("timed out")),
+            "{err:?}"
+        );
+        let update = UpdateSubscription {
+            destination_url: Some(url.into()),
+            ..UpdateSubscription::default()
+        };
+        let err = service
+            .update(&tenant, &SubscriptionId::new("s1"), update)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, ApplicationError::GuardUnavailable(_)),
+            "{err:?}"
+        );
     }
 
     #[tokio::test]

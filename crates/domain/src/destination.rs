@@ -1,12 +1,21 @@
 //! The SSRF guard's rules: which network addresses a webhook may never be sent to, and the operator's
 //! allowlist of exceptions. Pure: resolving names happens in the adapters, which apply these rules both
 //! when a subscription is made and when each connection is opened.
+//!
+//! An address is refused when it is not globally reachable: the blocks of the IANA special-purpose
+//! registries and the rest listed in the `special` module's documentation. IPv6 forms that carry an IPv4 address
+//! (IPv4-mapped, IPv4-compatible, NAT64, 6to4, Teredo) are judged by the IPv4 address they reach.
+//! Allowlist entries are parsed and matched with `ipnet`; they exempt the address as resolved (an
+//! allowlisted `127.0.0.0/8` does not exempt `::ffff:127.0.0.1`).
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+mod special;
 
-/// Why an address is refused.
+use ipnet::IpNet;
+use std::net::{IpAddr, Ipv4Addr};
+
+/// What kind of address a refused one is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum ForbiddenAddress {
+pub enum AddressClass {
     /// 127.0.0.0/8, ::1.
     #[error("a loopback address")]
     Loopback,
@@ -25,47 +34,106 @@ pub enum ForbiddenAddress {
     /// 0.0.0.0/8, ::.
     #[error("an unspecified address")]
     Unspecified,
+    /// 192.0.2/24, 198.51.100/24, 203.0.113/24, 2001:db8::/32, 3fff::/20.
+    #[error("a documentation address")]
+    Documentation,
+    /// 198.18/15, 2001:2::/48.
+    #[error("a benchmarking address")]
+    Benchmarking,
+    /// Any other address that is not globally reachable: 240/4, 192.0.0/24, 192.88.99/24, 100::/64,
+    /// 64:ff9b:1::/48, 5f00::/16, fec0::/10, most of 2001::/23, everything outside 2000::/3.
+    #[error("a special-purpose address that is not globally reachable")]
+    Reserved,
 }
 
-fn v4_class(ip: Ipv4Addr) -> Option<ForbiddenAddress> {
-    let [a, b, ..] = ip.octets();
-    if ip.is_loopback() {
-        Some(ForbiddenAddress::Loopback)
-    } else if ip.is_private() || (a == 100 && (64..128).contains(&b)) {
-        Some(ForbiddenAddress::Private)
-    } else if ip.is_link_local() {
-        Some(ForbiddenAddress::LinkLocal)
-    } else if ip.is_multicast() || ip.is_broadcast() {
-        Some(ForbiddenAddress::Multicast)
-    } else if a == 0 {
-        Some(ForbiddenAddress::Unspecified)
-    } else {
-        None
+/// An IPv6 form that carries an IPv4 address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ipv4Form {
+    /// `::ffff:0:0/96`.
+    Mapped,
+    /// `::/96` (deprecated).
+    Compatible,
+    /// NAT64 with the well-known prefix `64:ff9b::/96`.
+    Nat64,
+    /// NAT64 with the local-use prefix `64:ff9b:1::/48`.
+    LocalNat64,
+    /// 6to4, `2002::/16`.
+    SixToFour,
+    /// Teredo, `2001::/32` (the client's address, inverted).
+    Teredo,
+}
+
+impl std::fmt::Display for Ipv4Form {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Mapped => "IPv4-mapped",
+            Self::Compatible => "IPv4-compatible",
+            Self::Nat64 => "NAT64",
+            Self::LocalNat64 => "local-use NAT64",
+            Self::SixToFour => "6to4",
+            Self::Teredo => "Teredo",
+        })
     }
 }
 
-fn v6_class(ip: Ipv6Addr) -> Option<ForbiddenAddress> {
-    if let Some(v4) = ip.to_ipv4_mapped() {
-        return v4_class(v4);
+/// The IPv4 address an IPv6 address reaches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EmbeddedIpv4 {
+    /// How it is carried.
+    pub form: Ipv4Form,
+    /// The IPv4 address.
+    pub address: Ipv4Addr,
+}
+
+/// Why an address is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ForbiddenAddress {
+    /// What it is (for an IPv6 form carrying an IPv4 address: what that IPv4 address is).
+    pub class: AddressClass,
+    /// The IPv4 address it carries, when that is why it is refused.
+    pub embedded: Option<EmbeddedIpv4>,
+}
+
+impl ForbiddenAddress {
+    fn direct(class: AddressClass) -> Self {
+        Self {
+            class,
+            embedded: None,
+        }
     }
-    let segments = ip.segments();
-    // NAT64 (64:ff9b::/96) reaches the embedded IPv4 address.
-    if segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
-        let [.., hi, lo] = segments;
-        return v4_class(Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo)));
+}
+
+impl std::fmt::Display for ForbiddenAddress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.embedded {
+            Some(EmbeddedIpv4 { form, address }) => {
+                write!(f, "a {form} address of {address}, {}", self.class)
+            }
+            None => write!(f, "{}", self.class),
+        }
     }
-    if ip.is_loopback() {
-        Some(ForbiddenAddress::Loopback)
-    } else if ip.is_unspecified() {
-        Some(ForbiddenAddress::Unspecified)
-    } else if segments[0] & 0xffc0 == 0xfe80 {
-        Some(ForbiddenAddress::LinkLocal)
-    } else if segments[0] & 0xfe00 == 0xfc00 {
-        Some(ForbiddenAddress::UniqueLocal)
-    } else if ip.is_multicast() {
-        Some(ForbiddenAddress::Multicast)
-    } else {
-        None
+}
+
+impl std::error::Error for ForbiddenAddress {}
+
+/// Why `ip` is refused, before the allowlist; `None` when it is globally reachable.
+fn classify(ip: IpAddr) -> Option<ForbiddenAddress> {
+    match ip {
+        IpAddr::V4(v4) => special::v4_class(v4).map(ForbiddenAddress::direct),
+        IpAddr::V6(v6) => match special::embedded_v4(v6) {
+            Some((form, address)) => match special::v4_class(address) {
+                Some(class) => Some(ForbiddenAddress {
+                    class,
+                    embedded: Some(EmbeddedIpv4 { form, address }),
+                }),
+                // Not globally reachable whatever it carries (see `special`).
+                None if form == Ipv4Form::LocalNat64 => {
+                    Some(ForbiddenAddress::direct(AddressClass::Reserved))
+                }
+                None => None,
+            },
+            None => special::v6_class(v6).map(ForbiddenAddress::direct),
+        },
     }
 }
 
@@ -77,7 +145,7 @@ pub struct AllowEntryError(pub String);
 /// One exemption: a network, or an exact host name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum AllowEntry {
-    Network { base: IpAddr, prefix: u8 },
+    Network(IpNet),
     Host(String),
 }
 
@@ -85,18 +153,11 @@ impl AllowEntry {
     fn parse(text: &str) -> Result<Self, AllowEntryError> {
         let text = text.trim();
         let bad = || AllowEntryError(text.to_owned());
-        if let Some((base, prefix)) = text.split_once('/') {
-            let base: IpAddr = base.parse().map_err(|_| bad())?;
-            let prefix: u8 = prefix.parse().map_err(|_| bad())?;
-            let max = if base.is_ipv4() { 32 } else { 128 };
-            if prefix > max {
-                return Err(bad());
-            }
-            return Ok(Self::Network { base, prefix });
+        if text.contains('/') {
+            return text.parse().map(Self::Network).map_err(|_| bad());
         }
         if let Ok(ip) = text.parse::<IpAddr>() {
-            let prefix = if ip.is_ipv4() { 32 } else { 128 };
-            return Ok(Self::Network { base: ip, prefix });
+            return Ok(Self::Network(IpNet::from(ip)));
         }
         let host = text.to_ascii_lowercase();
         if host.is_empty()
@@ -110,24 +171,14 @@ impl AllowEntry {
     }
 
     fn contains(&self, ip: IpAddr) -> bool {
-        let Self::Network { base, prefix } = self else {
-            return false;
-        };
-        match (base, ip) {
-            (IpAddr::V4(base), IpAddr::V4(ip)) => {
-                let mask = u32::MAX.checked_shl(32 - u32::from(*prefix)).unwrap_or(0);
-                u32::from(*base) & mask == u32::from(ip) & mask
-            }
-            (IpAddr::V6(base), IpAddr::V6(ip)) => {
-                let mask = u128::MAX.checked_shl(128 - u32::from(*prefix)).unwrap_or(0);
-                u128::from(*base) & mask == u128::from(ip) & mask
-            }
-            _ => false,
+        match self {
+            Self::Network(net) => net.contains(&ip),
+            Self::Host(_) => false,
         }
     }
 }
 
-/// Where webhooks may go: every public address, plus the operator's allowlist.
+/// Where webhooks may go: every globally reachable address, plus the operator's allowlist.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DestinationPolicy {
     allow: Vec<AllowEntry>,
@@ -160,13 +211,9 @@ impl DestinationPolicy {
     /// Checks one address a destination resolves to.
     ///
     /// # Errors
-    /// [`ForbiddenAddress`] when it is internal and not allowlisted.
+    /// [`ForbiddenAddress`] when it is not globally reachable and not allowlisted.
     pub fn check_ip(&self, ip: IpAddr) -> Result<(), ForbiddenAddress> {
-        let class = match ip {
-            IpAddr::V4(v4) => v4_class(v4),
-            IpAddr::V6(v6) => v6_class(v6),
-        };
-        match class {
+        match classify(ip) {
             Some(_) if self.allow.iter().any(|e| e.contains(ip)) => Ok(()),
             Some(reason) => Err(reason),
             None => Ok(()),
@@ -175,92 +222,4 @@ impl DestinationPolicy {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn check(policy: &DestinationPolicy, ip: &str) -> Result<(), ForbiddenAddress> {
-        policy.check_ip(ip.parse().unwrap())
-    }
-
-    #[test]
-    fn internal_addresses_are_refused() {
-        let p = DestinationPolicy::default();
-        assert_eq!(check(&p, "127.0.0.1"), Err(ForbiddenAddress::Loopback));
-        assert_eq!(check(&p, "::1"), Err(ForbiddenAddress::Loopback));
-        assert_eq!(check(&p, "10.0.0.1"), Err(ForbiddenAddress::Private));
-        assert_eq!(check(&p, "172.31.255.255"), Err(ForbiddenAddress::Private));
-        assert_eq!(check(&p, "192.168.1.1"), Err(ForbiddenAddress::Private));
-        assert_eq!(check(&p, "100.64.0.1"), Err(ForbiddenAddress::Private));
-        assert_eq!(
-            check(&p, "169.254.169.254"),
-            Err(ForbiddenAddress::LinkLocal)
-        );
-        assert_eq!(check(&p, "fe80::1"), Err(ForbiddenAddress::LinkLocal));
-        assert_eq!(check(&p, "fd12::1"), Err(ForbiddenAddress::UniqueLocal));
-        assert_eq!(check(&p, "224.0.0.1"), Err(ForbiddenAddress::Multicast));
-        assert_eq!(check(&p, "ff02::1"), Err(ForbiddenAddress::Multicast));
-        assert_eq!(
-            check(&p, "255.255.255.255"),
-            Err(ForbiddenAddress::Multicast)
-        );
-        assert_eq!(check(&p, "0.0.0.0"), Err(ForbiddenAddress::Unspecified));
-        assert_eq!(check(&p, "::"), Err(ForbiddenAddress::Unspecified));
-    }
-
-    #[test]
-    fn mapped_and_translated_forms_are_refused_too() {
-        let p = DestinationPolicy::default();
-        assert_eq!(check(&p, "::ffff:10.0.0.1"), Err(ForbiddenAddress::Private));
-        assert_eq!(
-            check(&p, "::ffff:127.0.0.1"),
-            Err(ForbiddenAddress::Loopback)
-        );
-        assert_eq!(
-            check(&p, "64:ff9b::a9fe:a9fe"),
-            Err(ForbiddenAddress::LinkLocal)
-        );
-        assert_eq!(check(&p, "::ffff:8.8.8.8"), Ok(()));
-    }
-
-    #[test]
-    fn public_addresses_pass() {
-        let p = DestinationPolicy::default();
-        for ip in [
-            "8.8.8.8",
-            "172.32.0.1",
-            "100.128.0.1",
-            "2001:4860:4860::8888",
-        ] {
-            assert_eq!(check(&p, ip), Ok(()), "{ip}");
-        }
-    }
-
-    #[test]
-    fn the_allowlist_exempts_networks_and_hosts() {
-        let p = DestinationPolicy::with_allowlist(&[
-            "127.0.0.0/8",
-            "fd00::/8",
-            "hooks.internal",
-            "10.1.2.3",
-        ])
-        .unwrap();
-        assert_eq!(check(&p, "127.9.9.9"), Ok(()));
-        assert_eq!(
-            check(&p, "::ffff:127.0.0.1"),
-            Err(ForbiddenAddress::Loopback)
-        );
-        assert_eq!(check(&p, "fd12::1"), Ok(()));
-        assert_eq!(check(&p, "10.1.2.3"), Ok(()));
-        assert_eq!(check(&p, "10.1.2.4"), Err(ForbiddenAddress::Private));
-        assert!(p.allows_host("HOOKS.internal."));
-        assert!(!p.allows_host("other.internal"));
-        assert!(DestinationPolicy::with_allowlist(&["10.0.0.0/33"]).is_err());
-        assert!(DestinationPolicy::with_allowlist(&["not a host!"]).is_err());
-        assert!(
-            DestinationPolicy::with_allowlist(&["0.0.0.0/0"])
-                .unwrap()
-                .check_ip("10.0.0.1".parse().unwrap())
-                .is_ok()
-        );
-    }
-}
+mod tests;

@@ -27,7 +27,9 @@ pub use absence::{
 };
 pub use auth::{Scope, ScopeError};
 pub use calendar::WorkingCalendar;
-pub use destination::{AllowEntryError, DestinationPolicy, ForbiddenAddress};
+pub use destination::{
+    AddressClass, AllowEntryError, DestinationPolicy, EmbeddedIpv4, ForbiddenAddress, Ipv4Form,
+};
 pub use event::{Deletion, DeletionReason, LeaveEvent, LeaveEventRecord, derive_events};
 pub use ids::{
     AbsenceId, AbsenceNumber, ChangeVersion, DeliveryId, IdError, LeaveNumber, Revision,

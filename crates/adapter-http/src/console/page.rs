@@ -264,6 +264,13 @@ impl Failure {
                     "The store is unreachable; nothing was changed. Try again shortly.",
                 )
             }
+            ApplicationError::GuardUnavailable(why) => {
+                tracing::warn!(reason = %why, "destination cannot be checked now");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "The destination cannot be checked now; nothing was changed. Try again shortly.",
+                )
+            }
             ApplicationError::Unexpected(source) => {
                 tracing::error!(error = %source, "unexpected error");
                 Self::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal error.")

@@ -258,3 +258,72 @@ async fn internal_destinations_are_refused_at_connect_time() {
     }
     assert!(server.received_requests().await.unwrap().is_empty());
 }
+
+/// A sender whose resolver answers from `table`, under `policy`.
+fn resolving_sender(
+    policy: DestinationPolicy,
+    table: crate::resolver::testing::TableResolver,
+) -> HttpWebhookSender {
+    HttpWebhookSender::new(SenderSettings {
+        timeout: Duration::from_secs(5),
+        policy,
+        resolver: Arc::new(table),
+        ..SenderSettings::default()
+    })
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_name_resolving_to_a_6to4_loopback_address_is_refused_at_connect_time() {
+    use crate::resolver::testing::TableResolver;
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let url = format!("http://hooks.example:{}/", server.address().port());
+
+    let strict = resolving_sender(
+        DestinationPolicy::default(),
+        TableResolver::default().resolving("hooks.example", &["2002:7f00:1::", "127.0.0.1"]),
+    );
+    let SendOutcome::NoAnswer { kind, detail } = strict.send(request(url.clone())).await else {
+        panic!("{url} must be refused")
+    };
+    assert_eq!(kind, SendErrorKind::Refused, "{detail}");
+    assert!(
+        detail.contains("hooks.example resolves to 2002:7f00:1::, a 6to4 address of 127.0.0.1"),
+        "{detail}"
+    );
+
+    // The same name through the same resolver reaches the receiver once its address is allowed:
+    // the sender connects to what the injected resolver answers, and nothing else.
+    let allowed = resolving_sender(
+        DestinationPolicy::with_allowlist(&["127.0.0.0/8"]).unwrap(),
+        TableResolver::default().resolving("hooks.example", &["127.0.0.1"]),
+    );
+    let outcome = allowed.send(request(url)).await;
+    assert!(outcome.is_success(), "{outcome:?}");
+}
+
+#[tokio::test]
+async fn a_failed_lookup_at_connect_time_is_a_connect_failure() {
+    use crate::resolver::testing::{Answer, TableResolver};
+    let sender = resolving_sender(
+        DestinationPolicy::default(),
+        TableResolver::default()
+            .with("servfail.example", Answer::Unavailable)
+            .with("gone.example", Answer::NoSuchName),
+    );
+    for (url, reason) in [
+        ("http://servfail.example/", "does not answer now"),
+        ("http://gone.example/", "no such name"),
+    ] {
+        let SendOutcome::NoAnswer { kind, detail } = sender.send(request(url.into())).await else {
+            panic!("{url} has no answer")
+        };
+        assert_eq!(kind, SendErrorKind::Connect, "{url}: {detail}");
+        assert!(detail.contains(reason), "{url}: {detail}");
+    }
+}

@@ -104,10 +104,18 @@ pub trait WebhookSender: Send + Sync {
     async fn send(&self, request: OutboundRequest) -> SendOutcome;
 }
 
-/// A destination the SSRF guard refuses, with the reason (which address, which rule).
+/// Why the SSRF guard did not pass a destination.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct DestinationRefused(pub String);
+pub enum DestinationCheckError {
+    /// The destination may not be used: it reaches a forbidden address, or names a host that does not
+    /// exist. The reason says which address, which rule or which name. Bad input, not worth a retry.
+    #[error("{0}")]
+    Refused(String),
+    /// The destination cannot be checked now (the name service does not answer: a timeout, a server
+    /// failure, none configured); the same request may pass later.
+    #[error("cannot be checked now: {0}")]
+    Unavailable(String),
+}
 
 /// Checks, when a subscription is made, that its destination resolves only to addresses webhooks may go
 /// to. (The sender checks again at every connection, so a later DNS change cannot get around it.)
@@ -117,6 +125,8 @@ pub trait DestinationGuard: Send + Sync {
     /// Succeeds when every address `url` resolves to is allowed.
     ///
     /// # Errors
-    /// [`DestinationRefused`] naming the forbidden address, or saying the host does not resolve.
-    async fn check(&self, url: &absync_domain::DestinationUrl) -> Result<(), DestinationRefused>;
+    /// [`DestinationCheckError::Refused`] naming the forbidden address, or saying the host does not
+    /// exist; [`DestinationCheckError::Unavailable`] when the host cannot be resolved now.
+    async fn check(&self, url: &absync_domain::DestinationUrl)
+    -> Result<(), DestinationCheckError>;
 }
