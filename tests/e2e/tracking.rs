@@ -292,3 +292,79 @@ async fn resync_failed_resends_the_latest_failed_delivery_of_each_leave() {
     assert_eq!(answer.resynced, 2);
     wait_status(&app, &mut client, DeliveryStatus::Succeeded, 2).await;
 }
+
+#[tokio::test]
+async fn a_deleted_subscriptions_unsent_deliveries_are_listed_cancelled_with_the_reason() {
+    // Retries far apart: the deliveries stay pending after their first failed attempt.
+    let mut app = spawn_app_retrying("1h,1h,1h,1h").await;
+    let mut client = deliveries(&app).await;
+    app.receiver.respond_with(503);
+    let created = app
+        .subscribe_to(proto::Collection::Leaves, EventFilter::All)
+        .await;
+    let id = created.subscription.unwrap().id;
+    app.put(half_days(
+        "hr-1",
+        1,
+        AbsenceStatus::Approved,
+        ("2024-03-04", HalfDay::Am),
+        ("2024-03-05", HalfDay::Pm),
+    ))
+    .await
+    .unwrap();
+    app.receiver.wait_for(4, WAIT).await;
+    // Each attempt recorded: pending again, due in an hour.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let pending = list(&app, &mut client, DeliveryStatus::Pending).await;
+        if pending.len() == 4 && pending.iter().all(|d| d.attempts == 1) {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{pending:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let delete = app
+        .clients
+        .request(proto::DeleteSubscriptionRequest { id: id.clone() });
+    app.clients
+        .subscriptions
+        .delete_subscription(delete)
+        .await
+        .unwrap();
+
+    assert!(
+        list(&app, &mut client, DeliveryStatus::Pending)
+            .await
+            .is_empty()
+    );
+    let cancelled = list(&app, &mut client, DeliveryStatus::Cancelled).await;
+    assert_eq!(cancelled.len(), 4);
+    assert!(cancelled.iter().all(|d| {
+        d.subscription_id == id && d.cancel_reason == "subscription deleted" && d.attempts == 1
+    }));
+    // Not failures: the dashboard stays empty.
+    let request = app.clients.request(proto::GetPendingTasksRequest {});
+    let tasks = client
+        .get_pending_tasks(request)
+        .await
+        .unwrap()
+        .into_inner()
+        .tasks;
+    assert!(tasks.is_empty());
+    // Nor work: the gauge counts them apart.
+    let metrics = reqwest::get(app.http("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("absync_deliveries{state=\"cancelled\"} 4"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("absync_deliveries{state=\"pending\"} 0"),
+        "{metrics}"
+    );
+}

@@ -2,7 +2,7 @@
 //! `Metrics` port, and queue gauges read from the store at scrape time.
 
 use absync_application::TrackingService;
-use absync_application::ports::Metrics;
+use absync_application::ports::{DeliveryStatus, Metrics};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -100,8 +100,13 @@ impl PrometheusMetrics {
     ) -> Result<String, std::fmt::Error> {
         match tracking.queue_stats().await {
             Ok(stats) => {
-                self.deliveries.clear();
-                for (status, count) in stats.by_status {
+                // Every state, 0 included, so a state that empties reads 0 rather than vanishing.
+                for status in DeliveryStatus::ALL {
+                    let count = stats
+                        .by_status
+                        .iter()
+                        .find(|(s, _)| *s == status)
+                        .map_or(0, |(_, n)| *n);
                     self.deliveries
                         .get_or_create(&State {
                             state: status.as_str(),

@@ -25,6 +25,16 @@ pub enum DeliveryStatus {
 }
 
 impl DeliveryStatus {
+    /// Every status, in lifecycle order.
+    pub const ALL: [Self; 6] = [
+        Self::Waiting,
+        Self::Pending,
+        Self::Succeeded,
+        Self::Failed,
+        Self::Processed,
+        Self::Cancelled,
+    ];
+
     /// The stored name.
     #[must_use]
     pub fn as_str(self) -> &'static str {
