@@ -6,6 +6,7 @@ use crate::ports::{
     Clock, DeliveryDetail, DeliveryFilter, DeliverySummary, DeliveryTracking, PendingTask,
     ResyncRefusal,
 };
+use absync_domain::limits::{self, check_length};
 use absync_domain::{DeliveryId, RenderContext, SubscriptionId, TenantId, payload};
 use std::sync::Arc;
 
@@ -95,6 +96,7 @@ impl TrackingService {
     /// Takes a failed delivery off the dashboard, keeping it (and the note) for audit.
     ///
     /// # Errors
+    /// [`ApplicationError::InvalidInput`] naming `note` when it is over [`limits::NOTE`] characters;
     /// [`ApplicationError::NotFound`] when the tenant has no such failed delivery; store errors otherwise.
     #[tracing::instrument(name = "mark_processed", skip_all, err, fields(tenant = %tenant, delivery_id = %id))]
     pub async fn mark_processed(
@@ -103,6 +105,10 @@ impl TrackingService {
         id: DeliveryId,
         note: Option<String>,
     ) -> Result<DeliverySummary, ApplicationError> {
+        if let Some(note) = &note {
+            check_length(note, limits::NOTE)
+                .map_err(|e| ApplicationError::invalid("note", e.to_string()))?;
+        }
         self.store
             .mark_processed(tenant, id, note)
             .await?
@@ -251,6 +257,35 @@ mod tests {
         ));
         assert!(matches!(
             svc.mark_processed(&tenant, DeliveryId::new(9), None).await,
+            Err(ApplicationError::NotFound(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_note_over_its_limit_is_refused_before_the_store() {
+        let mut store = MockDeliveryTracking::new();
+        // Only the note at the limit reaches the store.
+        store
+            .expect_mark_processed()
+            .times(1)
+            .withf(|_, _, note| {
+                note.as_deref()
+                    .is_some_and(|n| n.chars().count() == limits::NOTE)
+            })
+            .returning(|_, _, _| Ok(None));
+        let svc = service(store);
+        let tenant = TenantId::parse("acme").unwrap();
+        let over = Some("é".repeat(limits::NOTE + 1));
+        match svc.mark_processed(&tenant, DeliveryId::new(9), over).await {
+            Err(ApplicationError::InvalidInput(violations)) => {
+                assert_eq!(violations[0].field, "note");
+            }
+            other => panic!("not refused by name: {other:?}"),
+        }
+        let at_limit = Some("é".repeat(limits::NOTE));
+        assert!(matches!(
+            svc.mark_processed(&tenant, DeliveryId::new(9), at_limit)
+                .await,
             Err(ApplicationError::NotFound(_))
         ));
     }
