@@ -53,6 +53,7 @@ impl Problem {
     }
 
     /// Maps a use-case error; `field_name` renames the application's field names to the API's.
+    /// Internal detail is never returned; the use case that failed has logged it.
     pub(crate) fn from_application(err: &ApplicationError, field_name: fn(&str) -> &str) -> Self {
         match err {
             ApplicationError::InvalidInput(violations) => {
@@ -83,15 +84,11 @@ impl Problem {
             ApplicationError::Unauthenticated | ApplicationError::PermissionDenied(_) => {
                 Self::unauthorized(err.to_string())
             }
-            ApplicationError::Unavailable(source) => {
-                tracing::warn!(error = %source, "store unavailable");
-                Self::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "the store is unavailable; nothing was written, the call is safe to retry",
-                )
-            }
-            ApplicationError::Unexpected(source) => {
-                tracing::error!(error = %source, cause = ?std::error::Error::source(source), "unexpected error");
+            ApplicationError::Unavailable(_) => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the store is unavailable; nothing was written, the call is safe to retry",
+            ),
+            ApplicationError::Unexpected(_) => {
                 Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
             }
         }

@@ -80,7 +80,12 @@ impl DnsGuard {
 
 #[async_trait]
 impl DestinationGuard for DnsGuard {
-    #[tracing::instrument(name = "ssrf.check_destination", skip_all, err(Display))]
+    // A refused destination is the caller's to fix, never a fault of absync: INFO, not ERROR.
+    #[tracing::instrument(
+        name = "ssrf.check_destination",
+        skip_all,
+        err(level = "info", Display)
+    )]
     async fn check(&self, url: &DestinationUrl) -> Result<(), DestinationRefused> {
         let url =
             reqwest::Url::parse(url.as_str()).map_err(|e| DestinationRefused(e.to_string()))?;

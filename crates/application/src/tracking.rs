@@ -2,6 +2,7 @@
 //! processed.
 
 use crate::error::ApplicationError;
+use crate::failure::logged;
 use crate::ports::{
     Clock, DeliveryDetail, DeliveryFilter, DeliverySummary, DeliveryTracking, PendingTask,
     ResyncRefusal,
@@ -34,7 +35,7 @@ impl TrackingService {
     ///
     /// # Errors
     /// Store errors.
-    #[tracing::instrument(name = "list_deliveries", skip_all, err, fields(tenant = %tenant))]
+    #[tracing::instrument(name = "list_deliveries", skip_all, fields(tenant = %tenant))]
     pub async fn list(
         &self,
         tenant: &TenantId,
@@ -42,26 +43,32 @@ impl TrackingService {
         before: Option<DeliveryId>,
         limit: u32,
     ) -> Result<Vec<DeliverySummary>, ApplicationError> {
-        Ok(self
-            .store
-            .list_deliveries(tenant, filter, before, limit)
-            .await?)
+        logged(async {
+            Ok(self
+                .store
+                .list_deliveries(tenant, filter, before, limit)
+                .await?)
+        })
+        .await
     }
 
     /// One delivery with its message and attempts.
     ///
     /// # Errors
     /// [`ApplicationError::NotFound`] for a delivery the tenant does not have; store errors otherwise.
-    #[tracing::instrument(name = "get_delivery", skip_all, err, fields(tenant = %tenant, delivery_id = %id))]
+    #[tracing::instrument(name = "get_delivery", skip_all, fields(tenant = %tenant, delivery_id = %id))]
     pub async fn get(
         &self,
         tenant: &TenantId,
         id: DeliveryId,
     ) -> Result<DeliveryDetail, ApplicationError> {
-        self.store
-            .get_delivery(tenant, id)
-            .await?
-            .ok_or(ApplicationError::NotFound("delivery"))
+        logged(async {
+            self.store
+                .get_delivery(tenant, id)
+                .await?
+                .ok_or(ApplicationError::NotFound("delivery"))
+        })
+        .await
     }
 
     /// Sends a delivery again now. One superseded by a newer succeeded delivery of its leave needs
@@ -70,27 +77,30 @@ impl TrackingService {
     /// # Errors
     /// [`ApplicationError::NotFound`]; [`ApplicationError::Precondition`] when superseded without `force`
     /// or when a newer change of the leave is still being delivered; store errors otherwise.
-    #[tracing::instrument(name = "resync_delivery", skip_all, err, fields(tenant = %tenant, delivery_id = %id, force))]
+    #[tracing::instrument(name = "resync_delivery", skip_all, fields(tenant = %tenant, delivery_id = %id, force))]
     pub async fn resync(
         &self,
         tenant: &TenantId,
         id: DeliveryId,
         force: bool,
     ) -> Result<DeliverySummary, ApplicationError> {
-        match self
-            .store
-            .resync(tenant, id, force, self.clock.now())
-            .await?
-        {
-            None => Err(ApplicationError::NotFound("delivery")),
-            Some(Ok(summary)) => Ok(summary),
-            Some(Err(ResyncRefusal::Superseded)) => Err(ApplicationError::Precondition(
-                "a newer change of this leave was delivered after it; re-send with force to overwrite it",
-            )),
-            Some(Err(ResyncRefusal::NewerInFlight)) => Err(ApplicationError::Precondition(
-                "a newer change of this leave is still being delivered; it carries the latest state",
-            )),
-        }
+        logged(async {
+            match self
+                .store
+                .resync(tenant, id, force, self.clock.now())
+                .await?
+            {
+                None => Err(ApplicationError::NotFound("delivery")),
+                Some(Ok(summary)) => Ok(summary),
+                Some(Err(ResyncRefusal::Superseded)) => Err(ApplicationError::Precondition(
+                    "a newer change of this leave was delivered after it; re-send with force to overwrite it",
+                )),
+                Some(Err(ResyncRefusal::NewerInFlight)) => Err(ApplicationError::Precondition(
+                    "a newer change of this leave is still being delivered; it carries the latest state",
+                )),
+            }
+        })
+        .await
     }
 
     /// Takes a failed delivery off the dashboard, keeping it (and the note) for audit.
@@ -98,37 +108,43 @@ impl TrackingService {
     /// # Errors
     /// [`ApplicationError::InvalidInput`] naming `note` when it is over [`limits::NOTE`] characters;
     /// [`ApplicationError::NotFound`] when the tenant has no such failed delivery; store errors otherwise.
-    #[tracing::instrument(name = "mark_processed", skip_all, err, fields(tenant = %tenant, delivery_id = %id))]
+    #[tracing::instrument(name = "mark_processed", skip_all, fields(tenant = %tenant, delivery_id = %id))]
     pub async fn mark_processed(
         &self,
         tenant: &TenantId,
         id: DeliveryId,
         note: Option<String>,
     ) -> Result<DeliverySummary, ApplicationError> {
-        if let Some(note) = &note {
-            check_length(note, limits::NOTE)
-                .map_err(|e| ApplicationError::invalid("note", e.to_string()))?;
-        }
-        self.store
-            .mark_processed(tenant, id, note)
-            .await?
-            .ok_or(ApplicationError::NotFound("failed delivery"))
+        logged(async {
+            if let Some(note) = &note {
+                check_length(note, limits::NOTE)
+                    .map_err(|e| ApplicationError::invalid("note", e.to_string()))?;
+            }
+            self.store
+                .mark_processed(tenant, id, note)
+                .await?
+                .ok_or(ApplicationError::NotFound("failed delivery"))
+        })
+        .await
     }
 
     /// Re-syncs every failed delivery (of one subscription, if given) that is the latest of its leave.
     ///
     /// # Errors
     /// Store errors.
-    #[tracing::instrument(name = "resync_failed", skip_all, err, fields(tenant = %tenant))]
+    #[tracing::instrument(name = "resync_failed", skip_all, fields(tenant = %tenant))]
     pub async fn resync_failed(
         &self,
         tenant: &TenantId,
         subscription: Option<SubscriptionId>,
     ) -> Result<u64, ApplicationError> {
-        Ok(self
-            .store
-            .resync_failed(tenant, subscription, self.clock.now())
-            .await?)
+        logged(async {
+            Ok(self
+                .store
+                .resync_failed(tenant, subscription, self.clock.now())
+                .await?)
+        })
+        .await
     }
 
     /// Deliveries changed at or after `since`, oldest change first (live tracking).
@@ -142,10 +158,13 @@ impl TrackingService {
         since: chrono::DateTime<chrono::Utc>,
         limit: u32,
     ) -> Result<Vec<DeliverySummary>, ApplicationError> {
-        Ok(self
-            .store
-            .changed_since(tenant, subscription, since, limit)
-            .await?)
+        logged(async {
+            Ok(self
+                .store
+                .changed_since(tenant, subscription, since, limit)
+                .await?)
+        })
+        .await
     }
 
     /// The whole queue's numbers, for metrics.
@@ -153,19 +172,19 @@ impl TrackingService {
     /// # Errors
     /// Store errors.
     pub async fn queue_stats(&self) -> Result<crate::ports::QueueStats, ApplicationError> {
-        Ok(self.store.queue_stats(self.clock.now()).await?)
+        logged(async { Ok(self.store.queue_stats(self.clock.now()).await?) }).await
     }
 
     /// The pending-tasks dashboard: failed deliveries grouped by subscription.
     ///
     /// # Errors
     /// Store errors.
-    #[tracing::instrument(name = "pending_tasks", skip_all, err, fields(tenant = %tenant))]
+    #[tracing::instrument(name = "pending_tasks", skip_all, fields(tenant = %tenant))]
     pub async fn pending_tasks(
         &self,
         tenant: &TenantId,
     ) -> Result<Vec<PendingTask>, ApplicationError> {
-        Ok(self.store.pending_tasks(tenant).await?)
+        logged(async { Ok(self.store.pending_tasks(tenant).await?) }).await
     }
 }
 
