@@ -1489,6 +1489,10 @@ async fn every_invalid_rest_absences_query_is_refused_by_name() {
         "filter given twice" => "filter",
             |r| r.query.push(("filter".into(), "date ge '2024-03-02'".into()));
         "pageSize given twice" => "pageSize", |r| r.query.push(("pageSize".into(), "3".into()));
+        "pageToken given twice" => "pageToken", |r| {
+            r.param("pageToken", "1-20240304-AM");
+            r.query.push(("pageToken".into(), "1-20240304-PM".into()));
+        };
     ]);
     let valid = Http::get(
         ABSENCES,

@@ -47,6 +47,12 @@ impl Problem {
         problem
     }
 
+    /// The fields the problem names.
+    #[cfg(test)]
+    pub(crate) fn fields(&self) -> Vec<&str> {
+        self.errors.iter().map(|e| e.field.as_str()).collect()
+    }
+
     /// 401 with the reason.
     pub(crate) fn unauthorized(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, detail)
