@@ -157,6 +157,13 @@ async fn post_webhook(app: &TestApp, token: &str, destination: &str) -> StatusCo
         .status()
 }
 
+/// hr-1's revision 1, with other content than was put.
+fn conflicting_hr_1() -> proto::Absence {
+    let mut conflicting = monday_to_tuesday("hr-1", 1, AbsenceStatus::Approved);
+    conflicting.owner.as_mut().unwrap().name = "Someone Else".into();
+    conflicting
+}
+
 /// The client's mistakes: each answered as it should be, each logged at INFO or WARN with its
 /// code, none at ERROR.
 async fn client_mistakes(app: &mut TestApp) {
@@ -169,10 +176,26 @@ async fn client_mistakes(app: &mut TestApp) {
     assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
 
     // The same revision with other content: refused by the use case.
-    let mut conflicting = monday_to_tuesday("hr-1", 1, AbsenceStatus::Approved);
-    conflicting.owner.as_mut().unwrap().name = "Someone Else".into();
-    let status = put(app, conflicting).await.unwrap_err();
+    let status = put(app, conflicting_hr_1()).await.unwrap_err();
     assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+    // The same in a batch, where it fails alone.
+    let request = app.clients.request(proto::PutAbsencesRequest {
+        absences: vec![conflicting_hr_1()],
+    });
+    let results = app
+        .clients
+        .ingest
+        .put_absences(request)
+        .await
+        .unwrap()
+        .into_inner()
+        .results;
+    assert!(
+        matches!(&results[..], [proto::PutAbsenceResult {
+            result: Some(proto::put_absence_result::Result::Error(e))
+        }] if e.code == "FAILED_PRECONDITION"),
+        "{results:?}"
+    );
 
     // Unknown ids.
     let request = app.clients.request(proto::DeleteAbsenceRequest {
@@ -253,6 +276,7 @@ async fn client_mistakes(app: &mut TestApp) {
         errors(&lines)
     );
     assert_logged(&lines, Level::INFO, "revision_conflict", "put_absence");
+    assert_logged(&lines, Level::INFO, "revision_conflict", "put_absences");
     assert_logged(&lines, Level::INFO, "not_found", "delete_absence");
     assert_logged(&lines, Level::INFO, "not_found", "get_subscription");
     assert_logged(&lines, Level::INFO, "invalid_input", "create_subscription");

@@ -4,7 +4,7 @@
 //! events, and written with one delivery per event and interested subscription — in one store write.
 
 use crate::error::ApplicationError;
-use crate::failure::logged;
+use crate::failure::{log_failure, logged};
 use crate::ports::{
     AbsenceStore, AbsenceWrite, AppliedEvent, Clock, Metrics, OutboxEvent, StoreError,
     StoredAbsence, Subscription, SubscriptionStore,
@@ -239,6 +239,9 @@ impl IngestService {
                 let target = Target::Put(absence);
                 if let Some(answer) = current.as_ref().and_then(|s| decide(s, &target)) {
                     self.count(&answer);
+                    if let Err(err) = &answer {
+                        log_failure(err);
+                    }
                     results[*index] = Some(answer);
                     continue;
                 }
