@@ -107,7 +107,7 @@ const BAD_DESTINATIONS: [(&str, &str); 6] = [
 fn bad_authorizations() -> [(&'static str, String); 4] {
     [
         ("blank", "   ".into()),
-        ("of 4097 bytes", format!("Basic {}", "x".repeat(4091))),
+        ("of 4097 characters", format!("Basic {}", "x".repeat(4091))),
         ("not ASCII", "Basic é".into()),
         ("with a newline", "Basic a\nb".into()),
     ]
@@ -377,6 +377,24 @@ fn owner(absence: &mut proto::Absence) -> &mut proto::Owner {
     absence.owner.as_mut().unwrap()
 }
 
+fn account(absence: &mut proto::Absence) -> &mut proto::LeaveAccount {
+    absence.leave_account.as_mut().unwrap()
+}
+
+/// A definition whose code is one character over the 64 allowed.
+fn long_code() -> Option<proto::Definition> {
+    Some(proto::Definition {
+        id: 11,
+        code: Some("c".repeat(65)),
+    })
+}
+
+/// An otherwise valid destination of `length` characters: the receiver's URL with a query.
+fn destination_of(app: &TestApp, length: usize) -> String {
+    let base = app.receiver.url("/fresh?pad=");
+    format!("{base}{}", "x".repeat(length - base.len()))
+}
+
 /// Every way an absence can be bad, with the field the server names.
 fn absence_rows() -> Vec<Row<proto::Absence, Code>> {
     const BAD: Code = Code::InvalidArgument;
@@ -394,7 +412,28 @@ fn absence_rows() -> Vec<Row<proto::Absence, Code>> {
         "owner.id 0" => "absence.owner.id", |a| owner(a).id = 0;
         "owner.id negative" => "absence.owner.id", |a| owner(a).id = -134;
         "owner.id i64::MIN" => "absence.owner.id", |a| owner(a).id = i64::MIN;
+        "owner.name of 201 characters" => "absence.owner.name", |a| owner(a).name = "x".repeat(201);
+        "owner.name of 201 two-byte characters" => "absence.owner.name",
+            |a| owner(a).name = "é".repeat(201);
+        "owner.email of 255 characters" => "absence.owner.email",
+            |a| owner(a).email = format!("{}@example.com", "x".repeat(243));
+        "owner.employee_number of 65 characters" => "absence.owner.employee_number",
+            |a| owner(a).employee_number = "1".repeat(65);
+        "owner.badge_number of 65 characters" => "absence.owner.badge_number",
+            |a| owner(a).badge_number = Some("1".repeat(65));
         "leave_account missing" => "absence.leave_account", |a| a.leave_account = None;
+        "leave_account.name of 201 characters" => "absence.leave_account.name",
+            |a| account(a).name = "x".repeat(201);
+        "leave_account.category_name of 201 characters" => "absence.leave_account.category_name",
+            |a| account(a).category_name = "x".repeat(201);
+        "requested_absence_definition.code of 65 characters" =>
+            "absence.requested_absence_definition.code",
+            |a| a.requested_absence_definition = long_code();
+        "resulting_absence_definition.code of 65 characters" =>
+            "absence.resulting_absence_definition.code",
+            |a| a.resulting_absence_definition = long_code();
+        "shift_definition.code of 65 characters" => "absence.shift_definition.code",
+            |a| a.shift_definition = long_code();
         "period missing" => "absence.period", |a| a.period = None;
         "half_days end date before the start date" => "absence.half_days.end_date",
             |a| half_days(a).end_date = "2024-03-01".into();
@@ -510,6 +549,29 @@ fn absence_rows() -> Vec<Row<proto::Absence, Code>> {
         |a: &mut A| owner(a).name = "x".repeat(OVER_GRPC_LIMIT),
     ));
     rows
+}
+
+/// A new absence whose every limited text is at its limit, in two-byte characters where they are
+/// free text: accepted, as limits count characters.
+fn at_every_limit() -> proto::Absence {
+    let mut a = monday_to_tuesday("é".repeat(128).as_str(), 1, AbsenceStatus::Approved);
+    let code = Some(proto::Definition {
+        id: 11,
+        code: Some("é".repeat(64)),
+    });
+    *owner(&mut a) = proto::Owner {
+        id: 135,
+        name: "é".repeat(200),
+        email: format!("{}@example.com", "x".repeat(242)),
+        employee_number: "é".repeat(64),
+        badge_number: Some("é".repeat(64)),
+    };
+    account(&mut a).name = "é".repeat(200);
+    account(&mut a).category_name = "é".repeat(200);
+    a.requested_absence_definition.clone_from(&code);
+    a.resulting_absence_definition.clone_from(&code);
+    a.shift_definition = code;
+    a
 }
 
 /// Lifts absence rows to spoil the absence inside a request.
@@ -657,6 +719,11 @@ async fn every_invalid_absence_request_field_is_refused_by_name() {
     })
     .await;
     assert_eq!(accepted.code, Code::Ok, "{accepted:?}");
+    let accepted = put(Put {
+        absence: Some(at_every_limit()),
+    })
+    .await;
+    assert_eq!(accepted.code, Code::Ok, "{accepted:?}");
     assert_eq!(get(valid).await.code, Code::Ok);
 }
 
@@ -737,6 +804,11 @@ async fn every_invalid_subscription_request_field_is_refused_by_name() {
         &BAD_VALID_UNTIL,
         |r: &mut Create, v: &str| r.valid_until = v.into(),
     ));
+    let too_long = destination_of(app, 2049);
+    rows.extend(rows![Create, BAD;
+        "destination_url of 2049 characters" => "destination_url",
+            |r| r.destination_url.clone_from(&too_long);
+    ]);
     rows.push(row(
         "a message over the 4 MiB limit",
         Code::ResourceExhausted,
@@ -880,6 +952,11 @@ async fn every_invalid_subscription_request_field_is_refused_by_name() {
         &BAD_VALID_UNTIL,
         |r: &mut Update, v: &str| masked(r, "valid_until").valid_until = v.into(),
     ));
+    let too_long = destination_of(app, 2049);
+    rows.extend(rows![Update, BAD;
+        "subscription.destination_url of 2049 characters" => "subscription.destination_url",
+            |r| masked(r, "destination_url").destination_url.clone_from(&too_long);
+    ]);
     rows.push(row(
         "a message over the 4 MiB limit",
         Code::ResourceExhausted,
@@ -907,11 +984,11 @@ async fn every_invalid_subscription_request_field_is_refused_by_name() {
     failures.extend(run(app, "UpdateSubscription", &valid, rows, update).await);
 
     assert_no_failures(&failures);
-    // The valid requests are accepted.
+    // The valid requests are accepted, a destination of exactly 2048 characters too.
     assert_eq!(get(seed.subscription_id.clone()).await.code, Code::Ok);
     assert_eq!(update(valid).await.code, Code::Ok);
     let created = create(Create {
-        destination_url: app.receiver.url("/fresh"),
+        destination_url: destination_of(app, 2048),
         collection: proto::Collection::Leaves.into(),
         authorization: Some("Basic YWxhZGRpbjpvcGVuc2VzYW1l".into()),
         event_filter: EventFilter::ValidatedOnly.into(),
@@ -1034,6 +1111,22 @@ async fn every_invalid_delivery_request_field_is_refused_by_name() {
         async move { grpc(client.mark_processed(request).await) }
     };
     failures.extend(run(app, "MarkProcessed", valid, not_delivery_ids(), mark).await);
+    type Mark = proto::MarkProcessedRequest;
+    let rows = rows![Mark, BAD;
+        "note of 1001 characters" => "note", |r| r.note = "x".repeat(1001);
+        "note of 1001 two-byte characters" => "note", |r| r.note = "é".repeat(1001);
+    ];
+    let mark_noted = |request: Mark| {
+        let mut client = deliveries.clone();
+        let request = app.clients.request(request);
+        async move { grpc(client.mark_processed(request).await) }
+    };
+    // A note of exactly 1000 characters, on a delivery that exists.
+    let noted = Mark {
+        id: seed.delivery_id,
+        note: "é".repeat(1000),
+    };
+    failures.extend(run(app, "MarkProcessed", &noted, rows, mark_noted).await);
 
     // An empty subscription_id is every subscription.
     let subscription_rows = || {
@@ -1086,6 +1179,9 @@ async fn every_invalid_delivery_request_field_is_refused_by_name() {
         resync_failed(seed.subscription_id.clone()).await.code,
         Code::Ok
     );
+    // Only failed deliveries can be marked processed, and the seeded ones succeeded: the valid
+    // request gets past every field check to NOT_FOUND.
+    assert_eq!(mark_noted(noted).await.code, Code::NotFound);
 }
 
 // -------------------------------------------------------------------------------------------------
@@ -1225,6 +1321,11 @@ async fn every_invalid_rest_webhook_request_is_refused_by_name() {
         &BAD_DESTINATIONS,
         |r: &mut Http, v: &str| r.set("destinationUrl", Some(json!(v))),
     ));
+    let too_long = destination_of(app, 2049);
+    rows.extend(rows![Http, BAD;
+        "destinationUrl of 2049 characters" => "destinationUrl",
+            |r| r.set("destinationUrl", Some(json!(too_long)));
+    ]);
     // Bodies that are no JSON object name no field.
     for (what, code, body) in [
         ("body not JSON", BAD, b"{not json".to_vec()),
@@ -1317,6 +1418,10 @@ async fn every_invalid_rest_webhook_request_is_refused_by_name() {
     assert_eq!(listed.code, StatusCode::OK, "{listed:?}");
     let created = call(valid_post(app)).await;
     assert_eq!(created.code, StatusCode::CREATED, "{created:?}");
+    let mut at_limit = valid_post(app);
+    at_limit.set("destinationUrl", Some(json!(destination_of(app, 2048))));
+    let created = call(at_limit).await;
+    assert_eq!(created.code, StatusCode::CREATED, "{created:?}");
 }
 
 /// A new webhook of the receiver.
@@ -1384,6 +1489,10 @@ async fn every_invalid_rest_absences_query_is_refused_by_name() {
         "filter given twice" => "filter",
             |r| r.query.push(("filter".into(), "date ge '2024-03-02'".into()));
         "pageSize given twice" => "pageSize", |r| r.query.push(("pageSize".into(), "3".into()));
+        "pageToken given twice" => "pageToken", |r| {
+            r.param("pageToken", "1-20240304-AM");
+            r.query.push(("pageToken".into(), "1-20240304-PM".into()));
+        };
     ]);
     let valid = Http::get(
         ABSENCES,

@@ -11,6 +11,7 @@ mod browser;
 mod console;
 mod delivery;
 mod disk_full;
+mod faults;
 mod ingest;
 mod isolation;
 mod lifecycle;

@@ -7,11 +7,11 @@
 //! carries on once the lock is gone.
 
 use crate::app::{TestApp, spawn_app_with};
-use absync_adapter_grpc::proto::{self, AbsenceStatus, EventFilter};
+use crate::faults::{interrupt_the_waiting_ingest, lock_writes, put_in_background};
+use absync_adapter_grpc::proto::{AbsenceStatus, EventFilter};
 use absync_e2e::database::StoreKind;
 use absync_e2e::fixtures::monday_to_tuesday;
-use sqlx::pool::PoolConnection;
-use sqlx::{Any, Executor};
+use sqlx::Executor;
 use std::time::Duration;
 use tonic::Code;
 
@@ -30,65 +30,6 @@ async fn counts(app: &TestApp) -> Vec<i64> {
         all.push(app.count(table).await);
     }
     all
-}
-
-/// Starts a put of hr-2 in the background.
-fn put_in_background(
-    app: &TestApp,
-) -> tokio::task::JoinHandle<Result<proto::ChangeResponse, tonic::Status>> {
-    let mut clients = app.clients.clone();
-    tokio::spawn(async move {
-        let request = clients.request(proto::PutAbsenceRequest {
-            absence: Some(monday_to_tuesday("hr-2", 1, AbsenceStatus::Approved)),
-        });
-        clients
-            .ingest
-            .put_absence(request)
-            .await
-            .map(tonic::Response::into_inner)
-    })
-}
-
-/// Takes a lock that makes every write of absync's ingest wait.
-async fn lock_writes(app: &TestApp) -> PoolConnection<Any> {
-    let mut locker = app.pool.acquire().await.unwrap();
-    match app.store() {
-        StoreKind::Postgres => {
-            locker.execute("BEGIN").await.unwrap();
-            locker
-                .execute("LOCK TABLE leave_events IN EXCLUSIVE MODE")
-                .await
-                .unwrap();
-        }
-        StoreKind::Sqlite => {
-            locker.execute("BEGIN EXCLUSIVE").await.unwrap();
-        }
-    }
-    locker
-}
-
-/// On PostgreSQL: waits until a backend of absync waits on the lock, then applies `action`
-/// (`pg_cancel_backend` or `pg_terminate_backend`) to it.
-async fn interrupt_the_waiting_ingest(app: &TestApp, action: &str) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let (n,): (i64,) = sqlx::query_as(&format!(
-            "SELECT count(*) FROM (SELECT {action}(pid) FROM pg_stat_activity
-             WHERE datname = current_database() AND wait_event_type = 'Lock'
-               AND query LIKE '%leave_events%') AS interrupted"
-        ))
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
-        if n > 0 {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the ingest never waited on the lock"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 #[tokio::test]

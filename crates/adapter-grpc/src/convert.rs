@@ -7,9 +7,9 @@ use absync_application::ports::{StoredAbsence, Subscription};
 use absync_domain::absence::AbsenceParts;
 use absync_domain::period::check_date;
 use absync_domain::{
-    Absence, AbsenceId, AbsenceStatus, Definition, DeliveryId, Half, HalfDay, HalfDayRange,
-    HourSlot, LeaveAccount, LeaveEvent, LeaveState, LocalTimestamp, Owner, Period, PeriodError,
-    Revision, SubscriptionId, SubscriptionStatus, WorkingCalendar,
+    Absence, AbsenceError, AbsenceId, AbsenceStatus, Definition, DeliveryId, Half, HalfDay,
+    HalfDayRange, HourSlot, LeaveAccount, LeaveEvent, LeaveState, LocalTimestamp, Owner, Period,
+    PeriodError, Revision, SubscriptionId, SubscriptionStatus, WorkingCalendar,
 };
 use chrono::{NaiveDate, Weekday};
 use std::collections::BTreeSet;
@@ -121,11 +121,27 @@ fn timestamp(v: &mut Violations, field: &str, text: &str) -> Option<LocalTimesta
     v.check(field, LocalTimestamp::parse(text))
 }
 
-fn definition(d: Option<proto::Definition>) -> Option<Definition> {
-    d.map(|d| Definition {
-        id: d.id,
-        code: d.code,
-    })
+/// Records each of a part's errors on its field under `path` (`absence.owner` + `name`).
+fn part<T>(v: &mut Violations, path: &str, result: Result<T, Vec<AbsenceError>>) -> Option<T> {
+    result
+        .map_err(|errors| {
+            for e in errors {
+                v.add(format!("{path}.{}", e.field()), e.to_string());
+            }
+        })
+        .ok()
+}
+
+/// An optional definition: `Some(None)` when absent, `None` when invalid.
+fn definition(
+    v: &mut Violations,
+    path: &str,
+    d: Option<proto::Definition>,
+) -> Option<Option<Definition>> {
+    match d {
+        None => Some(None),
+        Some(d) => part(v, path, Definition::new(d.id, d.code).map_err(|e| vec![e])).map(Some),
+    }
 }
 
 fn period(v: &mut Violations, period: Option<proto::absence::Period>) -> Option<Period> {
@@ -246,8 +262,9 @@ pub(crate) fn absence_from_proto(
             v.add("absence.owner", "required");
             None
         }
-        Some(o) => v.check(
-            "absence.owner.id",
+        Some(o) => part(
+            &mut v,
+            "absence.owner",
             Owner::new(o.id, o.name, o.email, o.employee_number, o.badge_number),
         ),
     };
@@ -256,13 +273,23 @@ pub(crate) fn absence_from_proto(
             v.add("absence.leave_account", "required");
             None
         }
-        Some(l) => Some(LeaveAccount {
-            id: l.id,
-            name: l.name,
-            category_id: l.category_id,
-            category_name: l.category_name,
-        }),
+        Some(l) => part(
+            &mut v,
+            "absence.leave_account",
+            LeaveAccount::new(l.id, l.name, l.category_id, l.category_name),
+        ),
     };
+    let requested_definition = definition(
+        &mut v,
+        "absence.requested_absence_definition",
+        a.requested_absence_definition,
+    );
+    let resulting_definition = definition(
+        &mut v,
+        "absence.resulting_absence_definition",
+        a.resulting_absence_definition,
+    );
+    let shift_definition = definition(&mut v, "absence.shift_definition", a.shift_definition);
     let period = period(&mut v, a.period);
     let status = status(&mut v, a.status);
     let created_at = timestamp(&mut v, "absence.created_at", &a.created_at);
@@ -275,9 +302,9 @@ pub(crate) fn absence_from_proto(
             revision: revision?,
             owner: owner?,
             leave_account: leave_account?,
-            requested_definition: definition(a.requested_absence_definition),
-            resulting_definition: definition(a.resulting_absence_definition),
-            shift_definition: definition(a.shift_definition),
+            requested_definition: requested_definition?,
+            resulting_definition: resulting_definition?,
+            shift_definition: shift_definition?,
             period: period?,
             status: status?,
             created_at,

@@ -7,6 +7,7 @@ use crate::proto::deliveries_server::Deliveries;
 use crate::status::{invalid_argument, to_status};
 use absync_application::TrackingService;
 use absync_application::ports::{DeliveryFilter, DeliveryStatus, DeliverySummary};
+use absync_domain::limits::{self, check_length};
 use absync_domain::{DeliveryId, LeaveEvent, LeaveKey, Scope, SubscriptionId};
 use chrono::{DateTime, Utc};
 use std::collections::HashSet;
@@ -133,6 +134,16 @@ fn id_field(id: i64) -> Result<DeliveryId, Status> {
         .map_err(|violations| invalid_argument(&violations))
 }
 
+/// MarkProcessed's delivery `id` and its optional `note` (empty for none).
+fn mark_request(body: proto::MarkProcessedRequest) -> Result<(DeliveryId, Option<String>), Status> {
+    let mut v = Violations::default();
+    let id = delivery_id(&mut v, "id", body.id);
+    let note = v.check("note", check_length(&body.note, limits::NOTE));
+    let request = id.zip(note).map(|(id, ())| (id, non_empty(body.note)));
+    v.into_result(request)
+        .map_err(|violations| invalid_argument(&violations))
+}
+
 /// A request's optional `subscription_id` filter.
 fn subscription_field(text: &str) -> Result<Option<SubscriptionId>, Status> {
     let mut v = Violations::default();
@@ -244,10 +255,10 @@ impl Deliveries for DeliveriesApi {
         request: Request<proto::MarkProcessedRequest>,
     ) -> Result<Response<proto::Delivery>, Status> {
         let tenant = self.auth.tenant(&request, Scope::DeliveriesWrite).await?;
-        let body = request.into_inner();
+        let (id, note) = mark_request(request.into_inner())?;
         let done = self
             .tracking
-            .mark_processed(&tenant, id_field(body.id)?, non_empty(body.note))
+            .mark_processed(&tenant, id, note)
             .await
             .map_err(to_status)?;
         Ok(Response::new(delivery_to_proto(&done)))

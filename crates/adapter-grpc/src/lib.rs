@@ -12,6 +12,7 @@ mod auth;
 mod convert;
 mod deliveries;
 mod ingest;
+mod oversized;
 mod server;
 mod status;
 mod subscriptions;

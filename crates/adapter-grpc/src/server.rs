@@ -3,6 +3,7 @@
 use crate::auth::Authenticator;
 use crate::deliveries::DeliveriesApi;
 use crate::ingest::IngestApi;
+use crate::oversized::{MAX_MESSAGE, OversizedIsResourceExhausted};
 use crate::proto;
 use crate::proto::absence_ingest_server::AbsenceIngestServer;
 use crate::proto::deliveries_server::DeliveriesServer;
@@ -12,10 +13,6 @@ use absync_application::{IngestService, SubscriptionService, TokenService, Track
 use std::future::Future;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
-use tonic::body::Body;
-use tonic::codegen::{BoxFuture, Context, Poll, Service, http};
-use tonic::server::NamedService;
-use tonic::{Code, Status};
 
 /// The use cases the gRPC services call.
 #[derive(Debug, Clone)]
@@ -66,66 +63,28 @@ pub async fn serve(
     tonic::transport::Server::builder()
         .add_service(health_service)
         .add_service(reflection)
-        .add_service(OversizedIsResourceExhausted(AbsenceIngestServer::new(
-            IngestApi {
+        .add_service(OversizedIsResourceExhausted(
+            AbsenceIngestServer::new(IngestApi {
                 auth: auth.clone(),
                 ingest: api.ingest,
-            },
-        )))
-        .add_service(OversizedIsResourceExhausted(SubscriptionsServer::new(
-            SubscriptionsApi {
+            })
+            .max_decoding_message_size(MAX_MESSAGE),
+        ))
+        .add_service(OversizedIsResourceExhausted(
+            SubscriptionsServer::new(SubscriptionsApi {
                 auth: auth.clone(),
                 subscriptions: api.subscriptions,
-            },
-        )))
-        .add_service(OversizedIsResourceExhausted(DeliveriesServer::new(
-            DeliveriesApi {
+            })
+            .max_decoding_message_size(MAX_MESSAGE),
+        ))
+        .add_service(OversizedIsResourceExhausted(
+            DeliveriesServer::new(DeliveriesApi {
                 auth,
                 tracking: api.tracking,
-            },
-        )))
+            })
+            .max_decoding_message_size(MAX_MESSAGE),
+        ))
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
         .await?;
     Ok(())
-}
-
-/// Answers a request message over the size limit (4 MiB) with `RESOURCE_EXHAUSTED`, the code the gRPC
-/// status code document gives it; tonic's decoder says `OUT_OF_RANGE`. Nothing else is changed.
-#[derive(Debug, Clone)]
-struct OversizedIsResourceExhausted<S>(S);
-
-impl<S: NamedService> NamedService for OversizedIsResourceExhausted<S> {
-    const NAME: &'static str = S::NAME;
-}
-
-impl<S> Service<http::Request<Body>> for OversizedIsResourceExhausted<S>
-where
-    S: Service<http::Request<Body>, Response = http::Response<Body>>,
-    S::Future: Send + 'static,
-{
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = BoxFuture<Self::Response, Self::Error>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.0.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
-        let answer = self.0.call(request);
-        Box::pin(async move {
-            let mut response = answer.await?;
-            // A refused request is answered in the headers alone (trailers-only).
-            if let Some(status) = Status::from_header_map(response.headers())
-                && status.code() == Code::OutOfRange
-                && status.message().contains("message length too large")
-            {
-                let exhausted = Status::resource_exhausted(status.message());
-                if exhausted.add_header(response.headers_mut()).is_err() {
-                    tracing::warn!("cannot rewrite the status of an oversized request");
-                }
-            }
-            Ok(response)
-        })
-    }
 }

@@ -1,4 +1,6 @@
-//! The one mapping from application errors to gRPC statuses. Internal detail is logged, never returned.
+//! The one mapping from application errors to gRPC statuses. Internal detail is never returned; the
+//! use case that failed has logged it, at the level its cause calls for
+//! ([`absync_application::failure`]), so nothing is logged here.
 
 use absync_application::ApplicationError;
 use tonic::{Code, Status};
@@ -28,23 +30,14 @@ pub(crate) fn to_status(err: ApplicationError) -> Status {
         ApplicationError::Contended => Status::aborted(err.to_string()),
         ApplicationError::Unauthenticated => Status::unauthenticated(err.to_string()),
         ApplicationError::PermissionDenied(_) => Status::permission_denied(err.to_string()),
-        ApplicationError::Unavailable(source) => {
-            tracing::warn!(error = %source, cause = ?std::error::Error::source(source), "store unavailable");
-            Status::unavailable(
-                "the store is unavailable; nothing was written, the call is safe to retry",
-            )
-        }
-        ApplicationError::GuardUnavailable(why) => {
-            tracing::warn!(reason = %why, "destination cannot be checked now");
-            Status::unavailable(
-                "destination_url: cannot be checked now (its host name does not resolve at the moment); \
-                 nothing was written, the call is safe to retry",
-            )
-        }
-        ApplicationError::Unexpected(source) => {
-            tracing::error!(error = %source, cause = ?std::error::Error::source(source), "unexpected error");
-            Status::internal("internal error")
-        }
+        ApplicationError::Unavailable(_) => Status::unavailable(
+            "the store is unavailable; nothing was written, the call is safe to retry",
+        ),
+        ApplicationError::GuardUnavailable(_) => Status::unavailable(
+            "destination_url: cannot be checked now (its host name does not resolve at the moment); \
+             nothing was written, the call is safe to retry",
+        ),
+        ApplicationError::Unexpected(_) => Status::internal("internal error"),
     }
 }
 

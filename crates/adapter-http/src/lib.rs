@@ -14,6 +14,7 @@ mod console;
 mod metrics;
 mod problem;
 mod protime;
+mod query;
 mod router;
 
 pub use metrics::PrometheusMetrics;

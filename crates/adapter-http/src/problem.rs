@@ -47,12 +47,19 @@ impl Problem {
         problem
     }
 
+    /// The fields the problem names.
+    #[cfg(test)]
+    pub(crate) fn fields(&self) -> Vec<&str> {
+        self.errors.iter().map(|e| e.field.as_str()).collect()
+    }
+
     /// 401 with the reason.
     pub(crate) fn unauthorized(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, detail)
     }
 
     /// Maps a use-case error; `field_name` renames the application's field names to the API's.
+    /// Internal detail is never returned; the use case that failed has logged it.
     pub(crate) fn from_application(err: &ApplicationError, field_name: fn(&str) -> &str) -> Self {
         match err {
             ApplicationError::InvalidInput(violations) => {
@@ -83,26 +90,19 @@ impl Problem {
             ApplicationError::Unauthenticated | ApplicationError::PermissionDenied(_) => {
                 Self::unauthorized(err.to_string())
             }
-            ApplicationError::Unavailable(source) => {
-                tracing::warn!(error = %source, "store unavailable");
-                Self::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "the store is unavailable; nothing was written, the call is safe to retry",
-                )
-            }
-            ApplicationError::GuardUnavailable(why) => {
-                tracing::warn!(reason = %why, "destination cannot be checked now");
-                Self::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    format!(
-                        "{}: cannot be checked now (its host name does not resolve at the moment); \
-                         nothing was written, the call is safe to retry",
-                        field_name("destination_url")
-                    ),
-                )
-            }
-            ApplicationError::Unexpected(source) => {
-                tracing::error!(error = %source, cause = ?std::error::Error::source(source), "unexpected error");
+            ApplicationError::Unavailable(_) => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the store is unavailable; nothing was written, the call is safe to retry",
+            ),
+            ApplicationError::GuardUnavailable(_) => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!(
+                    "{}: cannot be checked now (its host name does not resolve at the moment); \
+                     nothing was written, the call is safe to retry",
+                    field_name("destination_url")
+                ),
+            ),
+            ApplicationError::Unexpected(_) => {
                 Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
             }
         }

@@ -3,6 +3,7 @@
 
 use crate::auth::tenant;
 use crate::problem::Problem;
+use crate::query::Params;
 use crate::router::HttpApi;
 use absync_application::ports::Subscription;
 use absync_application::{CreateSubscription, SubscriptionService};
@@ -13,12 +14,11 @@ use absync_domain::{
 };
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
-use serde::Deserialize;
 use serde_json::{Value, json};
 
 /// Where the webhook collection lives.
@@ -142,25 +142,6 @@ pub(crate) async fn create_webhook(
     Ok(response)
 }
 
-/// A query string that does not fit its struct: every parameter is an optional string, so the only
-/// misfit is a parameter given twice, which serde names as ``duplicate field `filter` ``.
-fn query_problem(rejection: QueryRejection) -> Problem {
-    let text = rejection.body_text();
-    match text.split_once("duplicate field `") {
-        Some((_, rest)) => {
-            let field = rest.split('`').next().unwrap_or_default();
-            Problem::field(field, "may be given only once")
-        }
-        None => Problem::new(rejection.status(), text),
-    }
-}
-
-/// Query of `GET …/webhooks`.
-#[derive(Debug, Deserialize)]
-pub(crate) struct WebhookQuery {
-    filter: Option<String>,
-}
-
 /// Parses `status eq 'Disabled'` (the one filter the list supports).
 fn status_filter(filter: &str) -> Result<SubscriptionStatus, Problem> {
     let words: Vec<&str> = filter.split_whitespace().collect();
@@ -185,11 +166,11 @@ fn status_filter(filter: &str) -> Result<SubscriptionStatus, Problem> {
 pub(crate) async fn list_webhooks(
     State(api): State<HttpApi>,
     headers: HeaderMap,
-    query: Result<Query<WebhookQuery>, QueryRejection>,
+    RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, Problem> {
     let tenant = tenant(&api.tokens, &headers, Scope::WebhooksRead).await?;
-    let Query(query) = query.map_err(query_problem)?;
-    let wanted = query.filter.as_deref().map(status_filter).transpose()?;
+    let query = Params::parse(query.as_deref(), &["filter"])?;
+    let wanted = query.get("filter").map(status_filter).transpose()?;
     let listed = api
         .subscriptions
         .list(&tenant)
@@ -230,15 +211,6 @@ pub(crate) async fn delete_webhook(
         .await
         .map_err(|e| Problem::from_application(&e, rest_field))?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// Query of `GET …/absences`.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct AbsenceQuery {
-    filter: Option<String>,
-    page_size: Option<String>,
-    page_token: Option<String>,
 }
 
 const DEFAULT_PAGE_SIZE: u32 = 100;
@@ -282,12 +254,12 @@ fn query_escape(text: &str) -> String {
 pub(crate) async fn list_absences(
     State(api): State<HttpApi>,
     headers: HeaderMap,
-    query: Result<Query<AbsenceQuery>, QueryRejection>,
+    RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, Problem> {
     let tenant = tenant(&api.tokens, &headers, Scope::AbsencesRead).await?;
-    let Query(query) = query.map_err(query_problem)?;
-    let from = query.filter.as_deref().map(date_filter).transpose()?;
-    let page_size = match query.page_size.as_deref() {
+    let query = Params::parse(query.as_deref(), &["filter", "pageSize", "pageToken"])?;
+    let from = query.get("filter").map(date_filter).transpose()?;
+    let page_size = match query.get("pageSize") {
         None => DEFAULT_PAGE_SIZE,
         Some(text) => text
             .parse::<u32>()
@@ -296,8 +268,7 @@ pub(crate) async fn list_absences(
             .ok_or_else(|| Problem::field("pageSize", format!("must be 1..={MAX_PAGE_SIZE}")))?,
     };
     let after = query
-        .page_token
-        .as_deref()
+        .get("pageToken")
         .map(|t| {
             LeaveKey::parse(t)
                 .map_err(|_| Problem::field("pageToken", "is not a token this API gave"))
@@ -328,7 +299,7 @@ pub(crate) async fn list_absences(
             "{ABSENCES}?pageSize={page_size}&pageToken={}",
             last.leave.key
         );
-        if let Some(filter) = &query.filter {
+        if let Some(filter) = query.get("filter") {
             next.push_str("&filter=");
             next.push_str(&query_escape(filter));
         }

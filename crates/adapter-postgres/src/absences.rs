@@ -3,6 +3,7 @@
 use crate::batch::ReadMany;
 use crate::error::{decode_error, store_error};
 use crate::store::PgStore;
+use absync_application::logged;
 use absync_application::ports::{
     AbsenceStore, AbsenceWrite, AppliedEvent, CurrentLeave, StoreError, StoredAbsence,
 };
@@ -89,13 +90,17 @@ impl AbsenceStore for PgStore {
             .await
     }
 
-    #[tracing::instrument(name = "pg.write_absence", skip_all, err,
+    // A conflict is a race the use case retries, not a fault: logged by its severity, not at ERROR.
+    #[tracing::instrument(name = "pg.write_absence", skip_all,
         fields(tenant = %change.tenant, absence_id = %change.absence_id, events = change.events.len()))]
     async fn write(&self, change: AbsenceWrite) -> Result<Vec<AppliedEvent>, StoreError> {
-        self.write_many(vec![change])
-            .await
-            .pop()
-            .unwrap_or_else(|| Err(StoreError::Unexpected("a change was not written".into())))
+        logged(async {
+            self.write_many(vec![change])
+                .await
+                .pop()
+                .unwrap_or_else(|| Err(StoreError::Unexpected("a change was not written".into())))
+        })
+        .await
     }
 
     #[tracing::instrument(name = "pg.write_absences", skip_all, fields(changes = changes.len()))]

@@ -3,6 +3,7 @@
 use crate::error::{decode_error, sqlite_error, store_error};
 use crate::store::{SqliteStore, micros, now};
 use crate::writer::Work;
+use absync_application::logged;
 use absync_application::ports::{
     AbsenceStore, AbsenceWrite, AppliedEvent, CurrentLeave, StoreError, StoredAbsence,
 };
@@ -268,15 +269,19 @@ impl AbsenceStore for SqliteStore {
             .await
     }
 
-    #[tracing::instrument(name = "sqlite.write_absence", skip_all, err,
+    // A conflict is a race the use case retries, not a fault: logged by its severity, not at ERROR.
+    #[tracing::instrument(name = "sqlite.write_absence", skip_all,
         fields(tenant = %change.tenant, absence_id = %change.absence_id, events = change.events.len()))]
     async fn write(&self, change: AbsenceWrite) -> Result<Vec<AppliedEvent>, StoreError> {
-        let change = Arc::new(Prepared::new(change)?);
-        let applied = self.writer.run(apply_work(change)).await?;
-        if applied.1 {
-            self.signal_work();
-        }
-        Ok(applied.0)
+        logged(async {
+            let change = Arc::new(Prepared::new(change)?);
+            let applied = self.writer.run(apply_work(change)).await?;
+            if applied.1 {
+                self.signal_work();
+            }
+            Ok(applied.0)
+        })
+        .await
     }
 
     #[tracing::instrument(name = "sqlite.write_absences", skip_all, fields(changes = changes.len()))]

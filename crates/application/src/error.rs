@@ -1,5 +1,6 @@
 //! The errors use cases report. Adapters map each variant to their protocol (gRPC status, HTTP status).
 
+use crate::failure::{Failure, Severity};
 use crate::ports::StoreError;
 use absync_domain::{Revision, Scope};
 
@@ -79,11 +80,88 @@ impl ApplicationError {
     }
 }
 
+impl Failure for ApplicationError {
+    fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidInput(_) => "invalid_input",
+            Self::NotFound(_) => "not_found",
+            Self::RevisionConflict { .. } => "revision_conflict",
+            Self::Precondition(_) => "precondition",
+            Self::Contended => "contended",
+            Self::Unauthenticated => "unauthenticated",
+            Self::PermissionDenied(_) => "permission_denied",
+            Self::Unavailable(_) => "unavailable",
+            Self::GuardUnavailable(_) => "destination_unchecked",
+            Self::Unexpected(_) => "unexpected",
+        }
+    }
+
+    /// The caller's mistakes are [`Severity::Expected`]; refused credentials, contention and a
+    /// resolver that cannot answer now (outside absync, and the caller retries) [`Severity::Notable`];
+    /// an unavailable or failing store a [`Severity::Fault`].
+    fn severity(&self) -> Severity {
+        match self {
+            Self::InvalidInput(_)
+            | Self::NotFound(_)
+            | Self::RevisionConflict { .. }
+            | Self::Precondition(_) => Severity::Expected,
+            Self::Unauthenticated
+            | Self::PermissionDenied(_)
+            | Self::Contended
+            | Self::GuardUnavailable(_) => Severity::Notable,
+            Self::Unavailable(_) | Self::Unexpected(_) => Severity::Fault,
+        }
+    }
+}
+
 impl From<StoreError> for ApplicationError {
     fn from(err: StoreError) -> Self {
         match err {
             StoreError::Unavailable(_) => Self::Unavailable(err),
             StoreError::Conflict | StoreError::Unexpected(_) => Self::Unexpected(err),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_faults_of_absync_or_its_store_are_faults() {
+        let store_down = || StoreError::Unavailable("connection refused".into());
+        let cases = [
+            (
+                ApplicationError::invalid("absence.owner.id", "must be > 0"),
+                Severity::Expected,
+            ),
+            (ApplicationError::NotFound("absence"), Severity::Expected),
+            (
+                ApplicationError::RevisionConflict {
+                    stored: 2,
+                    incoming: 2,
+                },
+                Severity::Expected,
+            ),
+            (
+                ApplicationError::Precondition("superseded"),
+                Severity::Expected,
+            ),
+            (ApplicationError::Unauthenticated, Severity::Notable),
+            (
+                ApplicationError::PermissionDenied(Scope::AbsencesWrite),
+                Severity::Notable,
+            ),
+            (ApplicationError::Contended, Severity::Notable),
+            (ApplicationError::from(store_down()), Severity::Fault),
+            (
+                ApplicationError::from(StoreError::Unexpected("disk I/O error".into())),
+                Severity::Fault,
+            ),
+        ];
+        for (err, severity) in cases {
+            assert_eq!(err.severity(), severity, "{err:?}");
+        }
+        assert_eq!(ApplicationError::from(store_down()).code(), "unavailable");
     }
 }

@@ -4,6 +4,7 @@
 //! events, and written with one delivery per event and interested subscription — in one store write.
 
 use crate::error::ApplicationError;
+use crate::failure::{log_failure, logged};
 use crate::ports::{
     AbsenceStore, AbsenceWrite, AppliedEvent, Clock, Metrics, OutboxEvent, StoreError,
     StoredAbsence, Subscription, SubscriptionStore,
@@ -114,16 +115,14 @@ impl IngestService {
     /// [`ApplicationError::RevisionConflict`] when the same revision arrives with other content;
     /// [`ApplicationError::Contended`] when concurrent writers keep winning; store errors otherwise.
     /// Nothing is written on error.
-    #[tracing::instrument(name = "put_absence", skip_all, err,
+    #[tracing::instrument(name = "put_absence", skip_all,
         fields(tenant = %tenant, absence_id = %absence.id(), revision = absence.revision().get(), outcome, events))]
     pub async fn put_absence(
         &self,
         tenant: &TenantId,
         absence: &Absence,
     ) -> Result<ChangeResult, ApplicationError> {
-        let result = self
-            .change(tenant, absence.id(), Target::Put(absence))
-            .await;
+        let result = logged(self.change(tenant, absence.id(), Target::Put(absence))).await;
         self.count(&result);
         let result = result?;
         record_on_span(&result);
@@ -240,6 +239,9 @@ impl IngestService {
                 let target = Target::Put(absence);
                 if let Some(answer) = current.as_ref().and_then(|s| decide(s, &target)) {
                     self.count(&answer);
+                    if let Err(err) = &answer {
+                        log_failure(err);
+                    }
                     results[*index] = Some(answer);
                     continue;
                 }
@@ -277,7 +279,7 @@ impl IngestService {
     ///
     /// # Errors
     /// [`ApplicationError::NotFound`] for an unknown absence; otherwise as [`IngestService::put_absence`].
-    #[tracing::instrument(name = "delete_absence", skip_all, err,
+    #[tracing::instrument(name = "delete_absence", skip_all,
         fields(tenant = %tenant, absence_id = %id, revision = revision.get(), outcome, events))]
     pub async fn delete_absence(
         &self,
@@ -285,7 +287,7 @@ impl IngestService {
         id: &AbsenceId,
         revision: Revision,
     ) -> Result<ChangeResult, ApplicationError> {
-        let result = self.change(tenant, id, Target::Delete(revision)).await;
+        let result = logged(self.change(tenant, id, Target::Delete(revision))).await;
         self.count(&result);
         let result = result?;
         record_on_span(&result);
@@ -296,16 +298,19 @@ impl IngestService {
     ///
     /// # Errors
     /// [`ApplicationError::NotFound`] for an absence the tenant does not have; store errors otherwise.
-    #[tracing::instrument(name = "get_absence", skip_all, err, fields(tenant = %tenant, absence_id = %id))]
+    #[tracing::instrument(name = "get_absence", skip_all, fields(tenant = %tenant, absence_id = %id))]
     pub async fn get_absence(
         &self,
         tenant: &TenantId,
         id: &AbsenceId,
     ) -> Result<StoredAbsence, ApplicationError> {
-        self.absences
-            .load(tenant, id)
-            .await?
-            .ok_or(ApplicationError::NotFound("absence"))
+        logged(async {
+            self.absences
+                .load(tenant, id)
+                .await?
+                .ok_or(ApplicationError::NotFound("absence"))
+        })
+        .await
     }
 
     /// The tenant's current leaves, dated `from` or later, after the leave `after`, at most `limit`
@@ -313,7 +318,7 @@ impl IngestService {
     ///
     /// # Errors
     /// Store errors.
-    #[tracing::instrument(name = "list_leaves", skip_all, err, fields(tenant = %tenant, limit))]
+    #[tracing::instrument(name = "list_leaves", skip_all, fields(tenant = %tenant, limit))]
     pub async fn list_leaves(
         &self,
         tenant: &TenantId,
@@ -321,10 +326,13 @@ impl IngestService {
         after: Option<absync_domain::LeaveKey>,
         limit: u32,
     ) -> Result<Vec<crate::ports::CurrentLeave>, ApplicationError> {
-        Ok(self
-            .absences
-            .list_leaves(tenant, from, after, limit)
-            .await?)
+        logged(async {
+            Ok(self
+                .absences
+                .list_leaves(tenant, from, after, limit)
+                .await?)
+        })
+        .await
     }
 
     async fn change(

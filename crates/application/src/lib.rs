@@ -8,6 +8,7 @@
 
 pub mod dispatch;
 pub mod error;
+pub mod failure;
 pub mod ingest;
 pub mod ports;
 pub mod subscriptions;
@@ -16,6 +17,7 @@ pub mod tracking;
 
 pub use dispatch::{DispatchSettings, Dispatcher, Wakeup};
 pub use error::{ApplicationError, FieldViolation};
+pub use failure::{Failure, Severity, log_failure, logged};
 pub use ingest::{ChangeOutcome, ChangeResult, IngestService};
 pub use subscriptions::{CreateSubscription, SubscriptionService, UpdateSubscription};
 pub use tokens::{IssuedToken, Principal, TokenService};

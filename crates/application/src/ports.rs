@@ -63,6 +63,27 @@ pub enum StoreError {
 #[error("{0}")]
 struct SharedFailure(String);
 
+impl crate::failure::Failure for StoreError {
+    fn code(&self) -> &'static str {
+        match self {
+            Self::Conflict => "conflict",
+            Self::Unavailable(_) => "unavailable",
+            Self::Unexpected(_) => "unexpected",
+        }
+    }
+
+    /// A [`StoreError::Conflict`] is a race the use case retries: [`Severity::Expected`]. The rest
+    /// are faults of the store.
+    ///
+    /// [`Severity::Expected`]: crate::failure::Severity::Expected
+    fn severity(&self) -> crate::failure::Severity {
+        match self {
+            Self::Conflict => crate::failure::Severity::Expected,
+            Self::Unavailable(_) | Self::Unexpected(_) => crate::failure::Severity::Fault,
+        }
+    }
+}
+
 impl StoreError {
     /// The same kind of error, with the text of this one and its causes: for each caller whose
     /// request failed as part of one batch or group.

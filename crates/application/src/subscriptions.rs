@@ -1,6 +1,7 @@
 //! Subscriptions: CreateSubscription, ListSubscriptions, DeleteSubscription.
 
 use crate::error::ApplicationError;
+use crate::failure::logged;
 use crate::ports::{
     Clock, DestinationGuard, NewSubscription, Subscription, SubscriptionChanges,
     SubscriptionCursor, SubscriptionStore,
@@ -93,64 +94,68 @@ impl SubscriptionService {
     ///
     /// # Errors
     /// [`ApplicationError::InvalidInput`] naming `destination_url` or `valid_until`; store errors otherwise.
-    #[tracing::instrument(name = "create_subscription", skip_all, err,
+    #[tracing::instrument(name = "create_subscription", skip_all,
         fields(tenant = %tenant, collection = request.collection.as_str(), subscription_id))]
     pub async fn create(
         &self,
         tenant: &TenantId,
         request: CreateSubscription,
     ) -> Result<Subscription, ApplicationError> {
-        let destination = self.checked_destination(&request.destination_url).await?;
-        let now = self.clock.now();
-        if let Some(until) = request.valid_until
-            && until <= now
-        {
-            return Err(ApplicationError::invalid(
-                "valid_until",
-                "must lie in the future",
-            ));
-        }
-        let valid_until = request.valid_until.or(match request.collection {
-            Collection::Leaves => None,
-            Collection::Absences => Some(now + chrono::Duration::days(ABSENCES_VALIDITY_DAYS)),
-        });
-        let created = self
-            .store
-            .create(NewSubscription {
-                tenant: tenant.clone(),
-                collection: request.collection,
-                destination,
-                authorization: request.authorization,
-                event_filter: request.event_filter,
-                valid_until,
-                signing_secret: new_signing_secret(),
-            })
-            .await?;
-        tracing::Span::current().record("subscription_id", tracing::field::display(&created.id));
-        Ok(created)
+        logged(async {
+            let destination = self.checked_destination(&request.destination_url).await?;
+            let now = self.clock.now();
+            if let Some(until) = request.valid_until
+                && until <= now
+            {
+                return Err(ApplicationError::invalid(
+                    "valid_until",
+                    "must lie in the future",
+                ));
+            }
+            let valid_until = request.valid_until.or(match request.collection {
+                Collection::Leaves => None,
+                Collection::Absences => Some(now + chrono::Duration::days(ABSENCES_VALIDITY_DAYS)),
+            });
+            let created = self
+                .store
+                .create(NewSubscription {
+                    tenant: tenant.clone(),
+                    collection: request.collection,
+                    destination,
+                    authorization: request.authorization,
+                    event_filter: request.event_filter,
+                    valid_until,
+                    signing_secret: new_signing_secret(),
+                })
+                .await?;
+            tracing::Span::current()
+                .record("subscription_id", tracing::field::display(&created.id));
+            Ok(created)
+        })
+        .await
     }
 
     /// Lists the tenant's subscriptions.
     ///
     /// # Errors
     /// Store errors.
-    #[tracing::instrument(name = "list_subscriptions", skip_all, err, fields(tenant = %tenant))]
+    #[tracing::instrument(name = "list_subscriptions", skip_all, fields(tenant = %tenant))]
     pub async fn list(&self, tenant: &TenantId) -> Result<Vec<Subscription>, ApplicationError> {
-        Ok(self.store.list(tenant).await?)
+        logged(async { Ok(self.store.list(tenant).await?) }).await
     }
 
     /// A page of the tenant's subscriptions, oldest first.
     ///
     /// # Errors
     /// Store errors.
-    #[tracing::instrument(name = "list_subscriptions_page", skip_all, err, fields(tenant = %tenant, limit))]
+    #[tracing::instrument(name = "list_subscriptions_page", skip_all, fields(tenant = %tenant, limit))]
     pub async fn page(
         &self,
         tenant: &TenantId,
         after: Option<SubscriptionCursor>,
         limit: u32,
     ) -> Result<Vec<Subscription>, ApplicationError> {
-        Ok(self.store.page(tenant, after, limit).await?)
+        logged(async { Ok(self.store.page(tenant, after, limit).await?) }).await
     }
 
     /// Changes a subscription.
@@ -158,36 +163,39 @@ impl SubscriptionService {
     /// # Errors
     /// [`ApplicationError::InvalidInput`] naming `destination_url` or `valid_until`;
     /// [`ApplicationError::NotFound`] when the tenant has no such subscription; store errors otherwise.
-    #[tracing::instrument(name = "update_subscription", skip_all, err, fields(tenant = %tenant, subscription_id = %id))]
+    #[tracing::instrument(name = "update_subscription", skip_all, fields(tenant = %tenant, subscription_id = %id))]
     pub async fn update(
         &self,
         tenant: &TenantId,
         id: &SubscriptionId,
         update: UpdateSubscription,
     ) -> Result<Subscription, ApplicationError> {
-        let destination = match &update.destination_url {
-            Some(url) => Some(self.checked_destination(url).await?),
-            None => None,
-        };
-        if let Some(Some(until)) = update.valid_until
-            && until <= self.clock.now()
-        {
-            return Err(ApplicationError::invalid(
-                "valid_until",
-                "must lie in the future",
-            ));
-        }
-        let changes = SubscriptionChanges {
-            destination,
-            authorization: update.authorization,
-            event_filter: update.event_filter,
-            status: update.status,
-            valid_until: update.valid_until,
-        };
-        self.store
-            .update(tenant, id, changes)
-            .await?
-            .ok_or(ApplicationError::NotFound("subscription"))
+        logged(async {
+            let destination = match &update.destination_url {
+                Some(url) => Some(self.checked_destination(url).await?),
+                None => None,
+            };
+            if let Some(Some(until)) = update.valid_until
+                && until <= self.clock.now()
+            {
+                return Err(ApplicationError::invalid(
+                    "valid_until",
+                    "must lie in the future",
+                ));
+            }
+            let changes = SubscriptionChanges {
+                destination,
+                authorization: update.authorization,
+                event_filter: update.event_filter,
+                status: update.status,
+                valid_until: update.valid_until,
+            };
+            self.store
+                .update(tenant, id, changes)
+                .await?
+                .ok_or(ApplicationError::NotFound("subscription"))
+        })
+        .await
     }
 
     /// Parses a destination and runs it past the SSRF guard.
@@ -209,16 +217,19 @@ impl SubscriptionService {
     ///
     /// # Errors
     /// [`ApplicationError::NotFound`] when the tenant has no such subscription; store errors otherwise.
-    #[tracing::instrument(name = "get_subscription", skip_all, err, fields(tenant = %tenant, subscription_id = %id))]
+    #[tracing::instrument(name = "get_subscription", skip_all, fields(tenant = %tenant, subscription_id = %id))]
     pub async fn get(
         &self,
         tenant: &TenantId,
         id: &SubscriptionId,
     ) -> Result<Subscription, ApplicationError> {
-        self.store
-            .get(tenant, id)
-            .await?
-            .ok_or(ApplicationError::NotFound("subscription"))
+        logged(async {
+            self.store
+                .get(tenant, id)
+                .await?
+                .ok_or(ApplicationError::NotFound("subscription"))
+        })
+        .await
     }
 
     /// Gives a subscription a new signing secret; the previous one keeps signing beside it for
@@ -226,34 +237,40 @@ impl SubscriptionService {
     ///
     /// # Errors
     /// [`ApplicationError::NotFound`] when the tenant has no such subscription; store errors otherwise.
-    #[tracing::instrument(name = "rotate_signing_secret", skip_all, err, fields(tenant = %tenant, subscription_id = %id))]
+    #[tracing::instrument(name = "rotate_signing_secret", skip_all, fields(tenant = %tenant, subscription_id = %id))]
     pub async fn rotate_secret(
         &self,
         tenant: &TenantId,
         id: &SubscriptionId,
     ) -> Result<Subscription, ApplicationError> {
         let until = self.clock.now() + chrono::Duration::hours(PREVIOUS_SECRET_GRACE_HOURS);
-        self.store
-            .rotate_secret(tenant, id, new_signing_secret(), until)
-            .await?
-            .ok_or(ApplicationError::NotFound("subscription"))
+        logged(async {
+            self.store
+                .rotate_secret(tenant, id, new_signing_secret(), until)
+                .await?
+                .ok_or(ApplicationError::NotFound("subscription"))
+        })
+        .await
     }
 
     /// Soft-deletes a subscription.
     ///
     /// # Errors
     /// [`ApplicationError::NotFound`] when the tenant has no such subscription; store errors otherwise.
-    #[tracing::instrument(name = "delete_subscription", skip_all, err, fields(tenant = %tenant, subscription_id = %id))]
+    #[tracing::instrument(name = "delete_subscription", skip_all, fields(tenant = %tenant, subscription_id = %id))]
     pub async fn delete(
         &self,
         tenant: &TenantId,
         id: &SubscriptionId,
     ) -> Result<(), ApplicationError> {
-        if self.store.delete(tenant, id).await? {
-            Ok(())
-        } else {
-            Err(ApplicationError::NotFound("subscription"))
-        }
+        logged(async {
+            if self.store.delete(tenant, id).await? {
+                Ok(())
+            } else {
+                Err(ApplicationError::NotFound("subscription"))
+            }
+        })
+        .await
     }
 }
 

@@ -1,6 +1,7 @@
 //! API tokens: issued once in clear, stored as a SHA-256 hash, resolved to a tenant and scopes.
 
 use crate::error::ApplicationError;
+use crate::failure::{log_failure, logged};
 use crate::ports::{TokenRecord, TokenStore};
 use absync_domain::{Scope, TenantId};
 use base64::Engine;
@@ -39,15 +40,23 @@ pub struct Principal {
 }
 
 impl Principal {
+    /// True when the token carries `scope`: a question, not a refusal (nothing is logged).
+    #[must_use]
+    pub fn has(&self, scope: Scope) -> bool {
+        self.scopes.contains(&scope)
+    }
+
     /// Succeeds when the token carries `scope`.
     ///
     /// # Errors
-    /// [`ApplicationError::PermissionDenied`] otherwise.
+    /// [`ApplicationError::PermissionDenied`] otherwise (and logs it, as every refusal is).
     pub fn require(&self, scope: Scope) -> Result<&TenantId, ApplicationError> {
-        if self.scopes.contains(&scope) {
+        if self.has(scope) {
             Ok(&self.tenant)
         } else {
-            Err(ApplicationError::PermissionDenied(scope))
+            let err = ApplicationError::PermissionDenied(scope);
+            log_failure(&err);
+            Err(err)
         }
     }
 }
@@ -79,79 +88,88 @@ impl TokenService {
     ///
     /// # Errors
     /// [`ApplicationError::InvalidInput`] naming `scope` when none is given; store errors otherwise.
-    #[tracing::instrument(name = "issue_token", skip_all, err, fields(tenant = %tenant))]
+    #[tracing::instrument(name = "issue_token", skip_all, fields(tenant = %tenant))]
     pub async fn issue(
         &self,
         tenant: &TenantId,
         scopes: &[Scope],
         label: Option<String>,
     ) -> Result<IssuedToken, ApplicationError> {
-        if scopes.is_empty() {
-            return Err(ApplicationError::invalid(
-                "scope",
-                "give at least one scope",
-            ));
-        }
-        let mut scopes = scopes.to_vec();
-        scopes.sort_unstable();
-        scopes.dedup();
-        let mut secret = [0_u8; 32];
-        rand::rng().fill_bytes(&mut secret);
-        let token = format!(
-            "{TOKEN_PREFIX}{}",
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret)
-        );
-        let record = self
-            .store
-            .create(tenant, hash(&token), &scopes, label)
-            .await?;
-        Ok(IssuedToken { token, record })
+        logged(async {
+            if scopes.is_empty() {
+                return Err(ApplicationError::invalid(
+                    "scope",
+                    "give at least one scope",
+                ));
+            }
+            let mut scopes = scopes.to_vec();
+            scopes.sort_unstable();
+            scopes.dedup();
+            let mut secret = [0_u8; 32];
+            rand::rng().fill_bytes(&mut secret);
+            let token = format!(
+                "{TOKEN_PREFIX}{}",
+                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret)
+            );
+            let record = self
+                .store
+                .create(tenant, hash(&token), &scopes, label)
+                .await?;
+            Ok(IssuedToken { token, record })
+        })
+        .await
     }
 
     /// Lists tokens (never their text), of one tenant if given.
     ///
     /// # Errors
     /// Store errors.
-    #[tracing::instrument(name = "list_tokens", skip_all, err)]
+    #[tracing::instrument(name = "list_tokens", skip_all)]
     pub async fn list(
         &self,
         tenant: Option<TenantId>,
     ) -> Result<Vec<TokenRecord>, ApplicationError> {
-        Ok(self.store.list_tokens(tenant).await?)
+        logged(async { Ok(self.store.list_tokens(tenant).await?) }).await
     }
 
     /// Revokes a token: every later call with it is unauthenticated.
     ///
     /// # Errors
     /// [`ApplicationError::NotFound`] when no active token has this id; store errors otherwise.
-    #[tracing::instrument(name = "revoke_token", skip_all, err, fields(token_id = %id))]
+    #[tracing::instrument(name = "revoke_token", skip_all, fields(token_id = %id))]
     pub async fn revoke(&self, id: &str) -> Result<(), ApplicationError> {
-        if self.store.revoke_token(id).await? {
-            Ok(())
-        } else {
-            Err(ApplicationError::NotFound("token"))
-        }
+        logged(async {
+            if self.store.revoke_token(id).await? {
+                Ok(())
+            } else {
+                Err(ApplicationError::NotFound("token"))
+            }
+        })
+        .await
     }
 
     /// Resolves a bearer token to its tenant and scopes.
     ///
     /// # Errors
     /// [`ApplicationError::Unauthenticated`] for an empty, unknown or revoked token; store errors otherwise.
-    #[tracing::instrument(name = "authenticate", skip_all, err, fields(tenant))]
+    #[tracing::instrument(name = "authenticate", skip_all, fields(tenant))]
     pub async fn authenticate(&self, token: &str) -> Result<Principal, ApplicationError> {
-        if !token.starts_with(TOKEN_PREFIX) {
-            return Err(ApplicationError::Unauthenticated);
-        }
-        let record = self
-            .store
-            .find_active(hash(token))
-            .await?
-            .ok_or(ApplicationError::Unauthenticated)?;
-        tracing::Span::current().record("tenant", tracing::field::display(&record.tenant));
-        Ok(Principal {
-            tenant: record.tenant,
-            scopes: record.scopes,
+        logged(async {
+            if !token.starts_with(TOKEN_PREFIX) {
+                return Err(ApplicationError::Unauthenticated);
+            }
+            let record = self
+                .store
+                .find_active(hash(token))
+                .await?
+                .ok_or(ApplicationError::Unauthenticated)?;
+            tracing::Span::current().record("tenant", tracing::field::display(&record.tenant));
+            Ok(Principal {
+                tenant: record.tenant,
+                scopes: record.scopes,
+            })
         })
+        .await
     }
 }
 

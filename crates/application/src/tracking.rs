@@ -2,10 +2,12 @@
 //! processed.
 
 use crate::error::ApplicationError;
+use crate::failure::logged;
 use crate::ports::{
     Clock, DeliveryDetail, DeliveryFilter, DeliverySummary, DeliveryTracking, PendingTask,
     ResyncRefusal,
 };
+use absync_domain::limits::{self, check_length};
 use absync_domain::{DeliveryId, RenderContext, SubscriptionId, TenantId, payload};
 use std::sync::Arc;
 
@@ -33,7 +35,7 @@ impl TrackingService {
     ///
     /// # Errors
     /// Store errors.
-    #[tracing::instrument(name = "list_deliveries", skip_all, err, fields(tenant = %tenant))]
+    #[tracing::instrument(name = "list_deliveries", skip_all, fields(tenant = %tenant))]
     pub async fn list(
         &self,
         tenant: &TenantId,
@@ -41,26 +43,32 @@ impl TrackingService {
         before: Option<DeliveryId>,
         limit: u32,
     ) -> Result<Vec<DeliverySummary>, ApplicationError> {
-        Ok(self
-            .store
-            .list_deliveries(tenant, filter, before, limit)
-            .await?)
+        logged(async {
+            Ok(self
+                .store
+                .list_deliveries(tenant, filter, before, limit)
+                .await?)
+        })
+        .await
     }
 
     /// One delivery with its message and attempts.
     ///
     /// # Errors
     /// [`ApplicationError::NotFound`] for a delivery the tenant does not have; store errors otherwise.
-    #[tracing::instrument(name = "get_delivery", skip_all, err, fields(tenant = %tenant, delivery_id = %id))]
+    #[tracing::instrument(name = "get_delivery", skip_all, fields(tenant = %tenant, delivery_id = %id))]
     pub async fn get(
         &self,
         tenant: &TenantId,
         id: DeliveryId,
     ) -> Result<DeliveryDetail, ApplicationError> {
-        self.store
-            .get_delivery(tenant, id)
-            .await?
-            .ok_or(ApplicationError::NotFound("delivery"))
+        logged(async {
+            self.store
+                .get_delivery(tenant, id)
+                .await?
+                .ok_or(ApplicationError::NotFound("delivery"))
+        })
+        .await
     }
 
     /// Sends a delivery again now. One superseded by a newer succeeded delivery of its leave needs
@@ -69,63 +77,79 @@ impl TrackingService {
     /// # Errors
     /// [`ApplicationError::NotFound`]; [`ApplicationError::Precondition`] when superseded without `force`
     /// or when a newer change of the leave is still being delivered; store errors otherwise.
-    #[tracing::instrument(name = "resync_delivery", skip_all, err, fields(tenant = %tenant, delivery_id = %id, force))]
+    #[tracing::instrument(name = "resync_delivery", skip_all, fields(tenant = %tenant, delivery_id = %id, force))]
     pub async fn resync(
         &self,
         tenant: &TenantId,
         id: DeliveryId,
         force: bool,
     ) -> Result<DeliverySummary, ApplicationError> {
-        match self
-            .store
-            .resync(tenant, id, force, self.clock.now())
-            .await?
-        {
-            None => Err(ApplicationError::NotFound("delivery")),
-            Some(Ok(summary)) => Ok(summary),
-            Some(Err(ResyncRefusal::Superseded)) => Err(ApplicationError::Precondition(
-                "a newer change of this leave was delivered after it; re-send with force to overwrite it",
-            )),
-            Some(Err(ResyncRefusal::NewerInFlight)) => Err(ApplicationError::Precondition(
-                "a newer change of this leave is still being delivered; it carries the latest state",
-            )),
-            Some(Err(ResyncRefusal::SubscriptionInactive)) => Err(ApplicationError::Precondition(
-                "its subscription is deleted, disabled or expired; enable the subscription first",
-            )),
-        }
+        logged(async {
+            match self
+                .store
+                .resync(tenant, id, force, self.clock.now())
+                .await?
+            {
+                None => Err(ApplicationError::NotFound("delivery")),
+                Some(Ok(summary)) => Ok(summary),
+                Some(Err(ResyncRefusal::Superseded)) => Err(ApplicationError::Precondition(
+                    "a newer change of this leave was delivered after it; re-send with force to overwrite it",
+                )),
+                Some(Err(ResyncRefusal::NewerInFlight)) => Err(ApplicationError::Precondition(
+                    "a newer change of this leave is still being delivered; it carries the latest state",
+                )),
+                Some(Err(ResyncRefusal::SubscriptionInactive)) => {
+                    Err(ApplicationError::Precondition(
+                        "its subscription is deleted, disabled or expired; enable the subscription first",
+                    ))
+                }
+            }
+        })
+        .await
     }
 
     /// Takes a failed delivery off the dashboard, keeping it (and the note) for audit.
     ///
     /// # Errors
+    /// [`ApplicationError::InvalidInput`] naming `note` when it is over [`limits::NOTE`] characters;
     /// [`ApplicationError::NotFound`] when the tenant has no such failed delivery; store errors otherwise.
-    #[tracing::instrument(name = "mark_processed", skip_all, err, fields(tenant = %tenant, delivery_id = %id))]
+    #[tracing::instrument(name = "mark_processed", skip_all, fields(tenant = %tenant, delivery_id = %id))]
     pub async fn mark_processed(
         &self,
         tenant: &TenantId,
         id: DeliveryId,
         note: Option<String>,
     ) -> Result<DeliverySummary, ApplicationError> {
-        self.store
-            .mark_processed(tenant, id, note)
-            .await?
-            .ok_or(ApplicationError::NotFound("failed delivery"))
+        logged(async {
+            if let Some(note) = &note {
+                check_length(note, limits::NOTE)
+                    .map_err(|e| ApplicationError::invalid("note", e.to_string()))?;
+            }
+            self.store
+                .mark_processed(tenant, id, note)
+                .await?
+                .ok_or(ApplicationError::NotFound("failed delivery"))
+        })
+        .await
     }
 
     /// Re-syncs every failed delivery (of one subscription, if given) that is the latest of its leave.
     ///
     /// # Errors
     /// Store errors.
-    #[tracing::instrument(name = "resync_failed", skip_all, err, fields(tenant = %tenant))]
+    #[tracing::instrument(name = "resync_failed", skip_all, fields(tenant = %tenant))]
     pub async fn resync_failed(
         &self,
         tenant: &TenantId,
         subscription: Option<SubscriptionId>,
     ) -> Result<u64, ApplicationError> {
-        Ok(self
-            .store
-            .resync_failed(tenant, subscription, self.clock.now())
-            .await?)
+        logged(async {
+            Ok(self
+                .store
+                .resync_failed(tenant, subscription, self.clock.now())
+                .await?)
+        })
+        .await
     }
 
     /// Deliveries changed at or after `since`, oldest change first (live tracking).
@@ -139,10 +163,13 @@ impl TrackingService {
         since: chrono::DateTime<chrono::Utc>,
         limit: u32,
     ) -> Result<Vec<DeliverySummary>, ApplicationError> {
-        Ok(self
-            .store
-            .changed_since(tenant, subscription, since, limit)
-            .await?)
+        logged(async {
+            Ok(self
+                .store
+                .changed_since(tenant, subscription, since, limit)
+                .await?)
+        })
+        .await
     }
 
     /// The whole queue's numbers, for metrics.
@@ -150,19 +177,19 @@ impl TrackingService {
     /// # Errors
     /// Store errors.
     pub async fn queue_stats(&self) -> Result<crate::ports::QueueStats, ApplicationError> {
-        Ok(self.store.queue_stats(self.clock.now()).await?)
+        logged(async { Ok(self.store.queue_stats(self.clock.now()).await?) }).await
     }
 
     /// The pending-tasks dashboard: failed deliveries grouped by subscription.
     ///
     /// # Errors
     /// Store errors.
-    #[tracing::instrument(name = "pending_tasks", skip_all, err, fields(tenant = %tenant))]
+    #[tracing::instrument(name = "pending_tasks", skip_all, fields(tenant = %tenant))]
     pub async fn pending_tasks(
         &self,
         tenant: &TenantId,
     ) -> Result<Vec<PendingTask>, ApplicationError> {
-        Ok(self.store.pending_tasks(tenant).await?)
+        logged(async { Ok(self.store.pending_tasks(tenant).await?) }).await
     }
 }
 
@@ -254,6 +281,35 @@ mod tests {
         ));
         assert!(matches!(
             svc.mark_processed(&tenant, DeliveryId::new(9), None).await,
+            Err(ApplicationError::NotFound(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_note_over_its_limit_is_refused_before_the_store() {
+        let mut store = MockDeliveryTracking::new();
+        // Only the note at the limit reaches the store.
+        store
+            .expect_mark_processed()
+            .times(1)
+            .withf(|_, _, note| {
+                note.as_deref()
+                    .is_some_and(|n| n.chars().count() == limits::NOTE)
+            })
+            .returning(|_, _, _| Ok(None));
+        let svc = service(store);
+        let tenant = TenantId::parse("acme").unwrap();
+        let over = Some("é".repeat(limits::NOTE + 1));
+        match svc.mark_processed(&tenant, DeliveryId::new(9), over).await {
+            Err(ApplicationError::InvalidInput(violations)) => {
+                assert_eq!(violations[0].field, "note");
+            }
+            other => panic!("not refused by name: {other:?}"),
+        }
+        let at_limit = Some("é".repeat(limits::NOTE));
+        assert!(matches!(
+            svc.mark_processed(&tenant, DeliveryId::new(9), at_limit)
+                .await,
             Err(ApplicationError::NotFound(_))
         ));
     }

@@ -1,5 +1,6 @@
 //! Identifier newtypes. Each constructor checks the value once; afterwards it is valid by construction.
 
+use crate::limits::{self, check_length};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -63,7 +64,7 @@ impl fmt::Display for TenantId {
     }
 }
 
-/// The source system's id of an absence: non-empty, at most 128 characters.
+/// The source system's id of an absence: non-empty, at most [`limits::ABSENCE_ID`] characters.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct AbsenceId(String);
 
@@ -71,14 +72,13 @@ impl AbsenceId {
     /// Parses an absence id.
     ///
     /// # Errors
-    /// [`IdError`] when empty, longer than 128 characters or holding control characters.
+    /// [`IdError`] when empty, longer than [`limits::ABSENCE_ID`] characters or holding control
+    /// characters.
     pub fn parse(value: &str) -> Result<Self, IdError> {
         if value.is_empty() {
             return Err(IdError::Empty);
         }
-        if value.chars().count() > 128 {
-            return Err(IdError::TooLong { max: 128 });
-        }
+        check_length(value, limits::ABSENCE_ID).map_err(|e| IdError::TooLong { max: e.max })?;
         if value.chars().any(char::is_control) {
             return Err(IdError::BadCharacters {
                 allowed: "printable characters",

@@ -14,6 +14,7 @@ pub mod destination;
 pub mod event;
 pub mod ids;
 pub mod leave;
+pub mod limits;
 pub mod payload;
 pub mod period;
 pub mod retry;

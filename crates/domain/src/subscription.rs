@@ -2,6 +2,7 @@
 
 use crate::event::{LeaveEvent, LeaveEventRecord};
 use crate::leave::LeaveState;
+use crate::limits::{self, check_length};
 use serde::{Deserialize, Serialize};
 
 /// The format a subscriber receives.
@@ -130,9 +131,16 @@ pub enum DestinationUrlError {
     /// The URL has no host.
     #[error("must name a host")]
     NoHost,
+    /// Longer than [`limits::DESTINATION_URL`] characters, as given or once normalised.
+    #[error("must be at most {max} characters")]
+    TooLong {
+        /// The limit, in characters.
+        max: usize,
+    },
 }
 
-/// Where deliveries are POSTed: an absolute `https` (or allowed `http`) URL without userinfo.
+/// Where deliveries are POSTed: an absolute `https` (or allowed `http`) URL without userinfo, of at
+/// most [`limits::DESTINATION_URL`] characters.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DestinationUrl(String);
 
@@ -142,6 +150,8 @@ impl DestinationUrl {
     /// # Errors
     /// [`DestinationUrlError`] naming what is wrong.
     pub fn parse(text: &str, allow_http: bool) -> Result<Self, DestinationUrlError> {
+        let too_long = |e: limits::TooLong| DestinationUrlError::TooLong { max: e.max };
+        check_length(text, limits::DESTINATION_URL).map_err(too_long)?;
         let url =
             url::Url::parse(text).map_err(|e| DestinationUrlError::NotAbsolute(e.to_string()))?;
         match url.scheme() {
@@ -155,6 +165,8 @@ impl DestinationUrl {
         if url.host_str().is_none_or(str::is_empty) {
             return Err(DestinationUrlError::NoHost);
         }
+        // Normalising percent-encodes what needs it, which may lengthen the URL that is stored.
+        check_length(url.as_str(), limits::DESTINATION_URL).map_err(too_long)?;
         Ok(Self(url.into()))
     }
 
@@ -198,6 +210,26 @@ mod tests {
     }
 
     #[test]
+    fn destinations_have_a_limit() {
+        let prefix = "https://example.com/";
+        let at_limit = format!(
+            "{prefix}{}",
+            "x".repeat(limits::DESTINATION_URL - prefix.len())
+        );
+        assert!(DestinationUrl::parse(&at_limit, false).is_ok());
+        let too_long = DestinationUrlError::TooLong {
+            max: limits::DESTINATION_URL,
+        };
+        assert_eq!(
+            DestinationUrl::parse(&format!("{at_limit}x"), false),
+            Err(too_long.clone())
+        );
+        // Within the limit as given, over it once the spaces are percent-encoded.
+        let spaced = format!("{prefix}{}", " x".repeat(1000));
+        assert_eq!(DestinationUrl::parse(&spaced, false), Err(too_long));
+    }
+
+    #[test]
     fn names_round_trip() {
         assert_eq!(Collection::parse("leaves"), Some(Collection::Leaves));
         assert_eq!(Collection::parse("absences"), Some(Collection::Absences));
@@ -220,14 +252,14 @@ impl AuthorizationValue {
     /// Wraps a header value.
     ///
     /// # Errors
-    /// [`AuthorizationValueError`] when empty, longer than 4096 bytes or not a valid header value.
+    /// [`AuthorizationValueError`] when empty, longer than [`limits::AUTHORIZATION`] characters or
+    /// not a valid header value.
     pub fn parse(value: &str) -> Result<Self, AuthorizationValueError> {
         if value.trim().is_empty() {
             return Err(AuthorizationValueError::Empty);
         }
-        if value.len() > 4096 {
-            return Err(AuthorizationValueError::TooLong);
-        }
+        check_length(value, limits::AUTHORIZATION)
+            .map_err(|e| AuthorizationValueError::TooLong { max: e.max })?;
         if !value
             .bytes()
             .all(|b| b == b'\t' || (0x20..0x7f).contains(&b))
@@ -265,9 +297,12 @@ pub enum AuthorizationValueError {
     /// Empty or blank.
     #[error("must not be blank (leave it out instead)")]
     Empty,
-    /// Over 4096 bytes.
-    #[error("must be at most 4096 bytes")]
-    TooLong,
+    /// Longer than [`limits::AUTHORIZATION`] characters (visible ASCII: as many bytes).
+    #[error("must be at most {max} characters")]
+    TooLong {
+        /// The limit, in characters.
+        max: usize,
+    },
     /// Holds characters a header cannot carry.
     #[error("must be visible ASCII")]
     NotVisibleAscii,
@@ -288,5 +323,17 @@ mod authorization_tests {
         );
         assert!(AuthorizationValue::parse(" ").is_err());
         assert!(AuthorizationValue::parse("a\nb").is_err());
+    }
+
+    #[test]
+    fn authorization_values_have_a_limit() {
+        let at_limit = format!("Basic {}", "x".repeat(limits::AUTHORIZATION - 6));
+        assert!(AuthorizationValue::parse(&at_limit).is_ok());
+        assert_eq!(
+            AuthorizationValue::parse(&format!("{at_limit}x")),
+            Err(AuthorizationValueError::TooLong {
+                max: limits::AUTHORIZATION
+            })
+        );
     }
 }

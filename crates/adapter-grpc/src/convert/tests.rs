@@ -133,3 +133,51 @@ fn a_put_absence_past_the_last_leave_id_date_is_refused_naming_the_field() {
         ["absence.half_days.end_date"]
     );
 }
+
+#[test]
+fn every_text_over_its_limit_is_named() {
+    let mut a = valid();
+    let owner = a.owner.as_mut().unwrap();
+    owner.name = "x".repeat(201);
+    owner.email = "e".repeat(255);
+    owner.employee_number = "1".repeat(65);
+    owner.badge_number = Some("b".repeat(65));
+    let account = a.leave_account.as_mut().unwrap();
+    account.name = "a".repeat(201);
+    account.category_name = "c".repeat(201);
+    let long_code = || {
+        Some(proto::Definition {
+            id: 1,
+            code: Some("c".repeat(65)),
+        })
+    };
+    a.requested_absence_definition = long_code();
+    a.resulting_absence_definition = long_code();
+    a.shift_definition = long_code();
+    let err = absence_from_proto(Some(a)).unwrap_err();
+    let named: Vec<&str> = err.iter().map(|v| v.field.as_str()).collect();
+    assert_eq!(
+        named,
+        [
+            "absence.owner.name",
+            "absence.owner.email",
+            "absence.owner.employee_number",
+            "absence.owner.badge_number",
+            "absence.leave_account.name",
+            "absence.leave_account.category_name",
+            "absence.requested_absence_definition.code",
+            "absence.resulting_absence_definition.code",
+            "absence.shift_definition.code",
+        ]
+    );
+    assert_eq!(err[0].description, "must be at most 200 characters");
+
+    // At the limits, in characters of two bytes: accepted.
+    let mut a = valid();
+    a.owner.as_mut().unwrap().name = "é".repeat(200);
+    a.shift_definition = Some(proto::Definition {
+        id: 1,
+        code: Some("é".repeat(64)),
+    });
+    assert!(absence_from_proto(Some(a)).is_ok());
+}

@@ -10,6 +10,7 @@ mod session;
 
 use crate::router::HttpApi;
 use absync_application::ports::{DeliveryFilter, DeliveryStatus};
+use absync_domain::limits::{self, check_length};
 use absync_domain::{DeliveryId, Scope, SubscriptionId};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -500,9 +501,6 @@ struct MarkForm {
     note: String,
 }
 
-/// Longest note kept with a processed delivery.
-const NOTE_LIMIT: usize = 1000;
-
 #[tracing::instrument(name = "console_mark_processed", skip_all, fields(tenant = %session.tenant(), delivery_id = %id))]
 async fn mark_processed(
     State(api): State<HttpApi>,
@@ -515,12 +513,12 @@ async fn mark_processed(
         .map_err(|f| f.with_nav(session.nav()))?;
     let id = delivery_id(&id).map_err(|f| f.with_nav(session.nav()))?;
     let note = form.note.trim();
-    if note.chars().count() > NOTE_LIMIT {
+    if let Err(too_long) = check_length(note, limits::NOTE) {
         let page = confirm_delivery(
             &session,
             id,
             "mark-processed",
-            Some(format!("note: at most {NOTE_LIMIT} characters.")),
+            Some(format!("note: {too_long}.")),
         );
         return Ok(render(StatusCode::BAD_REQUEST, &page));
     }

@@ -257,22 +257,16 @@ impl Failure {
             ApplicationError::Unauthenticated | ApplicationError::PermissionDenied(_) => {
                 Self::new(StatusCode::FORBIDDEN, err.to_string())
             }
-            ApplicationError::Unavailable(source) => {
-                tracing::warn!(error = %source, "store unavailable");
-                Self::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "The store is unreachable; nothing was changed. Try again shortly.",
-                )
-            }
-            ApplicationError::GuardUnavailable(why) => {
-                tracing::warn!(reason = %why, "destination cannot be checked now");
-                Self::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "The destination cannot be checked now; nothing was changed. Try again shortly.",
-                )
-            }
-            ApplicationError::Unexpected(source) => {
-                tracing::error!(error = %source, "unexpected error");
+            // The use case that failed has logged the cause.
+            ApplicationError::Unavailable(_) => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The store is unreachable; nothing was changed. Try again shortly.",
+            ),
+            ApplicationError::GuardUnavailable(_) => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The destination cannot be checked now; nothing was changed. Try again shortly.",
+            ),
+            ApplicationError::Unexpected(_) => {
                 Self::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal error.")
             }
         }

@@ -40,7 +40,7 @@ impl Session {
 
     /// Whether the token may re-sync and mark processed.
     pub(crate) fn can_write(&self) -> bool {
-        self.principal.require(Scope::DeliveriesWrite).is_ok()
+        self.principal.has(Scope::DeliveriesWrite)
     }
 
     /// What the page layout shows of the session.
