@@ -132,6 +132,9 @@ pub(crate) struct Statements {
     pub(crate) commits: u64,
     /// `ROLLBACK`s.
     pub(crate) rollbacks: u64,
+    /// Statements run by triggers, which SQLite's trace reports as comments (`-- TRIGGER name`, then
+    /// `-- ` and each statement of its body); not statements absync sent, so not in `logged`.
+    pub(crate) in_triggers: u64,
 }
 
 impl Statements {
@@ -148,6 +151,12 @@ impl Statements {
     }
 
     fn add(&mut self, summary: &str) {
+        if let Some(comment) = summary.strip_prefix("--") {
+            if !comment.trim_start().starts_with("TRIGGER") {
+                self.in_triggers += 1;
+            }
+            return;
+        }
         self.logged += 1;
         let first = summary
             .split_whitespace()
@@ -193,6 +202,14 @@ mod tests {
             sqlite.add(summary);
         }
         assert_eq!((sqlite.transactions(), sqlite.executed()), (1, 3));
+        for summary in [
+            "-- TRIGGER delivery_counts_update",
+            "-- UPDATE delivery_counts SET n = n - 1 WHERE status = OLD.status",
+            "-- UPDATE delivery_counts SET n = n + 1 WHERE status = NEW.status",
+        ] {
+            sqlite.add(summary);
+        }
+        assert_eq!((sqlite.executed(), sqlite.in_triggers), (3, 2));
 
         let mut postgres = Statements::default();
         for summary in [

@@ -74,6 +74,7 @@ fn costs_json(c: &Costs) -> Value {
         "statements": per(c.log.executed() as f64),
         "log_counts": {"logged": c.log.logged, "begins": c.log.begins, "commits": c.log.commits,
                        "rollbacks": c.log.rollbacks},
+        "in_triggers": per(c.log.in_triggers as f64),
     });
     let store = match &c.store {
         StoreCounts::Postgres(pg) => json!({
@@ -278,6 +279,9 @@ const ROWS: &[Row] = &[
                 text.push_str(&format!(", {note}"));
             }
             text.push(')');
+            if let Some(triggered) = p["in_triggers"].as_f64().filter(|n| *n > 0.0) {
+                text.push_str(&format!(" + {triggered:.2} run by triggers"));
+            }
             match (
                 p["pg_stat_statements"].as_f64(),
                 p["pg_stat_statements_note"].as_str(),
