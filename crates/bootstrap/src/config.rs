@@ -86,7 +86,7 @@ pub enum OutputFormat {
 pub enum DeliveriesCommand {
     /// List deliveries, newest first.
     List {
-        /// Only in this status: waiting, pending, succeeded, failed, processed.
+        /// Only in this status: waiting, pending, succeeded, failed, processed, cancelled.
         #[arg(long)]
         status: Option<String>,
         /// Only this subscription's.
