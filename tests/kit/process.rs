@@ -32,24 +32,6 @@ impl AbsyncProcess {
         Self::launch(command, extra)
     }
 
-    /// Runs `binary serve` as [`AbsyncProcess::start`] does, with `env` set in its environment (a
-    /// `None` value removes the variable).
-    ///
-    /// # Panics
-    /// When it cannot start or does not come up within 30 s.
-    #[must_use]
-    pub fn start_with_env(binary: &str, database_url: &str, env: &[(&str, Option<&str>)]) -> Self {
-        let mut command = Command::new(binary);
-        command.args(["serve", "--database-url", database_url]);
-        for (name, value) in env {
-            match value {
-                Some(value) => command.env(name, value),
-                None => command.env_remove(name),
-            };
-        }
-        Self::launch(command, &[])
-    }
-
     /// Runs `binary serve` as [`AbsyncProcess::start`] does, but in the folder `dir` with no database
     /// URL at all (neither flag nor `ABSYNC_DATABASE_URL`): on the default store.
     ///

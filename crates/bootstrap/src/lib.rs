@@ -8,7 +8,6 @@
 //! pieces. The end-to-end tests start the service through [`Application`] exactly as `absync serve` does.
 
 pub mod admin;
-pub mod allocator;
 pub mod app;
 pub mod cli;
 pub mod config;

@@ -1,28 +1,12 @@
 //! The `absync` binary: parse configuration, install logging, run the command.
 
-use absync_bootstrap::{Application, Cli, Command, admin, allocator, cli, telemetry};
-use anyhow::Context;
+use absync_bootstrap::{Application, Cli, Command, admin, cli, telemetry};
 use clap::Parser;
 
-fn main() -> anyhow::Result<()> {
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    // Before any thread starts: this may run the executable again with fewer allocator arenas.
-    let not_limited = match cli.command {
-        Command::Serve(_) => allocator::limit_arenas(),
-        _ => None,
-    };
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?
-        .block_on(run(cli, not_limited))
-}
-
-async fn run(cli: Cli, not_limited: Option<std::io::Error>) -> anyhow::Result<()> {
     telemetry::init(cli.log_format);
-    if let Some(err) = not_limited {
-        tracing::warn!(error = %err, "cannot limit the allocator's arenas; running with glibc's default");
-    }
     match cli.command {
         Command::Serve(args) => {
             let app = Application::build(&args).await?;

@@ -188,31 +188,3 @@ async fn a_second_serve_on_the_same_file_exits_non_zero_naming_it() {
     );
     assert!(message.contains("in use"), "{message}");
 }
-
-/// The variables of a running process, from `/proc/<pid>/environ`.
-fn environment(pid: u32) -> Vec<String> {
-    std::fs::read(format!("/proc/{pid}/environ"))
-        .unwrap()
-        .split(|b| *b == 0)
-        .map(|v| String::from_utf8_lossy(v).into_owned())
-        .collect()
-}
-
-/// `serve` runs with two allocator arenas (glibc reads the limit at start, so it runs itself again,
-/// in the same process), unless the operator set a limit of their own.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-#[test]
-fn serve_runs_with_two_allocator_arenas_unless_told_otherwise() {
-    let folder = Folder::new("arenas");
-    let url = format!("sqlite://{}", folder.0.join("absync.db").display());
-    let service = AbsyncProcess::start_with_env(ABSYNC, &url, &[("MALLOC_ARENA_MAX", None)]);
-    // The process the test started is the one serving (same PID), now with the limit.
-    let env = environment(service.pid());
-    assert!(env.iter().any(|v| v == "MALLOC_ARENA_MAX=2"), "{env:?}");
-    drop(service);
-
-    let service = AbsyncProcess::start_with_env(ABSYNC, &url, &[("MALLOC_ARENA_MAX", Some("4"))]);
-    let env = environment(service.pid());
-    assert!(env.iter().any(|v| v == "MALLOC_ARENA_MAX=4"), "{env:?}");
-    assert!(!env.iter().any(|v| v == "MALLOC_ARENA_MAX=2"), "{env:?}");
-}
