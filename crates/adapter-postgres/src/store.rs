@@ -4,7 +4,7 @@ use crate::MIGRATOR;
 use crate::batch::Coalesced;
 use crate::error::ConnectError;
 use crate::group::GroupWriter;
-use absync_application::ports::{StoredAbsence, Subscription};
+use absync_application::ports::{StoredAbsence, Subscription, TokenRecord};
 use absync_domain::{AbsenceId, TenantId};
 use sqlx::migrate::MigrateDatabase;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
@@ -49,6 +49,8 @@ pub struct PgStore {
     pub(crate) loads: Coalesced<(TenantId, AbsenceId), Option<StoredAbsence>>,
     /// Subscription lists (ingest's "who receives this"), coalesced.
     pub(crate) subscription_lists: Coalesced<TenantId, Vec<Subscription>>,
+    /// Token look-ups (every call's authentication), coalesced.
+    pub(crate) token_lookups: Coalesced<[u8; 32], Option<TokenRecord>>,
 }
 
 impl PgStore {
@@ -89,6 +91,7 @@ impl PgStore {
             group: GroupWriter::start(pool.clone()),
             loads: Coalesced::start(crate::absences::load_many(pool.clone())),
             subscription_lists: Coalesced::start(crate::subscriptions::list_many(pool.clone())),
+            token_lookups: Coalesced::start(crate::tokens::find_many(pool.clone())),
             pool,
             work: Arc::new(Notify::new()),
             announce: Arc::new(Notify::new()),

@@ -1,13 +1,27 @@
 //! Token store: hashes and scopes.
 
+use crate::batch::ReadMany;
 use crate::error::{decode_error, store_error};
 use crate::store::{PgStore, is_uuid};
 use absync_application::ports::{StoreError, TokenRecord, TokenStore};
 use absync_domain::{Scope, TenantId};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+use std::sync::Arc;
 
 type TokenRow = (
+    String,
+    String,
+    Vec<String>,
+    Option<String>,
+    DateTime<Utc>,
+    Option<DateTime<Utc>>,
+);
+
+/// A [`TokenRow`] after the hash it was found by.
+type HashedRow = (
+    Vec<u8>,
     String,
     String,
     Vec<String>,
@@ -29,6 +43,38 @@ fn to_record(row: TokenRow) -> Result<TokenRecord, StoreError> {
         label,
         created_at,
         revoked_at,
+    })
+}
+
+/// Finds the active tokens of several hashes in one statement (the look-ups asked meanwhile,
+/// coalesced: every call authenticates, and concurrent calls mostly carry the same few tokens). Each
+/// statement starts after the calls it answers were made, so a token revoked before a call is
+/// refused to it.
+pub(crate) fn find_many(pool: PgPool) -> ReadMany<[u8; 32], Option<TokenRecord>> {
+    Arc::new(move |hashes: Vec<[u8; 32]>| {
+        let pool = pool.clone();
+        Box::pin(async move {
+            let keys: Vec<&[u8]> = hashes.iter().map(<[u8; 32]>::as_slice).collect();
+            let rows: Vec<HashedRow> = sqlx::query_as(
+                "SELECT token_hash, id::text, tenant_id, scopes, label, created_at, revoked_at
+                     FROM api_tokens
+                     WHERE token_hash = ANY($1::bytea[]) AND revoked_at IS NULL",
+            )
+            .bind(&keys)
+            .fetch_all(&pool)
+            .await
+            .map_err(store_error)?;
+            let mut found: Vec<Option<TokenRecord>> = hashes.iter().map(|_| None).collect();
+            for (hash, id, tenant, scopes, label, created_at, revoked_at) in rows {
+                let record = to_record((id, tenant, scopes, label, created_at, revoked_at))?;
+                for (asked, slot) in hashes.iter().zip(&mut found) {
+                    if asked.as_slice() == hash.as_slice() {
+                        *slot = Some(record.clone());
+                    }
+                }
+            }
+            Ok(found)
+        })
     })
 }
 
@@ -60,15 +106,7 @@ impl TokenStore for PgStore {
 
     #[tracing::instrument(name = "pg.find_token", skip_all, err)]
     async fn find_active(&self, hash: [u8; 32]) -> Result<Option<TokenRecord>, StoreError> {
-        let row: Option<TokenRow> = sqlx::query_as(
-            "SELECT id::text, tenant_id, scopes, label, created_at, revoked_at FROM api_tokens
-             WHERE token_hash = $1 AND revoked_at IS NULL",
-        )
-        .bind(hash.as_slice())
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(store_error)?;
-        row.map(to_record).transpose()
+        self.token_lookups.get(hash).await
     }
 
     #[tracing::instrument(name = "pg.list_tokens", skip_all, err)]

@@ -64,6 +64,7 @@ pub use subscriptions::{
 };
 pub use tenancy::another_tenant_sees_and_changes_nothing;
 pub use tokens::{
+    concurrent_token_lookups_each_get_their_own_answer,
     revoked_tokens_stop_working_and_stay_listed, the_store_answers_pings,
     tokens_are_found_by_hash_only,
 };
@@ -147,6 +148,7 @@ macro_rules! suite {
             $crate::suite!(@tests $attrs $params [$make]
                 // bodies:start
                 tokens_are_found_by_hash_only
+                concurrent_token_lookups_each_get_their_own_answer
                 revoked_tokens_stop_working_and_stay_listed
                 the_store_answers_pings
                 an_absence_round_trips_and_concurrent_writes_conflict

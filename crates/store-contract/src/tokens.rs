@@ -66,3 +66,46 @@ pub async fn revoked_tokens_stop_working_and_stay_listed<S: ContractStore>(store
 pub async fn the_store_answers_pings<S: ContractStore>(store: S) {
     store.ping().await.unwrap();
 }
+
+/// Concurrent look-ups (which a store may answer together) each get their own token's answer: an
+/// active token its record, a revoked or unknown one nothing.
+pub async fn concurrent_token_lookups_each_get_their_own_answer<S: ContractStore>(store: S) {
+    let acme = TokenStore::create(&store, &tenant(ACME), [1; 32], &[Scope::AbsencesRead], None)
+        .await
+        .unwrap();
+    let other = TokenStore::create(
+        &store,
+        &tenant(OTHER),
+        [2; 32],
+        &[Scope::WebhooksWrite],
+        None,
+    )
+    .await
+    .unwrap();
+    let revoked = TokenStore::create(
+        &store,
+        &tenant(ACME),
+        [3; 32],
+        &[Scope::AbsencesWrite],
+        None,
+    )
+    .await
+    .unwrap();
+    assert!(store.revoke_token(&revoked.id).await.unwrap());
+    let tasks: Vec<_> = (0..48_u8)
+        .map(|i| {
+            let store = store.clone();
+            let hash = [i % 4 + 1; 32];
+            tokio::spawn(async move { (hash, store.find_active(hash).await) })
+        })
+        .collect();
+    for task in tasks {
+        let (hash, answer) = task.await.unwrap();
+        let expected = match hash[0] {
+            1 => Some(&acme),
+            2 => Some(&other),
+            _ => None,
+        };
+        assert_eq!(answer.unwrap().as_ref(), expected, "token {}", hash[0]);
+    }
+}
