@@ -12,6 +12,7 @@ mod batch;
 mod deliveries;
 mod error;
 mod group;
+mod statistics;
 mod store;
 mod subscriptions;
 mod tokens;

@@ -168,6 +168,7 @@ impl Store {
             Self::Postgres(store) => vec![
                 tokio::spawn(store.clone().relay_notifications(stop.clone())),
                 tokio::spawn(store.clone().announce_queued_work(stop.clone())),
+                tokio::spawn(store.clone().keep_statistics(stop.clone())),
             ],
             Self::Sqlite(_) => Vec::new(),
         }
