@@ -4,8 +4,8 @@
 
 use crate::ContractStore;
 use crate::fixtures::{
-    ACME, absence, answered, approve, claim_all, deliveries_where, long_absence, mark,
-    new_subscription, put_new, setup, status_of, subscribe, t0, tenant,
+    ACME, absence, answered, claim_all, deliveries_where, long_absence, mark, new_subscription,
+    pending_then_approved, put_new, setup, status_of, subscribe, t0, tenant,
 };
 use absync_application::ports::{
     CancelReason, DeliveryFilter, DeliveryStatus, DeliverySummary, NextStep, ResyncRefusal,
@@ -60,21 +60,7 @@ pub async fn deleting_a_subscription_cancels_its_unsent_deliveries<S: ContractSt
     setup(&store).await;
     let (gone, kept) = (subscribe(&store, ACME).await, subscribe(&store, ACME).await);
     let both = [gone.clone(), kept.clone()];
-    put_new(
-        &store,
-        ACME,
-        &long_absence("hr-1", 1, AbsenceStatus::Pending),
-        &both,
-    )
-    .await;
-    approve(
-        &store,
-        ACME,
-        &long_absence("hr-1", 2, AbsenceStatus::Approved),
-        &both,
-        t0(),
-    )
-    .await;
+    pending_then_approved(&store, long_absence, &both).await;
     assert_eq!(
         of_status(&store, &gone, DeliveryStatus::Pending)
             .await
@@ -157,21 +143,7 @@ pub async fn a_disabling_failure_cancels_the_rest_of_its_subscription<S: Contrac
     setup(&store).await;
     let (disabled, kept) = (subscribe(&store, ACME).await, subscribe(&store, ACME).await);
     let both = [disabled.clone(), kept.clone()];
-    put_new(
-        &store,
-        ACME,
-        &absence("hr-1", 1, AbsenceStatus::Pending),
-        &both,
-    )
-    .await;
-    approve(
-        &store,
-        ACME,
-        &absence("hr-1", 2, AbsenceStatus::Approved),
-        &both,
-        t0(),
-    )
-    .await;
+    pending_then_approved(&store, absence, &both).await;
     let claimed = claim_all(&store, t0()).await;
     let failing = claimed.iter().find(|c| c.subscription == disabled).unwrap();
     store

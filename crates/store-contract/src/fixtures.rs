@@ -243,8 +243,18 @@ pub(crate) async fn subscribed_pending_then_approved<S: ContractStore>(
 ) -> SubscriptionId {
     setup(store).await;
     let sub = subscribe(store, ACME).await;
-    let to = std::slice::from_ref(&sub);
-    put_new(store, ACME, &shape("hr-1", 1, AbsenceStatus::Pending), to).await;
+    pending_then_approved(store, shape, std::slice::from_ref(&sub)).await;
+    sub
+}
+
+/// [`ACME`]'s absence `hr-1` (of `shape`) put pending, then approved at [`t0`], every event to `to`:
+/// per leave and subscription a pending delivery and a waiting one. Returns the first put's events.
+pub(crate) async fn pending_then_approved<S: ContractStore>(
+    store: &S,
+    shape: fn(&str, u64, AbsenceStatus) -> Absence,
+    to: &[SubscriptionId],
+) -> Vec<AppliedEvent> {
+    let created = put_new(store, ACME, &shape("hr-1", 1, AbsenceStatus::Pending), to).await;
     approve(
         store,
         ACME,
@@ -253,7 +263,7 @@ pub(crate) async fn subscribed_pending_then_approved<S: ContractStore>(
         t0(),
     )
     .await;
-    sub
+    created
 }
 
 /// Approves a stored pending absence (revision 2) at `at`: one `approved` event per leave, to `to`.

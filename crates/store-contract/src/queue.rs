@@ -2,9 +2,9 @@
 
 use crate::ContractStore;
 use crate::fixtures::{
-    ACME, absence, answered, approve, claim_all, deliveries, mark, one_leave, put_new, put_new_at,
-    settle_due, setup, status_of, subscribe, subscribed_pending_then_approved, t0, tenant,
-    timed_out,
+    ACME, absence, answered, claim_all, deliveries, mark, one_leave, pending_then_approved,
+    put_new, put_new_at, settle_due, setup, status_of, subscribe, subscribed_pending_then_approved,
+    t0, tenant, timed_out,
 };
 use absync_application::ports::{ClaimedDelivery, DeliveryStatus, NextStep};
 use absync_domain::{AbsenceStatus, Collection, LeaveKey, SubscriptionId, SubscriptionStatus};
@@ -235,21 +235,7 @@ pub async fn a_later_delivery_of_a_leave_waits_for_the_earlier_one<S: ContractSt
     setup(&store).await;
     let (first, second) = (subscribe(&store, ACME).await, subscribe(&store, ACME).await);
     let both = [first.clone(), second.clone()];
-    let created = put_new(
-        &store,
-        ACME,
-        &one_leave("hr-1", 1, AbsenceStatus::Pending),
-        &both,
-    )
-    .await;
-    approve(
-        &store,
-        ACME,
-        &one_leave("hr-1", 2, AbsenceStatus::Approved),
-        &both,
-        t0(),
-    )
-    .await;
+    let created = pending_then_approved(&store, one_leave, &both).await;
     let key = created[0].leave_key;
     let listed = deliveries(&store, ACME).await;
     let status = |event: &str| {
