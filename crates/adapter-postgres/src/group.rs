@@ -3,7 +3,7 @@
 //! statement and of a commit is paid once per group instead of once per change.
 //!
 //! One task ([`GroupWriter`]) takes the queued changes. Changes of distinct absences go into one
-//! statement (a *round*); a later change of an absence already in the round goes into the next
+//! statement (a *round*, of at most [`ROUND_EVENTS`] events); a later change of an absence already in the round goes into the next
 //! round, and rounds run in order in one transaction, so changes of one absence apply in order. A
 //! lone change at idle is written at once; nothing waits to fill a group. Each caller gets its own
 //! result once the group has committed: a change whose absence row no longer holds the expected
@@ -23,6 +23,12 @@ use tokio::sync::{mpsc, oneshot};
 /// the size of the statement's arrays, and so the memory a group takes).
 const MAX_GROUP: usize = 512;
 const MAX_GROUP_EVENTS: usize = 1024;
+/// One statement carries at most this many events; a larger group is written as several statements
+/// in its one transaction. A statement's arguments are copied twice on their way to the server (into
+/// the bound arguments, then into the connection's send buffer, which keeps its size), so this bounds
+/// the memory a large group takes: at 256 events about a quarter of a 1,000-event call's, for a few
+/// more statements.
+const ROUND_EVENTS: usize = 256;
 
 /// The write of a round: the absences (inserted when `expected` is 0, else updated if their row
 /// version is still `expected`) decide which changes go on; then their events get change versions
@@ -238,20 +244,30 @@ async fn write_round(
 }
 
 /// Splits `changes` into rounds of distinct absences, each change in a later round than any earlier
-/// change of its absence. Returns the indexes of each round's changes.
-fn rounds(changes: &[&AbsenceWrite]) -> Vec<Vec<usize>> {
-    let mut rounds: Vec<Vec<usize>> = Vec::new();
-    let mut last_round: HashMap<(&str, &str), usize> = HashMap::new();
-    for (index, change) in changes.iter().enumerate() {
-        let key = (change.tenant.as_str(), change.absence_id.as_str());
-        let round = last_round.get(&key).map_or(0, |r| r + 1);
+/// change of its absence, and each round holding at most [`ROUND_EVENTS`] events (unless one change
+/// alone has more). `changes` gives each change's absence and number of events; returns the indexes
+/// of each round's changes.
+fn rounds<K: Eq + std::hash::Hash>(
+    changes: impl IntoIterator<Item = (K, usize)>,
+) -> Vec<Vec<usize>> {
+    let mut rounds: Vec<(Vec<usize>, usize)> = Vec::new();
+    let mut last_round: HashMap<K, usize> = HashMap::new();
+    for (index, (key, events)) in changes.into_iter().enumerate() {
+        let mut round = last_round.get(&key).map_or(0, |r| r + 1);
+        while let Some((members, held)) = rounds.get(round)
+            && !members.is_empty()
+            && held + events > ROUND_EVENTS
+        {
+            round += 1;
+        }
         last_round.insert(key, round);
         if rounds.len() <= round {
-            rounds.push(Vec::new());
+            rounds.resize_with(round + 1, Default::default);
         }
-        rounds[round].push(index);
+        rounds[round].0.push(index);
+        rounds[round].1 += events;
     }
-    rounds
+    rounds.into_iter().map(|(members, _)| members).collect()
 }
 
 /// Writes `changes` together: one statement per round, in one transaction when there are several.
@@ -260,7 +276,11 @@ async fn write_group(
     line: &mut Line,
     changes: &[&AbsenceWrite],
 ) -> Result<RoundOutcome, StoreError> {
-    let rounds = rounds(changes);
+    let rounds = rounds(
+        changes
+            .iter()
+            .map(|c| ((c.tenant.as_str(), c.absence_id.as_str()), c.events.len())),
+    );
     let mut outcome: RoundOutcome = vec![None; changes.len()];
     let conn = line.connection().await?;
     if let [only] = rounds.as_slice() {
@@ -402,5 +422,42 @@ async fn answer(line: &mut Line, group: Vec<Request>) {
         let mine: Vec<_> = results.by_ref().take(request.changes.len()).collect();
         // The caller may have gone (its call was cancelled); the write stands either way.
         let _ = request.reply.send(mine);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ROUND_EVENTS, rounds};
+
+    #[test]
+    fn distinct_absences_share_a_round_until_it_holds_enough_events() {
+        let changes = (0..10).map(|i| (i, ROUND_EVENTS / 4));
+        assert_eq!(
+            rounds(changes),
+            vec![vec![0, 1, 2, 3], vec![4, 5, 6, 7], vec![8, 9]]
+        );
+    }
+
+    #[test]
+    fn a_later_change_of_an_absence_goes_in_a_later_round() {
+        // "a" twice, then "b": b joins the first round; a's second change waits for the next.
+        assert_eq!(
+            rounds([("a", 1), ("a", 1), ("b", 1)]),
+            vec![vec![0, 2], vec![1]]
+        );
+        // A full round pushes a change on, and the absence's next change after it.
+        let big = ROUND_EVENTS - 1;
+        assert_eq!(
+            rounds([("a", big), ("b", 2), ("b", 1), ("c", 1)]),
+            vec![vec![0, 3], vec![1], vec![2]]
+        );
+    }
+
+    #[test]
+    fn one_change_larger_than_a_round_has_a_round_of_its_own() {
+        assert_eq!(
+            rounds([("a", 1), ("b", ROUND_EVENTS * 2), ("c", 1)]),
+            vec![vec![0, 2], vec![1]]
+        );
     }
 }

@@ -6,12 +6,21 @@
 //! and its plans stay those of empty tables. So while autovacuum is off, absync analyzes its own
 //! tables when autoanalyze would have: once the rows changed since the last analyze exceed 50 plus
 //! 10 % of the table (autovacuum's default thresholds). With autovacuum on it does nothing.
+//!
+//! Autovacuum throttles its work; this task instead keeps each ANALYZE small: it samples 3,000 rows
+//! (statistics target 10) rather than the server's default 30,000, and keeps no statistics for the
+//! payload columns (a migration sets them to 0). absync's plans need only row counts and the rough
+//! spread of ids, statuses and times, which such a sample gives, and an ANALYZE then takes a few
+//! milliseconds instead of taking a core for a tenth of a second in the middle of the traffic.
 
 use crate::store::PgStore;
 use std::time::Duration;
 
 /// How often the statistics are looked at.
 const EVERY: Duration = Duration::from_secs(5);
+
+/// The statistics target of absync's own ANALYZE: 300 times this many rows are sampled.
+const STATISTICS_TARGET: u32 = 10;
 
 /// absync's tables, the only ones it analyzes.
 const TABLES: [&str; 9] = [
@@ -50,9 +59,15 @@ impl PgStore {
         for table in &stale {
             // Only names of `TABLES` come back: safe to place in the statement.
             if TABLES.contains(&table.as_str()) {
-                sqlx::query(&format!("ANALYZE {table}"))
-                    .execute(&self.pool)
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("SELECT set_config('default_statistics_target', $1, true)")
+                    .bind(STATISTICS_TARGET.to_string())
+                    .execute(&mut *tx)
                     .await?;
+                sqlx::query(&format!("ANALYZE {table}"))
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
             }
         }
         Ok(stale)

@@ -46,3 +46,31 @@ async fn stale_tables_are_analyzed_while_autovacuum_is_off(pool: PgPool) {
         assert!(store.analyze_stale_tables().await.unwrap().is_empty());
     }
 }
+
+#[sqlx::test(migrator = "absync_adapter_postgres::MIGRATOR")]
+async fn payload_columns_keep_no_statistics(pool: PgPool) {
+    let kept: Vec<(String, String, i32)> = sqlx::query_as(
+        "SELECT c.relname::text, a.attname::text, a.attstattarget::int FROM pg_attribute a
+         JOIN pg_class c ON c.oid = a.attrelid
+         WHERE c.relnamespace = current_schema()::regnamespace AND a.attnum > 0
+           AND NOT a.attisdropped AND a.attstattarget = 0
+         ORDER BY 1, 2",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let kept: Vec<(&str, &str)> = kept
+        .iter()
+        .map(|(t, c, _)| (t.as_str(), c.as_str()))
+        .collect();
+    assert_eq!(
+        kept,
+        [
+            ("absences", "body"),
+            ("delivery_attempts", "error_detail"),
+            ("delivery_attempts", "response_excerpt"),
+            ("leave_events", "record"),
+            ("leaves", "leave"),
+        ]
+    );
+}
