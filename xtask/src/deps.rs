@@ -1,6 +1,7 @@
 //! The dependency rule, checked over `cargo metadata`: inner crates never name outer ones, the
 //! domain stays free of I/O crates (directly or through anything it pulls in), and the store contract
-//! (test code) depends on the ports only and is a dev-dependency of adapters only.
+//! (test code) depends on the ports only and is a dev-dependency of adapters only, and the store core
+//! (what the store adapters share) names only the ports and the domain, and no transport.
 
 use anyhow::Context;
 use serde_json::Value;
@@ -28,6 +29,12 @@ const ADAPTER_CRATES: &[&str] = &[
     "axum",
     "hyper",
 ];
+
+/// Transports the store core must never reach: it serves the store adapters only.
+const TRANSPORT_CRATES: &[&str] = &["tonic", "axum", "reqwest", "hyper"];
+
+/// What the store adapters share (row shapes and their decoding).
+const STORE_CORE: &str = "absync-store-core";
 
 /// The binary's package (bootstrap): the outermost crate.
 const BOOTSTRAP: &str = "absync";
@@ -166,6 +173,18 @@ pub(crate) fn violations(metadata: &Value) -> Vec<String> {
         STORE_CONTRACT,
         &|d| internal(d) && d != "absync-application" && d != "absync-domain",
         "the store contract sees a store only through the application's ports",
+    );
+    forbid(
+        &mut found,
+        STORE_CORE,
+        &|d| internal(d) && d != "absync-application" && d != "absync-domain",
+        "the store core sits between the ports and the store adapters",
+    );
+    forbid(
+        &mut found,
+        STORE_CORE,
+        &|d| TRANSPORT_CRATES.contains(&d),
+        "the store core knows no transport",
     );
     for (dependent, deps) in &all {
         let Some(kinds) = deps.get(STORE_CONTRACT) else {
@@ -315,6 +334,43 @@ mod tests {
                 .iter()
                 .any(|f| f.starts_with("absync-adapter-postgres"))
         );
+    }
+
+    #[test]
+    fn the_store_core_names_only_the_ports_and_no_transport() {
+        let metadata = json!({
+            "packages": [
+                {"id": "d", "name": "absync-domain"},
+                {"id": "a", "name": "absync-application"},
+                {"id": "k", "name": "absync-store-core"},
+                {"id": "h", "name": "absync-adapter-http"},
+                {"id": "x", "name": "sqlx"},
+                {"id": "r", "name": "reqwest"},
+                {"id": "t", "name": "tonic"}
+            ],
+            "resolve": {"nodes": [
+                node("d", &[]),
+                node("a", &[("d", None)]),
+                node("k", &[("a", None), ("x", None), ("h", None), ("r", None), ("t", Some("dev"))]),
+                node("h", &[("a", None)]),
+                node("x", &[]),
+                node("r", &[]),
+                node("t", &[])
+            ]}
+        });
+        let found = violations(&metadata);
+        let expected = [
+            "absync-store-core must not depend on absync-adapter-http",
+            "absync-store-core must not depend on reqwest",
+        ];
+        for violation in expected {
+            assert!(
+                found.iter().any(|f| f.starts_with(violation)),
+                "{violation}: {found:#?}"
+            );
+        }
+        // sqlx is the store core's own; a dev-dependency (tonic) does not count.
+        assert_eq!(found.len(), expected.len(), "{found:#?}");
     }
 
     #[test]

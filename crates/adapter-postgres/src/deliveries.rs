@@ -2,14 +2,13 @@
 
 use crate::error::store_error;
 use crate::store::PgStore;
-use absync_application::ports::stored;
 use absync_application::ports::{
     AttemptReport, ClaimedDelivery, DeliveryQueue, NextStep, SendOutcome, StoreError,
 };
-use absync_domain::{ChangeVersion, DeliveryId, DestinationUrl, LeaveEventRecord, SubscriptionId};
+use absync_domain::{DeliveryId, SubscriptionId};
+use absync_store_core::rows::ClaimRow;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::types::Json;
 
 /// Picks due deliveries — pending (so first in line for their leave: later ones wait), due, not leased
 /// (or lease expired), of an enabled, undeleted subscription — in due order from the `deliveries_due`
@@ -77,44 +76,6 @@ WHERE w.id = next_in_line.id";
 pub(crate) const CLAIM_COLUMNS: &str = claim_columns!();
 
 /// A delivery with everything needed to render and send it.
-#[derive(sqlx::FromRow)]
-pub(crate) struct ClaimRow {
-    id: i64,
-    tenant_id: String,
-    subscription_id: String,
-    collection: String,
-    destination: String,
-    authorization_value: Option<String>,
-    change_version: i64,
-    record: Json<LeaveEventRecord>,
-    attempt_count: i32,
-    signing_secret: String,
-    previous_signing_secret: Option<String>,
-}
-
-impl TryFrom<ClaimRow> for ClaimedDelivery {
-    type Error = StoreError;
-
-    fn try_from(row: ClaimRow) -> Result<Self, StoreError> {
-        Ok(Self {
-            id: DeliveryId::new(row.id),
-            tenant: stored::tenant(&row.tenant_id)?,
-            subscription: SubscriptionId::new(row.subscription_id),
-            collection: stored::collection(&row.collection)?,
-            destination: DestinationUrl::from_trusted(row.destination),
-            authorization: stored::authorization(row.authorization_value)?,
-            change_version: ChangeVersion::new(row.change_version),
-            record: row.record.0,
-            attempts_made: u32::try_from(row.attempt_count).unwrap_or(0),
-            signing_secrets: std::iter::once(row.signing_secret)
-                .chain(row.previous_signing_secret)
-                .map(|s| stored::signing_secret(&s))
-                .collect::<Result<_, _>>()?,
-        })
-    }
-}
-
-/// Bytes kept of a response body.
 const EXCERPT_LIMIT: usize = 4096;
 
 #[async_trait]

@@ -2,14 +2,15 @@
 
 use crate::error::{decode_error, sqlite_error, store_error};
 use crate::store::{SqliteStore, micros, now, time};
-use absync_application::ports::stored;
 use absync_application::ports::{
     AttemptReport, ClaimedDelivery, DeliveryQueue, NextStep, SendOutcome, StoreError,
 };
-use absync_domain::{ChangeVersion, DeliveryId, DestinationUrl, SubscriptionId};
+use absync_domain::{DeliveryId, SubscriptionId};
+use absync_store_core::rows::ClaimRow;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, params};
+use sqlx::types::Json;
 
 /// The columns of a [`ClaimRow`], over `deliveries c`, `subscriptions s` and `leave_events e`; `?1`
 /// is now (in microseconds).
@@ -17,63 +18,24 @@ pub(crate) const CLAIM_COLUMNS: &str = "c.id, c.tenant_id, c.subscription_id, s.
     s.authorization_value, c.change_version, e.record, c.attempt_count, s.signing_secret,
     CASE WHEN s.previous_secret_expires_at > ?1 THEN s.previous_signing_secret END AS previous_signing_secret";
 
-/// A delivery with everything needed to render and send it: read by claims on the writer's
-/// connection ([`ClaimRow::read`]) and by tracking on the pool (sqlx).
-#[derive(sqlx::FromRow)]
-pub(crate) struct ClaimRow {
-    id: i64,
-    tenant_id: String,
-    subscription_id: String,
-    collection: String,
-    destination: String,
-    authorization_value: Option<String>,
-    change_version: i64,
-    record: String,
-    attempt_count: i64,
-    signing_secret: String,
-    previous_signing_secret: Option<String>,
-}
-
-impl ClaimRow {
-    /// Reads a row of [`CLAIM_COLUMNS`], in their order.
-    fn read(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
-        Ok(Self {
-            id: row.get(0)?,
-            tenant_id: row.get(1)?,
-            subscription_id: row.get(2)?,
-            collection: row.get(3)?,
-            destination: row.get(4)?,
-            authorization_value: row.get(5)?,
-            change_version: row.get(6)?,
-            record: row.get(7)?,
-            attempt_count: row.get(8)?,
-            signing_secret: row.get(9)?,
-            previous_signing_secret: row.get(10)?,
-        })
-    }
-}
-
-impl TryFrom<ClaimRow> for ClaimedDelivery {
-    type Error = StoreError;
-
-    fn try_from(row: ClaimRow) -> Result<Self, StoreError> {
-        Ok(Self {
-            id: DeliveryId::new(row.id),
-            tenant: stored::tenant(&row.tenant_id)?,
-            subscription: SubscriptionId::new(row.subscription_id),
-            collection: stored::collection(&row.collection)?,
-            destination: DestinationUrl::from_trusted(row.destination),
-            authorization: stored::authorization(row.authorization_value)?,
-            change_version: ChangeVersion::new(row.change_version),
-            record: serde_json::from_str(&row.record)
-                .map_err(|e| decode_error("leave event", e))?,
-            attempts_made: u32::try_from(row.attempt_count).unwrap_or(0),
-            signing_secrets: std::iter::once(row.signing_secret)
-                .chain(row.previous_signing_secret)
-                .map(|s| stored::signing_secret(&s))
-                .collect::<Result<_, _>>()?,
-        })
-    }
+/// Reads a row of [`CLAIM_COLUMNS`], in their order, on the writer's connection.
+fn read_claim(row: &rusqlite::Row<'_>) -> rusqlite::Result<ClaimRow> {
+    let record: String = row.get(7)?;
+    Ok(ClaimRow {
+        id: row.get(0)?,
+        tenant_id: row.get(1)?,
+        subscription_id: row.get(2)?,
+        collection: row.get(3)?,
+        destination: row.get(4)?,
+        authorization_value: row.get(5)?,
+        change_version: row.get(6)?,
+        record: serde_json::from_str(&record).map(Json).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(7, rusqlite::types::Type::Text, Box::new(e))
+        })?,
+        attempt_count: row.get(8)?,
+        signing_secret: row.get(9)?,
+        previous_signing_secret: row.get(10)?,
+    })
 }
 
 /// Bytes kept of a response body.
@@ -137,7 +99,7 @@ fn claim(
          WHERE c.id IN (SELECT value FROM json_each(?2))
          ORDER BY c.id"
     ))
-    .and_then(|mut s| s.query_map(params![now, list], ClaimRow::read)?.collect())
+    .and_then(|mut s| s.query_map(params![now, list], read_claim)?.collect())
     .map_err(sqlite_error)
 }
 

@@ -1,13 +1,14 @@
 //! Delivery tracking: listings, details, re-sync and mark-processed, scoped by tenant.
 
-use crate::deliveries::{CLAIM_COLUMNS, ClaimRow};
-use crate::error::{decode_error, store_error};
+use crate::deliveries::CLAIM_COLUMNS;
+use crate::error::store_error;
 use crate::store::{SqliteStore, micros, now, time};
 use absync_application::ports::{
-    AttemptSummary, CancelReason, DeliveryDetail, DeliveryFilter, DeliveryStatus, DeliverySummary,
+    AttemptSummary, DeliveryDetail, DeliveryFilter, DeliveryStatus, DeliverySummary,
     DeliveryTracking, PendingTask, QueueStats, ResyncRefusal, StoreError,
 };
 use absync_domain::{DeliveryId, SubscriptionId, TenantId};
+use absync_store_core::rows::{ClaimRow, SummaryRow};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
@@ -15,51 +16,6 @@ const SUMMARY: &str = "d.id, d.subscription_id, d.leave_key, e.event,
     d.change_version, d.status, d.attempt_count, d.next_attempt_at, d.last_http_status, d.last_error,
     d.created_at, d.updated_at, d.processed_note, d.cancel_reason
     FROM deliveries d JOIN leave_events e ON e.tenant_id = d.tenant_id AND e.change_version = d.change_version";
-
-#[derive(sqlx::FromRow)]
-struct SummaryRow {
-    id: i64,
-    subscription_id: String,
-    leave_key: String,
-    event: String,
-    change_version: i64,
-    status: String,
-    attempt_count: i64,
-    next_attempt_at: i64,
-    last_http_status: Option<i64>,
-    last_error: Option<String>,
-    created_at: i64,
-    updated_at: i64,
-    processed_note: Option<String>,
-    cancel_reason: Option<String>,
-}
-
-impl TryFrom<SummaryRow> for DeliverySummary {
-    type Error = StoreError;
-
-    fn try_from(row: SummaryRow) -> Result<Self, StoreError> {
-        Ok(Self {
-            id: DeliveryId::new(row.id),
-            subscription: SubscriptionId::new(row.subscription_id),
-            leave_key: row.leave_key,
-            event: row.event,
-            change_version: row.change_version,
-            status: DeliveryStatus::parse(&row.status)
-                .ok_or_else(|| decode_error("delivery status", &row.status))?,
-            attempts: u32::try_from(row.attempt_count).unwrap_or(0),
-            next_attempt_at: time(row.next_attempt_at),
-            last_http_status: row.last_http_status.and_then(|s| u16::try_from(s).ok()),
-            last_error: row.last_error,
-            created_at: time(row.created_at),
-            updated_at: time(row.updated_at),
-            processed_note: row.processed_note,
-            cancel_reason: row
-                .cancel_reason
-                .map(|r| CancelReason::parse(&r).ok_or_else(|| decode_error("cancel reason", &r)))
-                .transpose()?,
-        })
-    }
-}
 
 impl SqliteStore {
     async fn summary(

@@ -1,0 +1,119 @@
+//! The rows both stores read, and their decoding into the ports' types.
+
+use crate::Stamp;
+use absync_application::ports::stored::{self, decode_error};
+use absync_application::ports::{
+    CancelReason, ClaimedDelivery, DeliveryStatus, DeliverySummary, StoreError,
+};
+use absync_domain::{ChangeVersion, DeliveryId, DestinationUrl, LeaveEventRecord, SubscriptionId};
+use sqlx::types::Json;
+
+/// A delivery with everything needed to render and send it (its subscription's destination and
+/// secrets, its event's record): what a claim hands the dispatcher, and a delivery's detail shows.
+#[derive(Debug, sqlx::FromRow)]
+pub struct ClaimRow {
+    /// `deliveries.id`.
+    pub id: i64,
+    /// `deliveries.tenant_id`.
+    pub tenant_id: String,
+    /// `deliveries.subscription_id`, as text.
+    pub subscription_id: String,
+    /// `subscriptions.collection`.
+    pub collection: String,
+    /// `subscriptions.destination`.
+    pub destination: String,
+    /// `subscriptions.authorization_value`.
+    pub authorization_value: Option<String>,
+    /// `deliveries.change_version`.
+    pub change_version: i64,
+    /// `leave_events.record`.
+    pub record: Json<LeaveEventRecord>,
+    /// `deliveries.attempt_count`.
+    pub attempt_count: i32,
+    /// `subscriptions.signing_secret`.
+    pub signing_secret: String,
+    /// `subscriptions.previous_signing_secret`, while it is still valid.
+    pub previous_signing_secret: Option<String>,
+}
+
+impl TryFrom<ClaimRow> for ClaimedDelivery {
+    type Error = StoreError;
+
+    fn try_from(row: ClaimRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: DeliveryId::new(row.id),
+            tenant: stored::tenant(&row.tenant_id)?,
+            subscription: SubscriptionId::new(row.subscription_id),
+            collection: stored::collection(&row.collection)?,
+            destination: DestinationUrl::from_trusted(row.destination),
+            authorization: stored::authorization(row.authorization_value)?,
+            change_version: ChangeVersion::new(row.change_version),
+            record: row.record.0,
+            attempts_made: u32::try_from(row.attempt_count).unwrap_or(0),
+            signing_secrets: std::iter::once(row.signing_secret)
+                .chain(row.previous_signing_secret)
+                .map(|s| stored::signing_secret(&s))
+                .collect::<Result<_, _>>()?,
+        })
+    }
+}
+
+/// A delivery as listed: its state, not its message.
+#[derive(Debug, sqlx::FromRow)]
+pub struct SummaryRow {
+    /// `deliveries.id`.
+    pub id: i64,
+    /// `deliveries.subscription_id`, as text.
+    pub subscription_id: String,
+    /// `deliveries.leave_key`.
+    pub leave_key: String,
+    /// `leave_events.event`.
+    pub event: String,
+    /// `deliveries.change_version`.
+    pub change_version: i64,
+    /// `deliveries.status`.
+    pub status: String,
+    /// `deliveries.attempt_count`.
+    pub attempt_count: i32,
+    /// `deliveries.next_attempt_at`.
+    pub next_attempt_at: Stamp,
+    /// `deliveries.last_http_status`.
+    pub last_http_status: Option<i32>,
+    /// `deliveries.last_error`.
+    pub last_error: Option<String>,
+    /// `deliveries.created_at`.
+    pub created_at: Stamp,
+    /// `deliveries.updated_at`.
+    pub updated_at: Stamp,
+    /// `deliveries.processed_note`.
+    pub processed_note: Option<String>,
+    /// `deliveries.cancel_reason`.
+    pub cancel_reason: Option<String>,
+}
+
+impl TryFrom<SummaryRow> for DeliverySummary {
+    type Error = StoreError;
+
+    fn try_from(row: SummaryRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: DeliveryId::new(row.id),
+            subscription: SubscriptionId::new(row.subscription_id),
+            leave_key: row.leave_key,
+            event: row.event,
+            change_version: row.change_version,
+            status: DeliveryStatus::parse(&row.status)
+                .ok_or_else(|| decode_error("delivery status", &row.status))?,
+            attempts: u32::try_from(row.attempt_count).unwrap_or(0),
+            next_attempt_at: row.next_attempt_at.into(),
+            last_http_status: row.last_http_status.and_then(|s| u16::try_from(s).ok()),
+            last_error: row.last_error,
+            created_at: row.created_at.into(),
+            updated_at: row.updated_at.into(),
+            processed_note: row.processed_note,
+            cancel_reason: row
+                .cancel_reason
+                .map(|r| CancelReason::parse(&r).ok_or_else(|| decode_error("cancel reason", &r)))
+                .transpose()?,
+        })
+    }
+}
