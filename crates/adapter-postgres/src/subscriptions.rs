@@ -1,17 +1,17 @@
 //! Subscription store.
 
 use crate::batch::ReadMany;
-use crate::error::{decode_error, store_error};
+use crate::error::store_error;
 use crate::store::{PgStore, is_uuid};
-use absync_application::ports::stored;
 use absync_application::ports::{
-    CancelReason, NewSubscription, PreviousSecret, StoreError, Subscription, SubscriptionChanges,
+    CancelReason, NewSubscription, StoreError, Subscription, SubscriptionChanges,
     SubscriptionCursor, SubscriptionStore,
 };
 use absync_domain::{
     AuthorizationValue, DestinationUrl, EventFilter, SigningSecret, SubscriptionId,
     SubscriptionStatus, TenantId,
 };
+use absync_store_core::rows::SubscriptionRow;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
@@ -20,50 +20,6 @@ use std::sync::Arc;
 const COLUMNS: &str = "id::text, tenant_id, collection, destination, authorization_value, event_filter, status, \
      valid_until, created_at, signing_secret, previous_signing_secret, previous_secret_expires_at";
 
-#[derive(sqlx::FromRow)]
-struct Row {
-    id: String,
-    tenant_id: String,
-    collection: String,
-    destination: String,
-    authorization_value: Option<String>,
-    event_filter: String,
-    status: String,
-    valid_until: Option<DateTime<Utc>>,
-    created_at: DateTime<Utc>,
-    signing_secret: String,
-    previous_signing_secret: Option<String>,
-    previous_secret_expires_at: Option<DateTime<Utc>>,
-}
-
-impl TryFrom<Row> for Subscription {
-    type Error = StoreError;
-
-    fn try_from(row: Row) -> Result<Self, StoreError> {
-        Ok(Self {
-            id: SubscriptionId::new(row.id),
-            tenant: stored::tenant(&row.tenant_id)?,
-            collection: stored::collection(&row.collection)?,
-            destination: DestinationUrl::from_trusted(row.destination),
-            authorization: stored::authorization(row.authorization_value)?,
-            event_filter: EventFilter::parse(&row.event_filter)
-                .ok_or_else(|| decode_error("event filter", &row.event_filter))?,
-            status: SubscriptionStatus::parse(&row.status)
-                .ok_or_else(|| decode_error("subscription status", &row.status))?,
-            valid_until: row.valid_until,
-            created_at: row.created_at,
-            signing_secret: stored::signing_secret(&row.signing_secret)?,
-            previous_secret: match (row.previous_signing_secret, row.previous_secret_expires_at) {
-                (Some(secret), Some(until)) => Some(PreviousSecret {
-                    secret: stored::signing_secret(&secret)?,
-                    until,
-                }),
-                _ => None,
-            },
-        })
-    }
-}
-
 /// Lists the live subscriptions of several tenants in one statement (the lists asked meanwhile,
 /// coalesced): for each tenant, in order, its subscriptions in creation order.
 pub(crate) fn list_many(pool: PgPool) -> ReadMany<TenantId, Vec<Subscription>> {
@@ -71,7 +27,7 @@ pub(crate) fn list_many(pool: PgPool) -> ReadMany<TenantId, Vec<Subscription>> {
         let pool = pool.clone();
         Box::pin(async move {
             let names: Vec<&str> = tenants.iter().map(TenantId::as_str).collect();
-            let rows: Vec<Row> = sqlx::query_as(&format!(
+            let rows: Vec<SubscriptionRow> = sqlx::query_as(&format!(
                 "SELECT {COLUMNS} FROM subscriptions
                  WHERE tenant_id = ANY($1::text[]) AND deleted_at IS NULL ORDER BY created_at, id"
             ))
@@ -97,7 +53,7 @@ pub(crate) fn list_many(pool: PgPool) -> ReadMany<TenantId, Vec<Subscription>> {
 impl SubscriptionStore for PgStore {
     #[tracing::instrument(name = "pg.create_subscription", skip_all, err, fields(tenant = %new.tenant))]
     async fn create(&self, new: NewSubscription) -> Result<Subscription, StoreError> {
-        let row: Row = sqlx::query_as(&format!(
+        let row: SubscriptionRow = sqlx::query_as(&format!(
             "WITH tenant AS (INSERT INTO tenants (id) VALUES ($1) ON CONFLICT (id) DO NOTHING)
              INSERT INTO subscriptions
                  (tenant_id, collection, destination, authorization_value, event_filter, status, valid_until, signing_secret)
@@ -156,7 +112,7 @@ impl SubscriptionStore for PgStore {
         if !is_uuid(id.as_str()) {
             return Ok(None);
         }
-        let row: Option<Row> = sqlx::query_as(&format!(
+        let row: Option<SubscriptionRow> = sqlx::query_as(&format!(
             "UPDATE subscriptions
              SET previous_signing_secret = signing_secret, previous_secret_expires_at = $3, signing_secret = $4
              WHERE tenant_id = $1 AND id = $2::uuid AND deleted_at IS NULL
@@ -181,7 +137,7 @@ impl SubscriptionStore for PgStore {
         if !is_uuid(id.as_str()) {
             return Ok(None);
         }
-        let row: Option<Row> = sqlx::query_as(&format!(
+        let row: Option<SubscriptionRow> = sqlx::query_as(&format!(
             "SELECT {COLUMNS} FROM subscriptions WHERE tenant_id = $1 AND id = $2::uuid AND deleted_at IS NULL"
         ))
         .bind(tenant.as_str())
@@ -206,7 +162,7 @@ impl SubscriptionStore for PgStore {
             Some(_) => return Ok(Vec::new()),
             None => (None, None),
         };
-        let rows: Vec<Row> = sqlx::query_as(&format!(
+        let rows: Vec<SubscriptionRow> = sqlx::query_as(&format!(
             "SELECT {COLUMNS} FROM subscriptions
              WHERE tenant_id = $1 AND deleted_at IS NULL
                AND ($2::timestamptz IS NULL OR (created_at, id) > ($2, $3::uuid))
@@ -234,7 +190,7 @@ impl SubscriptionStore for PgStore {
             return Ok(None);
         }
         let mut tx = self.pool.begin().await.map_err(store_error)?;
-        let row: Option<Row> = sqlx::query_as(&format!(
+        let row: Option<SubscriptionRow> = sqlx::query_as(&format!(
             "UPDATE subscriptions SET
                  destination = CASE WHEN $3 THEN $4 ELSE destination END,
                  authorization_value = CASE WHEN $5 THEN $6 ELSE authorization_value END,

@@ -1,65 +1,21 @@
 //! Subscription store.
 
-use crate::error::{decode_error, store_error};
-use crate::store::{SqliteStore, micros, new_uuid, now, time};
-use absync_application::ports::stored;
+use crate::error::store_error;
+use crate::store::{SqliteStore, micros, new_uuid, now};
 use absync_application::ports::{
-    CancelReason, NewSubscription, PreviousSecret, StoreError, Subscription, SubscriptionChanges,
+    CancelReason, NewSubscription, StoreError, Subscription, SubscriptionChanges,
     SubscriptionCursor, SubscriptionStore,
 };
 use absync_domain::{
     AuthorizationValue, DestinationUrl, EventFilter, SigningSecret, SubscriptionId,
     SubscriptionStatus, TenantId,
 };
+use absync_store_core::rows::SubscriptionRow;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 const COLUMNS: &str = "id, tenant_id, collection, destination, authorization_value, event_filter, status, \
      valid_until, created_at, signing_secret, previous_signing_secret, previous_secret_expires_at";
-
-#[derive(sqlx::FromRow)]
-struct Row {
-    id: String,
-    tenant_id: String,
-    collection: String,
-    destination: String,
-    authorization_value: Option<String>,
-    event_filter: String,
-    status: String,
-    valid_until: Option<i64>,
-    created_at: i64,
-    signing_secret: String,
-    previous_signing_secret: Option<String>,
-    previous_secret_expires_at: Option<i64>,
-}
-
-impl TryFrom<Row> for Subscription {
-    type Error = StoreError;
-
-    fn try_from(row: Row) -> Result<Self, StoreError> {
-        Ok(Self {
-            id: SubscriptionId::new(row.id),
-            tenant: stored::tenant(&row.tenant_id)?,
-            collection: stored::collection(&row.collection)?,
-            destination: DestinationUrl::from_trusted(row.destination),
-            authorization: stored::authorization(row.authorization_value)?,
-            event_filter: EventFilter::parse(&row.event_filter)
-                .ok_or_else(|| decode_error("event filter", &row.event_filter))?,
-            status: SubscriptionStatus::parse(&row.status)
-                .ok_or_else(|| decode_error("subscription status", &row.status))?,
-            valid_until: row.valid_until.map(time),
-            created_at: time(row.created_at),
-            signing_secret: stored::signing_secret(&row.signing_secret)?,
-            previous_secret: match (row.previous_signing_secret, row.previous_secret_expires_at) {
-                (Some(secret), Some(until)) => Some(PreviousSecret {
-                    secret: stored::signing_secret(&secret)?,
-                    until: time(until),
-                }),
-                _ => None,
-            },
-        })
-    }
-}
 
 #[async_trait]
 impl SubscriptionStore for SqliteStore {
@@ -75,7 +31,7 @@ impl SubscriptionStore for SqliteStore {
         .execute(&mut *write.tx)
         .await
         .map_err(store_error)?;
-        let row: Row = sqlx::query_as(&format!(
+        let row: SubscriptionRow = sqlx::query_as(&format!(
             "INSERT INTO subscriptions
                  (id, tenant_id, collection, destination, authorization_value, event_filter, status, valid_until,
                   signing_secret, created_at)
@@ -100,7 +56,7 @@ impl SubscriptionStore for SqliteStore {
 
     #[tracing::instrument(name = "sqlite.list_subscriptions", skip_all, err, fields(tenant = %tenant))]
     async fn list(&self, tenant: &TenantId) -> Result<Vec<Subscription>, StoreError> {
-        let rows: Vec<Row> = sqlx::query_as(&format!(
+        let rows: Vec<SubscriptionRow> = sqlx::query_as(&format!(
             "SELECT {COLUMNS} FROM subscriptions WHERE tenant_id = ?1 AND deleted_at IS NULL ORDER BY created_at, id"
         ))
         .bind(tenant.as_str())
@@ -140,7 +96,7 @@ impl SubscriptionStore for SqliteStore {
         previous_until: DateTime<Utc>,
     ) -> Result<Option<Subscription>, StoreError> {
         let mut write = self.write().await?;
-        let row: Option<Row> = sqlx::query_as(&format!(
+        let row: Option<SubscriptionRow> = sqlx::query_as(&format!(
             "UPDATE subscriptions
              SET previous_signing_secret = signing_secret, previous_secret_expires_at = ?3, signing_secret = ?4
              WHERE tenant_id = ?1 AND id = ?2 AND deleted_at IS NULL
@@ -163,7 +119,7 @@ impl SubscriptionStore for SqliteStore {
         tenant: &TenantId,
         id: &SubscriptionId,
     ) -> Result<Option<Subscription>, StoreError> {
-        let row: Option<Row> = sqlx::query_as(&format!(
+        let row: Option<SubscriptionRow> = sqlx::query_as(&format!(
             "SELECT {COLUMNS} FROM subscriptions WHERE tenant_id = ?1 AND id = ?2 AND deleted_at IS NULL"
         ))
         .bind(tenant.as_str())
@@ -185,7 +141,7 @@ impl SubscriptionStore for SqliteStore {
             Some(cursor) => (Some(micros(cursor.created_at)), Some(cursor.id.as_str())),
             None => (None, None),
         };
-        let rows: Vec<Row> = sqlx::query_as(&format!(
+        let rows: Vec<SubscriptionRow> = sqlx::query_as(&format!(
             "SELECT {COLUMNS} FROM subscriptions
              WHERE tenant_id = ?1 AND deleted_at IS NULL
                AND (?2 IS NULL OR (created_at, id) > (?2, ?3))
@@ -210,7 +166,7 @@ impl SubscriptionStore for SqliteStore {
         changes: SubscriptionChanges,
     ) -> Result<Option<Subscription>, StoreError> {
         let mut write = self.write().await?;
-        let row: Option<Row> = sqlx::query_as(&format!(
+        let row: Option<SubscriptionRow> = sqlx::query_as(&format!(
             "UPDATE subscriptions SET
                  destination = CASE WHEN ?3 THEN ?4 ELSE destination END,
                  authorization_value = CASE WHEN ?5 THEN ?6 ELSE authorization_value END,

@@ -3,9 +3,13 @@
 use crate::Stamp;
 use absync_application::ports::stored::{self, decode_error};
 use absync_application::ports::{
-    CancelReason, ClaimedDelivery, DeliveryStatus, DeliverySummary, StoreError,
+    CancelReason, ClaimedDelivery, DeliveryStatus, DeliverySummary, PreviousSecret, StoreError,
+    Subscription,
 };
-use absync_domain::{ChangeVersion, DeliveryId, DestinationUrl, LeaveEventRecord, SubscriptionId};
+use absync_domain::{
+    ChangeVersion, DeliveryId, DestinationUrl, EventFilter, LeaveEventRecord, SubscriptionId,
+    SubscriptionStatus,
+};
 use sqlx::types::Json;
 
 /// A delivery with everything needed to render and send it (its subscription's destination and
@@ -114,6 +118,63 @@ impl TryFrom<SummaryRow> for DeliverySummary {
                 .cancel_reason
                 .map(|r| CancelReason::parse(&r).ok_or_else(|| decode_error("cancel reason", &r)))
                 .transpose()?,
+        })
+    }
+}
+
+/// A subscription, its id read as text.
+#[derive(Debug, sqlx::FromRow)]
+pub struct SubscriptionRow {
+    /// `subscriptions.id`, as text.
+    pub id: String,
+    /// `subscriptions.tenant_id`.
+    pub tenant_id: String,
+    /// `subscriptions.collection`.
+    pub collection: String,
+    /// `subscriptions.destination`.
+    pub destination: String,
+    /// `subscriptions.authorization_value`.
+    pub authorization_value: Option<String>,
+    /// `subscriptions.event_filter`.
+    pub event_filter: String,
+    /// `subscriptions.status`.
+    pub status: String,
+    /// `subscriptions.valid_until`.
+    pub valid_until: Option<Stamp>,
+    /// `subscriptions.created_at`.
+    pub created_at: Stamp,
+    /// `subscriptions.signing_secret`.
+    pub signing_secret: String,
+    /// `subscriptions.previous_signing_secret`.
+    pub previous_signing_secret: Option<String>,
+    /// `subscriptions.previous_secret_expires_at`.
+    pub previous_secret_expires_at: Option<Stamp>,
+}
+
+impl TryFrom<SubscriptionRow> for Subscription {
+    type Error = StoreError;
+
+    fn try_from(row: SubscriptionRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: SubscriptionId::new(row.id),
+            tenant: stored::tenant(&row.tenant_id)?,
+            collection: stored::collection(&row.collection)?,
+            destination: DestinationUrl::from_trusted(row.destination),
+            authorization: stored::authorization(row.authorization_value)?,
+            event_filter: EventFilter::parse(&row.event_filter)
+                .ok_or_else(|| decode_error("event filter", &row.event_filter))?,
+            status: SubscriptionStatus::parse(&row.status)
+                .ok_or_else(|| decode_error("subscription status", &row.status))?,
+            valid_until: row.valid_until.map(Into::into),
+            created_at: row.created_at.into(),
+            signing_secret: stored::signing_secret(&row.signing_secret)?,
+            previous_secret: match (row.previous_signing_secret, row.previous_secret_expires_at) {
+                (Some(secret), Some(until)) => Some(PreviousSecret {
+                    secret: stored::signing_secret(&secret)?,
+                    until: until.into(),
+                }),
+                _ => None,
+            },
         })
     }
 }
