@@ -1,49 +1,21 @@
 //! Token store: hashes and scopes.
 
 use crate::batch::ReadMany;
-use crate::error::{decode_error, store_error};
+use crate::error::store_error;
 use crate::store::{PgStore, is_uuid};
 use absync_application::ports::{StoreError, TokenRecord, TokenStore};
 use absync_domain::{Scope, TenantId};
+use absync_store_core::rows::TokenRow;
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use std::sync::Arc;
 
-type TokenRow = (
-    String,
-    String,
-    Vec<String>,
-    Option<String>,
-    DateTime<Utc>,
-    Option<DateTime<Utc>>,
-);
-
-/// A [`TokenRow`] after the hash it was found by.
-type HashedRow = (
-    Vec<u8>,
-    String,
-    String,
-    Vec<String>,
-    Option<String>,
-    DateTime<Utc>,
-    Option<DateTime<Utc>>,
-);
-
-fn to_record(row: TokenRow) -> Result<TokenRecord, StoreError> {
-    let (id, tenant, scopes, label, created_at, revoked_at) = row;
-    Ok(TokenRecord {
-        id,
-        tenant: TenantId::parse(&tenant).map_err(|e| decode_error("tenant id", e))?,
-        scopes: scopes
-            .iter()
-            .map(|s| Scope::parse(s))
-            .collect::<Result<_, _>>()
-            .map_err(|e| decode_error("token scope", e))?,
-        label,
-        created_at,
-        revoked_at,
-    })
+/// A [`TokenRow`] with the hash it was found by.
+#[derive(sqlx::FromRow)]
+struct HashedRow {
+    token_hash: Vec<u8>,
+    #[sqlx(flatten)]
+    token: TokenRow,
 }
 
 /// Finds the active tokens of several hashes in one statement (the look-ups asked meanwhile,
@@ -65,8 +37,9 @@ pub(crate) fn find_many(pool: PgPool) -> ReadMany<[u8; 32], Option<TokenRecord>>
             .await
             .map_err(store_error)?;
             let mut found: Vec<Option<TokenRecord>> = hashes.iter().map(|_| None).collect();
-            for (hash, id, tenant, scopes, label, created_at, revoked_at) in rows {
-                let record = to_record((id, tenant, scopes, label, created_at, revoked_at))?;
+            for row in rows {
+                let hash = row.token_hash;
+                let record = TokenRecord::try_from(row.token)?;
                 for (asked, slot) in hashes.iter().zip(&mut found) {
                     if asked.as_slice() == hash.as_slice() {
                         *slot = Some(record.clone());
@@ -101,7 +74,7 @@ impl TokenStore for PgStore {
         .fetch_one(&self.pool)
         .await
         .map_err(store_error)?;
-        to_record(row)
+        TokenRecord::try_from(row)
     }
 
     #[tracing::instrument(name = "pg.find_token", skip_all, err)]
@@ -120,7 +93,7 @@ impl TokenStore for PgStore {
         .fetch_all(&self.pool)
         .await
         .map_err(store_error)?;
-        rows.into_iter().map(to_record).collect()
+        rows.into_iter().map(TokenRecord::try_from).collect()
     }
 
     #[tracing::instrument(name = "pg.revoke_token", skip_all, err, fields(token_id = %id))]

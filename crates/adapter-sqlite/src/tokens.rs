@@ -1,29 +1,11 @@
 //! Token store: hashes and scopes.
 
 use crate::error::{decode_error, store_error};
-use crate::store::{SqliteStore, new_uuid, now, time};
+use crate::store::{SqliteStore, new_uuid, now};
 use absync_application::ports::{StoreError, TokenRecord, TokenStore};
 use absync_domain::{Scope, TenantId};
+use absync_store_core::rows::TokenRow;
 use async_trait::async_trait;
-
-type TokenRow = (String, String, String, Option<String>, i64, Option<i64>);
-
-fn to_record(row: TokenRow) -> Result<TokenRecord, StoreError> {
-    let (id, tenant, scopes, label, created_at, revoked_at) = row;
-    Ok(TokenRecord {
-        id,
-        tenant: TenantId::parse(&tenant).map_err(|e| decode_error("tenant id", e))?,
-        scopes: serde_json::from_str::<Vec<String>>(&scopes)
-            .map_err(|e| decode_error("token scopes", e))?
-            .iter()
-            .map(|s| Scope::parse(s))
-            .collect::<Result<_, _>>()
-            .map_err(|e| decode_error("token scope", e))?,
-        label,
-        created_at: time(created_at),
-        revoked_at: revoked_at.map(time),
-    })
-}
 
 #[async_trait]
 impl TokenStore for SqliteStore {
@@ -62,7 +44,7 @@ impl TokenStore for SqliteStore {
         .await
         .map_err(store_error)?;
         write.commit().await?;
-        to_record(row)
+        TokenRecord::try_from(row)
     }
 
     #[tracing::instrument(name = "sqlite.find_token", skip_all, err)]
@@ -75,7 +57,7 @@ impl TokenStore for SqliteStore {
         .fetch_optional(&self.pool)
         .await
         .map_err(store_error)?;
-        row.map(to_record).transpose()
+        row.map(TokenRecord::try_from).transpose()
     }
 
     #[tracing::instrument(name = "sqlite.list_tokens", skip_all, err)]
@@ -89,7 +71,7 @@ impl TokenStore for SqliteStore {
         .fetch_all(&self.pool)
         .await
         .map_err(store_error)?;
-        rows.into_iter().map(to_record).collect()
+        rows.into_iter().map(TokenRecord::try_from).collect()
     }
 
     #[tracing::instrument(name = "sqlite.revoke_token", skip_all, err, fields(token_id = %id))]

@@ -1,14 +1,14 @@
 //! The rows both stores read, and their decoding into the ports' types.
 
-use crate::Stamp;
+use crate::{ScopeNames, Stamp};
 use absync_application::ports::stored::{self, decode_error};
 use absync_application::ports::{
     CancelReason, ClaimedDelivery, DeliveryStatus, DeliverySummary, PreviousSecret, StoreError,
-    Subscription,
+    Subscription, TokenRecord,
 };
 use absync_domain::{
-    ChangeVersion, DeliveryId, DestinationUrl, EventFilter, LeaveEventRecord, SubscriptionId,
-    SubscriptionStatus,
+    ChangeVersion, DeliveryId, DestinationUrl, EventFilter, LeaveEventRecord, Scope,
+    SubscriptionId, SubscriptionStatus, TenantId,
 };
 use sqlx::types::Json;
 
@@ -175,6 +175,44 @@ impl TryFrom<SubscriptionRow> for Subscription {
                 }),
                 _ => None,
             },
+        })
+    }
+}
+
+/// An API token, its id read as text (never its hash).
+#[derive(Debug, sqlx::FromRow)]
+pub struct TokenRow {
+    /// `api_tokens.id`, as text.
+    pub id: String,
+    /// `api_tokens.tenant_id`.
+    pub tenant_id: String,
+    /// `api_tokens.scopes`.
+    pub scopes: ScopeNames,
+    /// `api_tokens.label`.
+    pub label: Option<String>,
+    /// `api_tokens.created_at`.
+    pub created_at: Stamp,
+    /// `api_tokens.revoked_at`.
+    pub revoked_at: Option<Stamp>,
+}
+
+impl TryFrom<TokenRow> for TokenRecord {
+    type Error = StoreError;
+
+    fn try_from(row: TokenRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: row.id,
+            tenant: TenantId::parse(&row.tenant_id).map_err(|e| decode_error("tenant id", e))?,
+            scopes: row
+                .scopes
+                .0
+                .iter()
+                .map(|s| Scope::parse(s))
+                .collect::<Result<_, _>>()
+                .map_err(|e| decode_error("token scope", e))?,
+            label: row.label,
+            created_at: row.created_at.into(),
+            revoked_at: row.revoked_at.map(Into::into),
         })
     }
 }
