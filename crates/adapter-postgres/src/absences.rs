@@ -7,9 +7,8 @@ use absync_application::logged;
 use absync_application::ports::{
     AbsenceStore, AbsenceWrite, AppliedEvent, CurrentLeave, StoreError, StoredAbsence,
 };
-use absync_domain::{
-    Absence, AbsenceId, AbsenceNumber, ChangeVersion, Leave, LeaveKey, Revision, TenantId,
-};
+use absync_domain::{AbsenceId, AbsenceNumber, Leave, LeaveKey, TenantId};
+use absync_store_core::rows::{AbsenceRow, LeaveRow};
 use async_trait::async_trait;
 use chrono::NaiveDate;
 use sqlx::PgPool;
@@ -19,8 +18,14 @@ use std::sync::Arc;
 /// Absence numbers taken from the sequence per round trip.
 const NUMBERS_PER_FETCH: i64 = 64;
 
-/// A stored absence as read: number, revision, row version, content and current leaves.
-type LoadedRow = (i64, i64, i64, i64, Option<Json<Absence>>, Json<Vec<Leave>>);
+/// A stored absence as read, with its position among the loads asked and its current leaves.
+#[derive(sqlx::FromRow)]
+struct LoadedRow {
+    i: i64,
+    #[sqlx(flatten)]
+    absence: AbsenceRow,
+    leaves: Json<Vec<Leave>>,
+}
 
 /// Reads several absences in one statement (the loads asked meanwhile, coalesced): for each
 /// (tenant, id), in order, the stored absence with its current leaves, if any.
@@ -34,7 +39,7 @@ pub(crate) fn load_many(pool: PgPool) -> ReadMany<(TenantId, AbsenceId), Option<
                 "SELECT r.i, a.number, a.revision, a.row_version, a.body,
                         COALESCE((SELECT jsonb_agg(l.leave ORDER BY l.leave_date, l.half) FROM leaves l
                                   WHERE l.tenant_id = a.tenant_id AND l.absence_number = a.number),
-                                 '[]'::jsonb)
+                                 '[]'::jsonb) AS leaves
                  FROM UNNEST($1::text[], $2::text[]) WITH ORDINALITY AS r(tenant_id, absence_id, i)
                  JOIN absences a ON a.tenant_id = r.tenant_id AND a.absence_id = r.absence_id",
             )
@@ -44,22 +49,12 @@ pub(crate) fn load_many(pool: PgPool) -> ReadMany<(TenantId, AbsenceId), Option<
             .await
             .map_err(store_error)?;
             let mut loaded: Vec<Option<StoredAbsence>> = keys.iter().map(|_| None).collect();
-            for (i, number, revision, row_version, body, leaves) in rows {
-                let slot = usize::try_from(i - 1)
+            for row in rows {
+                let slot = usize::try_from(row.i - 1)
                     .ok()
                     .and_then(|i| loaded.get_mut(i))
-                    .ok_or_else(|| decode_error("load position", i))?;
-                *slot = Some(StoredAbsence {
-                    number: AbsenceNumber::new(number)
-                        .map_err(|e| decode_error("absence number", e))?,
-                    row_version,
-                    revision: u64::try_from(revision)
-                        .ok()
-                        .and_then(|r| Revision::new(r).ok())
-                        .ok_or_else(|| decode_error("revision", revision))?,
-                    absence: body.map(|b| b.0),
-                    leaves: leaves.0,
-                });
+                    .ok_or_else(|| decode_error("load position", row.i))?;
+                *slot = Some(row.absence.with_leaves(row.leaves.0)?);
             }
             Ok(loaded)
         })
@@ -128,7 +123,7 @@ impl AbsenceStore for PgStore {
         after: Option<LeaveKey>,
         limit: u32,
     ) -> Result<Vec<CurrentLeave>, StoreError> {
-        let rows: Vec<(Json<Leave>, i64)> = sqlx::query_as(
+        let rows: Vec<LeaveRow> = sqlx::query_as(
             "SELECT leave, change_version FROM leaves
              WHERE tenant_id = $1
                AND ($2::date IS NULL OR leave_date >= $2)
@@ -145,12 +140,6 @@ impl AbsenceStore for PgStore {
         .fetch_all(&self.pool)
         .await
         .map_err(store_error)?;
-        Ok(rows
-            .into_iter()
-            .map(|(leave, version)| CurrentLeave {
-                leave: leave.0,
-                change_version: ChangeVersion::new(version),
-            })
-            .collect())
+        Ok(rows.into_iter().map(CurrentLeave::from).collect())
     }
 }

@@ -11,9 +11,11 @@ use absync_domain::{
     AbsenceId, AbsenceNumber, ChangeVersion, Leave, LeaveEvent, LeaveKey, LeaveState, Revision,
     TenantId,
 };
+use absync_store_core::rows::{AbsenceRow, LeaveRow};
 use async_trait::async_trait;
 use chrono::NaiveDate;
 use rusqlite::{Connection, params};
+use sqlx::types::Json;
 use std::sync::Arc;
 
 /// Absence numbers taken from the counter per write.
@@ -199,7 +201,7 @@ impl AbsenceStore for SqliteStore {
         tenant: &TenantId,
         id: &AbsenceId,
     ) -> Result<Option<StoredAbsence>, StoreError> {
-        let row: Option<(i64, i64, i64, Option<String>)> = sqlx::query_as(
+        let row: Option<AbsenceRow> = sqlx::query_as(
             "SELECT number, revision, row_version, body FROM absences
              WHERE tenant_id = ?1 AND absence_id = ?2",
         )
@@ -208,33 +210,20 @@ impl AbsenceStore for SqliteStore {
         .fetch_optional(&self.pool)
         .await
         .map_err(store_error)?;
-        let Some((number, revision, row_version, body)) = row else {
+        let Some(row) = row else {
             return Ok(None);
         };
-        let leaves: Vec<String> = sqlx::query_scalar(
+        let leaves: Vec<Json<Leave>> = sqlx::query_scalar(
             "SELECT leave FROM leaves WHERE tenant_id = ?1 AND absence_number = ?2
              ORDER BY leave_date, half",
         )
         .bind(tenant.as_str())
-        .bind(number)
+        .bind(row.number)
         .fetch_all(&self.pool)
         .await
         .map_err(store_error)?;
-        Ok(Some(StoredAbsence {
-            number: AbsenceNumber::new(number).map_err(|e| decode_error("absence number", e))?,
-            row_version,
-            revision: u64::try_from(revision)
-                .ok()
-                .and_then(|r| Revision::new(r).ok())
-                .ok_or_else(|| decode_error("revision", revision))?,
-            absence: body
-                .map(|b| serde_json::from_str(&b).map_err(|e| decode_error("absence", e)))
-                .transpose()?,
-            leaves: leaves
-                .iter()
-                .map(|l| serde_json::from_str(l).map_err(|e| decode_error("leave", e)))
-                .collect::<Result<_, _>>()?,
-        }))
+        row.with_leaves(leaves.into_iter().map(|l| l.0).collect())
+            .map(Some)
     }
 
     #[tracing::instrument(name = "sqlite.allocate_absence_number", skip_all, err)]
@@ -302,7 +291,7 @@ impl AbsenceStore for SqliteStore {
         after: Option<LeaveKey>,
         limit: u32,
     ) -> Result<Vec<CurrentLeave>, StoreError> {
-        let rows: Vec<(String, i64)> = sqlx::query_as(
+        let rows: Vec<LeaveRow> = sqlx::query_as(
             "SELECT leave, change_version FROM leaves
              WHERE tenant_id = ?1
                AND (?2 IS NULL OR leave_date >= ?2)
@@ -319,14 +308,6 @@ impl AbsenceStore for SqliteStore {
         .fetch_all(&self.pool)
         .await
         .map_err(store_error)?;
-        rows.into_iter()
-            .map(|(leave, version)| {
-                Ok(CurrentLeave {
-                    leave: serde_json::from_str::<Leave>(&leave)
-                        .map_err(|e| decode_error("leave", e))?,
-                    change_version: ChangeVersion::new(version),
-                })
-            })
-            .collect()
+        Ok(rows.into_iter().map(CurrentLeave::from).collect())
     }
 }

@@ -3,12 +3,12 @@
 use crate::{ScopeNames, Stamp};
 use absync_application::ports::stored::{self, decode_error};
 use absync_application::ports::{
-    CancelReason, ClaimedDelivery, DeliveryStatus, DeliverySummary, PreviousSecret, StoreError,
-    Subscription, TokenRecord,
+    CancelReason, ClaimedDelivery, CurrentLeave, DeliveryStatus, DeliverySummary, PreviousSecret,
+    StoreError, StoredAbsence, Subscription, TokenRecord,
 };
 use absync_domain::{
-    ChangeVersion, DeliveryId, DestinationUrl, EventFilter, LeaveEventRecord, Scope,
-    SubscriptionId, SubscriptionStatus, TenantId,
+    Absence, AbsenceNumber, ChangeVersion, DeliveryId, DestinationUrl, EventFilter, Leave,
+    LeaveEventRecord, Revision, Scope, SubscriptionId, SubscriptionStatus, TenantId,
 };
 use sqlx::types::Json;
 
@@ -214,5 +214,56 @@ impl TryFrom<TokenRow> for TokenRecord {
             created_at: row.created_at.into(),
             revoked_at: row.revoked_at.map(Into::into),
         })
+    }
+}
+
+/// An absence as stored, without its leaves (they are rows of their own).
+#[derive(Debug, sqlx::FromRow)]
+pub struct AbsenceRow {
+    /// `absences.number`.
+    pub number: i64,
+    /// `absences.revision`.
+    pub revision: i64,
+    /// `absences.row_version`.
+    pub row_version: i64,
+    /// `absences.body`; `None` once deleted.
+    pub body: Option<Json<Absence>>,
+}
+
+impl AbsenceRow {
+    /// The stored absence with its current `leaves`.
+    ///
+    /// # Errors
+    /// [`StoreError::Unexpected`] when the number or the revision is out of range.
+    pub fn with_leaves(self, leaves: Vec<Leave>) -> Result<StoredAbsence, StoreError> {
+        Ok(StoredAbsence {
+            number: AbsenceNumber::new(self.number)
+                .map_err(|e| decode_error("absence number", e))?,
+            row_version: self.row_version,
+            revision: u64::try_from(self.revision)
+                .ok()
+                .and_then(|r| Revision::new(r).ok())
+                .ok_or_else(|| decode_error("revision", self.revision))?,
+            absence: self.body.map(|b| b.0),
+            leaves,
+        })
+    }
+}
+
+/// A current leave with the change version of its latest event.
+#[derive(Debug, sqlx::FromRow)]
+pub struct LeaveRow {
+    /// `leaves.leave`.
+    pub leave: Json<Leave>,
+    /// `leaves.change_version`.
+    pub change_version: i64,
+}
+
+impl From<LeaveRow> for CurrentLeave {
+    fn from(row: LeaveRow) -> Self {
+        Self {
+            leave: row.leave.0,
+            change_version: ChangeVersion::new(row.change_version),
+        }
     }
 }
