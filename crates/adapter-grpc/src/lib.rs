@@ -1,8 +1,8 @@
 //! # absync-adapter-grpc
 //!
-//! The gRPC face of absync (tonic): the `AbsenceIngest` and `Subscriptions` services of
-//! `proto/absync/v1`, bearer-token authentication resolving the caller's tenant, `grpc.health.v1` and
-//! server reflection.
+//! The gRPC face of absync (tonic): every service of `proto/absync/v1` (`AbsenceIngest` for HR
+//! systems, `Subscriptions` for webhook subscribers, `Deliveries` for operators tracking what was sent),
+//! bearer-token authentication resolving the caller's tenant, `grpc.health.v1` and server reflection.
 //!
 //! This crate maps protobuf messages to domain values (naming every bad field in an `INVALID_ARGUMENT`
 //! with `google.rpc.BadRequest` details) and application errors to `tonic::Status`. It must never hold

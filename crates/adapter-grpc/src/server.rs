@@ -1,4 +1,4 @@
-//! The gRPC server: both services, health and reflection, on a listener the caller bound.
+//! The gRPC server: every `absync.v1` service, health and reflection, on a listener the caller bound.
 
 use crate::auth::Authenticator;
 use crate::deliveries::DeliveriesApi;

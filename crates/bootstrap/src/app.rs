@@ -1,5 +1,6 @@
-//! The service: built from [`ServeArgs`], listeners bound first (so port 0 works and the address can
-//! be read back), then run until a shutdown signal.
+//! The service: built from [`ServeArgs`] (the store, the use cases, and the gRPC and HTTP listeners,
+//! bound first so that port 0 works and the addresses can be read back), then run until a shutdown
+//! signal: both APIs, the webhook dispatcher, the store's background tasks and the queue's upkeep.
 
 use crate::config::ServeArgs;
 use crate::dispatch_loop;
@@ -50,11 +51,11 @@ impl Application {
         self.store.clone()
     }
 
-    /// Connects to the database (creating it if needed), applies migrations, binds the gRPC listener and
-    /// wires every adapter to its use cases.
+    /// Connects to the database (creating it if needed), applies migrations, binds the gRPC and HTTP
+    /// listeners and wires every adapter to its use cases.
     ///
     /// # Errors
-    /// When the database cannot be reached or migrated, or the address cannot be bound.
+    /// When the database cannot be reached or migrated, or an address cannot be bound.
     pub async fn build(args: &ServeArgs) -> anyhow::Result<Self> {
         let url = args.database.database_url.expose_secret();
         let store = Store::open(
@@ -168,7 +169,7 @@ impl Application {
     /// when the time is up are sent again after their lease expires.
     ///
     /// # Errors
-    /// When the gRPC server fails.
+    /// When the gRPC or the HTTP server fails.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,

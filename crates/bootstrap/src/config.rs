@@ -29,7 +29,8 @@ pub enum LogFormat {
 /// absync's commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the service: gRPC API and webhook dispatcher (applies pending migrations first).
+    /// Run the service: gRPC and HTTP APIs, web console and webhook dispatcher (applies pending
+    /// migrations first).
     Serve(ServeArgs),
     /// Apply pending database migrations and exit.
     Migrate(DatabaseArgs),

@@ -1,6 +1,6 @@
 //! The `absync` binary: parse configuration, install logging, run the command.
 
-use absync_bootstrap::{Application, Cli, Command, admin, cli, telemetry};
+use absync_bootstrap::{Application, Cli, Command, database_admin, remote_cli, telemetry};
 use clap::Parser;
 
 #[tokio::main]
@@ -12,10 +12,10 @@ async fn main() -> anyhow::Result<()> {
             let app = Application::build(&args).await?;
             app.run_until_stopped(shutdown_signal()).await
         }
-        Command::Migrate(database) => admin::migrate(&database).await,
-        Command::Token(command) => admin::token(command).await,
-        Command::Deliveries { remote, command } => cli::deliveries(&remote, command).await,
-        Command::PendingTasks { remote } => cli::pending_tasks(&remote).await,
+        Command::Migrate(database) => database_admin::migrate(&database).await,
+        Command::Token(command) => database_admin::token(command).await,
+        Command::Deliveries { remote, command } => remote_cli::deliveries(&remote, command).await,
+        Command::PendingTasks { remote } => remote_cli::pending_tasks(&remote).await,
     }
 }
 

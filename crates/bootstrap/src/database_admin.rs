@@ -1,4 +1,5 @@
-//! Operator commands that work on the database directly: `migrate` and `token create|list|revoke`.
+//! The admin commands run directly on the database, with no service needed: `migrate` and
+//! `token create|list|revoke`. The commands that call a running service are in [`crate::remote_cli`].
 
 use crate::config::{DatabaseArgs, TokenCommand};
 use crate::store::{Store, StoreSettings};

@@ -1,5 +1,5 @@
-//! The operator CLI against a running service, both as processes: list, show, re-sync, mark processed
-//! and the pending-tasks dashboard.
+//! The operator CLI over gRPC (`remote_cli`) against a running service, both as processes: list, show,
+//! re-sync, mark processed and the pending-tasks dashboard.
 
 #![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
 

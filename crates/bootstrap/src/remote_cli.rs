@@ -1,5 +1,6 @@
-//! Operator commands that talk to a running service over gRPC: `deliveries list|show|resync|
-//! mark-processed` and `pending-tasks`, as tables or JSON.
+//! The operator CLI over gRPC: commands that call a running service's `Deliveries` API
+//! (`deliveries list|show|resync|mark-processed`, `pending-tasks`) and print tables or JSON. The
+//! commands that work on the database directly are in [`crate::database_admin`].
 
 use crate::config::{DeliveriesCommand, OutputFormat, RemoteArgs};
 use absync_adapter_grpc::proto::deliveries_client::DeliveriesClient;
