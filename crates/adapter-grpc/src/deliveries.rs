@@ -30,31 +30,52 @@ const WATCH_OVERLAP: Duration = Duration::from_secs(2);
 const DEFAULT_PAGE_SIZE: u32 = 100;
 const MAX_PAGE_SIZE: u32 = 1000;
 
-fn status_to_proto(status: DeliveryStatus) -> proto::DeliveryStatus {
-    match status {
-        DeliveryStatus::Waiting => proto::DeliveryStatus::Waiting,
-        DeliveryStatus::Pending => proto::DeliveryStatus::Pending,
-        DeliveryStatus::Succeeded => proto::DeliveryStatus::Succeeded,
-        DeliveryStatus::Failed => proto::DeliveryStatus::Failed,
-        DeliveryStatus::Processed => proto::DeliveryStatus::Processed,
-        DeliveryStatus::Cancelled => proto::DeliveryStatus::Cancelled,
+impl From<DeliveryStatus> for proto::DeliveryStatus {
+    fn from(status: DeliveryStatus) -> Self {
+        match status {
+            DeliveryStatus::Waiting => Self::Waiting,
+            DeliveryStatus::Pending => Self::Pending,
+            DeliveryStatus::Succeeded => Self::Succeeded,
+            DeliveryStatus::Failed => Self::Failed,
+            DeliveryStatus::Processed => Self::Processed,
+            DeliveryStatus::Cancelled => Self::Cancelled,
+        }
     }
 }
 
+/// A wire status that names no delivery status: `DELIVERY_STATUS_UNSPECIFIED`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("no delivery status given")]
+pub struct UnspecifiedStatus;
+
+impl TryFrom<proto::DeliveryStatus> for DeliveryStatus {
+    type Error = UnspecifiedStatus;
+
+    fn try_from(status: proto::DeliveryStatus) -> Result<Self, UnspecifiedStatus> {
+        Ok(match status {
+            proto::DeliveryStatus::Unspecified => return Err(UnspecifiedStatus),
+            proto::DeliveryStatus::Waiting => Self::Waiting,
+            proto::DeliveryStatus::Pending => Self::Pending,
+            proto::DeliveryStatus::Succeeded => Self::Succeeded,
+            proto::DeliveryStatus::Failed => Self::Failed,
+            proto::DeliveryStatus::Processed => Self::Processed,
+            proto::DeliveryStatus::Cancelled => Self::Cancelled,
+        })
+    }
+}
+
+fn status_to_proto(status: DeliveryStatus) -> proto::DeliveryStatus {
+    status.into()
+}
+
 fn status_from_proto(v: &mut Violations, value: i32) -> Option<Option<DeliveryStatus>> {
-    Some(match proto::DeliveryStatus::try_from(value) {
-        Ok(proto::DeliveryStatus::Unspecified) => None,
-        Ok(proto::DeliveryStatus::Waiting) => Some(DeliveryStatus::Waiting),
-        Ok(proto::DeliveryStatus::Pending) => Some(DeliveryStatus::Pending),
-        Ok(proto::DeliveryStatus::Succeeded) => Some(DeliveryStatus::Succeeded),
-        Ok(proto::DeliveryStatus::Failed) => Some(DeliveryStatus::Failed),
-        Ok(proto::DeliveryStatus::Processed) => Some(DeliveryStatus::Processed),
-        Ok(proto::DeliveryStatus::Cancelled) => Some(DeliveryStatus::Cancelled),
+    match proto::DeliveryStatus::try_from(value) {
+        Ok(status) => Some(DeliveryStatus::try_from(status).ok()),
         Err(_) => {
             v.add("status", "unknown status");
-            return None;
+            None
         }
-    })
+    }
 }
 
 /// Reads a ListDeliveries request: the filter, where the page ends and its size, naming every bad
@@ -346,5 +367,29 @@ impl Deliveries for DeliveriesApi {
                 })
                 .collect(),
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{UnspecifiedStatus, proto};
+    use absync_application::ports::DeliveryStatus;
+
+    #[test]
+    fn every_status_crosses_the_wire_and_back() {
+        for status in DeliveryStatus::ALL {
+            let wire = proto::DeliveryStatus::from(status);
+            assert_eq!(DeliveryStatus::try_from(wire), Ok(status));
+            // The wire's name ends with the stored one.
+            assert!(
+                wire.as_str_name()
+                    .ends_with(&status.as_str().to_uppercase()),
+                "{status:?}"
+            );
+        }
+        assert_eq!(
+            DeliveryStatus::try_from(proto::DeliveryStatus::Unspecified),
+            Err(UnspecifiedStatus)
+        );
     }
 }

@@ -17,6 +17,7 @@ mod server;
 mod status;
 mod subscriptions;
 
+pub use deliveries::UnspecifiedStatus;
 pub use server::{GrpcApi, ServeError, serve};
 
 /// The generated protobuf types and service stubs of `absync.v1`.

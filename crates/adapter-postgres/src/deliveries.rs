@@ -3,7 +3,8 @@
 use crate::error::store_error;
 use crate::store::PgStore;
 use absync_application::ports::{
-    AttemptReport, ClaimedDelivery, DeliveryQueue, NextStep, SendOutcome, StoreError,
+    AttemptReport, ClaimedDelivery, DeliveryQueue, DeliveryStatus, NextStep, SendOutcome,
+    StoreError,
 };
 use absync_domain::{DeliveryId, SubscriptionId};
 use absync_store_core::rows::ClaimRow;
@@ -120,15 +121,15 @@ impl DeliveryQueue for PgStore {
         for report in reports {
             ids.push(report.delivery.get());
             let (status, at) = match report.next {
-                NextStep::Succeeded => ("succeeded", None),
-                NextStep::RetryAt(at) => ("pending", Some(at)),
+                NextStep::Succeeded => (DeliveryStatus::Succeeded.as_str(), None),
+                NextStep::RetryAt(at) => (DeliveryStatus::Pending.as_str(), Some(at)),
                 NextStep::Failed {
                     disable_subscription,
                 } => {
                     if disable_subscription {
                         disable.push(report.delivery.get());
                     }
-                    ("failed", None)
+                    (DeliveryStatus::Failed.as_str(), None)
                 }
             };
             statuses.push(status);

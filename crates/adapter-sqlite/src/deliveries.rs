@@ -3,7 +3,8 @@
 use crate::error::{decode_error, sqlite_error, store_error};
 use crate::store::{SqliteStore, micros, now, time};
 use absync_application::ports::{
-    AttemptReport, ClaimedDelivery, DeliveryQueue, NextStep, SendOutcome, StoreError,
+    AttemptReport, ClaimedDelivery, DeliveryQueue, DeliveryStatus, NextStep, SendOutcome,
+    StoreError,
 };
 use absync_domain::{DeliveryId, SubscriptionId};
 use absync_store_core::rows::ClaimRow;
@@ -120,11 +121,13 @@ struct AttemptRow {
 impl From<AttemptReport> for AttemptRow {
     fn from(report: AttemptReport) -> Self {
         let (status, next_at, disable) = match report.next {
-            NextStep::Succeeded => ("succeeded", None, false),
-            NextStep::RetryAt(when) => ("pending", Some(micros(when)), false),
+            NextStep::Succeeded => (DeliveryStatus::Succeeded.as_str(), None, false),
+            NextStep::RetryAt(when) => {
+                (DeliveryStatus::Pending.as_str(), Some(micros(when)), false)
+            }
             NextStep::Failed {
                 disable_subscription,
-            } => ("failed", None, disable_subscription),
+            } => (DeliveryStatus::Failed.as_str(), None, disable_subscription),
         };
         let (http_status, error_kind, error_detail, excerpt) = match report.outcome {
             SendOutcome::Answered {
@@ -192,7 +195,7 @@ fn record_attempts(conn: &Connection, rows: &[AttemptRow], at: i64) -> Result<()
             at
         ])
         .map_err(sqlite_error)?;
-        if row.status != "pending" {
+        if row.status != DeliveryStatus::Pending.as_str() {
             promote_next(conn, row.id, at)?;
         }
         if row.disable {

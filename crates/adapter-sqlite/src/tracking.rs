@@ -163,7 +163,7 @@ impl DeliveryTracking for SqliteStore {
         if superseded && !force {
             return Ok(Some(Err(ResyncRefusal::Superseded)));
         }
-        if status != "waiting" {
+        if status != DeliveryStatus::Waiting.as_str() {
             sqlx::query(
                 "UPDATE deliveries SET status = 'pending', next_attempt_at = ?2, lease_until = NULL,
                         processed_at = NULL, cancel_reason = NULL, updated_at = ?3

@@ -5,6 +5,7 @@
 use crate::config::{DeliveriesCommand, OutputFormat, RemoteArgs};
 use absync_adapter_grpc::proto::deliveries_client::DeliveriesClient;
 use absync_adapter_grpc::proto::{self, DeliveryStatus};
+use absync_application::ports::DeliveryStatus as Status;
 use anyhow::Context;
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
@@ -32,30 +33,21 @@ fn request<T>(remote: &RemoteArgs, message: T) -> anyhow::Result<tonic::Request<
     Ok(request)
 }
 
+/// The name of a wire status, as the store and the console spell it.
 fn status_name(status: i32) -> &'static str {
-    match DeliveryStatus::try_from(status) {
-        Ok(DeliveryStatus::Waiting) => "waiting",
-        Ok(DeliveryStatus::Pending) => "pending",
-        Ok(DeliveryStatus::Succeeded) => "succeeded",
-        Ok(DeliveryStatus::Failed) => "failed",
-        Ok(DeliveryStatus::Processed) => "processed",
-        Ok(DeliveryStatus::Cancelled) => "cancelled",
-        _ => "unknown",
-    }
+    DeliveryStatus::try_from(status)
+        .ok()
+        .and_then(|status| Status::try_from(status).ok())
+        .map_or("unknown", Status::as_str)
 }
 
 fn parse_status(text: &str) -> anyhow::Result<DeliveryStatus> {
-    Ok(match text {
-        "waiting" => DeliveryStatus::Waiting,
-        "pending" => DeliveryStatus::Pending,
-        "succeeded" => DeliveryStatus::Succeeded,
-        "failed" => DeliveryStatus::Failed,
-        "processed" => DeliveryStatus::Processed,
-        "cancelled" => DeliveryStatus::Cancelled,
-        other => anyhow::bail!(
-            "--status {other:?}: use waiting, pending, succeeded, failed, processed or cancelled"
-        ),
-    })
+    Status::parse(text)
+        .map(DeliveryStatus::from)
+        .with_context(|| {
+            let names: Vec<&str> = Status::ALL.iter().map(|s| s.as_str()).collect();
+            format!("--status {text:?}: use one of {}", names.join(", "))
+        })
 }
 
 fn delivery_json(d: &proto::Delivery) -> Value {

@@ -2,7 +2,7 @@
 //! view models they show. Every page is complete HTML with one same-origin stylesheet and no script.
 
 use absync_application::ApplicationError;
-use absync_application::ports::{AttemptSummary, DeliverySummary, PendingTask};
+use absync_application::ports::{AttemptSummary, DeliveryStatus, DeliverySummary, PendingTask};
 use askama::Template;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
@@ -125,15 +125,16 @@ pub(crate) struct DeliveriesPage {
     pub(crate) older: Option<String>,
 }
 
-/// The deliveries list's status choices.
-pub(crate) const STATUSES: [&str; 6] = [
-    "waiting",
-    "pending",
-    "succeeded",
-    "failed",
-    "processed",
-    "cancelled",
-];
+/// The deliveries list's status choices: every status, by its stored name.
+pub(crate) const STATUSES: [&str; DeliveryStatus::ALL.len()] = {
+    let mut names = [""; DeliveryStatus::ALL.len()];
+    let mut i = 0;
+    while i < names.len() {
+        names[i] = DeliveryStatus::ALL[i].as_str();
+        i += 1;
+    }
+    names
+};
 /// The deliveries list's event choices.
 pub(crate) const EVENTS: [&str; 3] = ["created", "approved", "deleted"];
 

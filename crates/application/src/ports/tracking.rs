@@ -37,7 +37,7 @@ impl DeliveryStatus {
 
     /// The stored name.
     #[must_use]
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             Self::Waiting => "waiting",
             Self::Pending => "pending",
