@@ -11,6 +11,7 @@
 mod dashboard;
 mod deliveries;
 mod delivery;
+mod delivery_action;
 mod filter;
 mod forms;
 mod mark_processed;

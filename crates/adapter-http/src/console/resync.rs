@@ -1,36 +1,28 @@
 //! Re-syncing one delivery: the confirmation page (with the force box) and the action.
 
-use super::forms::{delivery_id, require_write};
-use super::page::{ConfirmPage, Failure, render};
+use super::delivery_action::DeliveryAction;
+use super::forms::delivery_id;
+use super::page::{Failure, render};
 use super::session::Session;
 use crate::router::HttpApi;
-use absync_domain::DeliveryId;
 use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-/// The confirmation page for re-syncing delivery `id`, saying why when asked again.
-fn confirm_page(session: &Session, id: DeliveryId, error: Option<String>) -> ConfirmPage {
-    let back = format!("/admin/deliveries/{id}");
-    ConfirmPage {
-        nav: Some(session.nav()),
-        title: format!("Re-sync delivery {id}"),
-        question: "Send this delivery's message again now? It goes through the usual retries if the receiver fails.".to_owned(),
-        action: format!("{back}/resync"),
-        button: "Re-sync now",
-        back,
-        with_force: true,
-        with_note: false,
-        error,
-    }
-}
+/// What the confirmation page asks.
+const RESYNC: DeliveryAction = DeliveryAction {
+    title: |id| format!("Re-sync delivery {id}"),
+    question: "Send this delivery's message again now? It goes through the usual retries if the receiver fails.",
+    path: "resync",
+    button: "Re-sync now",
+    with_force: true,
+    with_note: false,
+};
 
 pub(super) async fn confirm(session: Session, Path(id): Path<String>) -> Result<Response, Failure> {
-    require_write(&session)?;
-    let id = delivery_id(&id).map_err(|f| f.with_nav(session.nav()))?;
-    Ok(render(StatusCode::OK, &confirm_page(&session, id, None)))
+    RESYNC.confirm(&session, &id)
 }
 
 #[derive(Deserialize)]
@@ -58,7 +50,7 @@ pub(super) async fn resync(
             let failure = Failure::from_application(&err);
             if failure.status() == StatusCode::CONFLICT {
                 // Ask again, saying why; the force box is there.
-                let page = confirm_page(&session, id, Some(failure.detail().to_owned()));
+                let page = RESYNC.page(&session, id, Some(failure.detail().to_owned()));
                 Ok(render(StatusCode::CONFLICT, &page))
             } else {
                 Err(failure.with_nav(session.nav()))
