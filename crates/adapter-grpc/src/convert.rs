@@ -8,8 +8,8 @@ use absync_domain::absence::AbsenceParts;
 use absync_domain::period::check_date;
 use absync_domain::{
     Absence, AbsenceError, AbsenceId, AbsenceStatus, Definition, DeliveryId, Half, HalfDay,
-    HalfDayRange, HourSlot, LeaveAccount, LeaveEvent, LeaveState, LocalTimestamp, Owner, Period,
-    PeriodError, Revision, SubscriptionId, SubscriptionStatus, WorkingCalendar,
+    HalfDayRange, HourSlot, IdError, LeaveAccount, LeaveEvent, LeaveState, LocalTimestamp, Owner,
+    Period, PeriodError, Revision, SubscriptionId, SubscriptionStatus, WorkingCalendar,
 };
 use chrono::{NaiveDate, Weekday};
 use std::collections::BTreeSet;
@@ -54,29 +54,22 @@ fn date(v: &mut Violations, field: &str, text: &str) -> Option<NaiveDate> {
     v.check(field, check_date(parsed))
 }
 
-/// True for the text form of a UUID (8-4-4-4-12 hex digits): the shape of every subscription id.
-pub(crate) fn is_uuid(text: &str) -> bool {
-    text.len() == 36
-        && text.char_indices().all(|(i, c)| match i {
-            8 | 13 | 18 | 23 => c == '-',
-            _ => c.is_ascii_hexdigit(),
-        })
-}
-
 /// A required subscription id.
 pub(crate) fn subscription_id(
     v: &mut Violations,
     field: &str,
     text: &str,
 ) -> Option<SubscriptionId> {
-    if text.is_empty() {
-        v.add(field, "required: a subscription id");
-        None
-    } else if is_uuid(text) {
-        Some(SubscriptionId::new(text))
-    } else {
-        v.add(field, "must be a subscription id (a UUID)");
-        None
+    match SubscriptionId::parse(text) {
+        Ok(id) => Some(id),
+        Err(IdError::Empty) => {
+            v.add(field, "required: a subscription id");
+            None
+        }
+        Err(_) => {
+            v.add(field, "must be a subscription id (a UUID)");
+            None
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! The `Subscriptions` service.
 
 use crate::auth::Authenticator;
-use crate::convert::{Violations, is_uuid, subscription_id, subscription_to_proto};
+use crate::convert::{Violations, subscription_id, subscription_to_proto};
 use crate::proto;
 use crate::proto::subscriptions_server::Subscriptions;
 use crate::status::{invalid_argument, to_status};
@@ -62,12 +62,9 @@ fn encode_cursor(last: &Subscription) -> String {
 
 fn decode_cursor(token: &str) -> Option<SubscriptionCursor> {
     let (time, id) = token.split_once('|')?;
-    if !is_uuid(id) {
-        return None;
-    }
     Some(SubscriptionCursor {
         created_at: DateTime::parse_from_rfc3339(time).ok()?.with_timezone(&Utc),
-        id: SubscriptionId::new(id),
+        id: SubscriptionId::parse(id).ok()?,
     })
 }
 

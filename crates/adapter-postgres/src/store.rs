@@ -186,13 +186,7 @@ impl PgStore {
 }
 
 /// Checks the text form of a UUID before it reaches a `uuid` cast (a bad one would be a query error).
-pub(crate) fn is_uuid(text: &str) -> bool {
-    text.len() == 36
-        && text.char_indices().all(|(i, c)| match i {
-            8 | 13 | 18 | 23 => c == '-',
-            _ => c.is_ascii_hexdigit(),
-        })
-}
+pub(crate) use absync_domain::ids::is_uuid;
 
 #[async_trait::async_trait]
 impl absync_application::ports::StoreHealth for PgStore {

@@ -22,6 +22,20 @@ pub enum IdError {
         /// A description of the allowed characters.
         allowed: &'static str,
     },
+    /// The value is not the text form of a UUID.
+    #[error("must be a UUID (8-4-4-4-12 hexadecimal digits)")]
+    NotUuid,
+}
+
+/// True for the text form of a UUID (8-4-4-4-12 hexadecimal digits, either case): the shape of the
+/// ids the stores make for subscriptions and tokens.
+#[must_use]
+pub fn is_uuid(text: &str) -> bool {
+    text.len() == 36
+        && text.char_indices().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => c == '-',
+            _ => c.is_ascii_hexdigit(),
+        })
 }
 
 /// A tenant: one customer organisation. Lower-case letters, digits, `-` and `_`, 1–64 characters.
@@ -207,10 +221,30 @@ impl ChangeVersion {
 pub struct SubscriptionId(String);
 
 impl SubscriptionId {
-    /// Wraps an id.
+    /// Wraps an id made by a store (trusted: no check).
     #[must_use]
     pub fn new(value: impl Into<String>) -> Self {
         Self(value.into())
+    }
+
+    /// Reads an id from outside (a request, a path, a form).
+    ///
+    /// # Errors
+    /// [`IdError::Empty`] or [`IdError::NotUuid`].
+    pub fn parse(text: &str) -> Result<Self, IdError> {
+        if text.is_empty() {
+            Err(IdError::Empty)
+        } else if is_uuid(text) {
+            Ok(Self(text.to_owned()))
+        } else {
+            Err(IdError::NotUuid)
+        }
+    }
+
+    /// Whether the id has the shape of a store's id: one that does not can name no subscription.
+    #[must_use]
+    pub fn is_well_formed(&self) -> bool {
+        is_uuid(&self.0)
     }
 
     /// The id as text.
@@ -253,6 +287,27 @@ impl fmt::Display for DeliveryId {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn subscription_ids_are_uuids() {
+        let id = "0f8fad5b-d9cb-469f-a165-70867728950e";
+        assert_eq!(
+            SubscriptionId::parse(id).map(|s| s.as_str().to_owned()),
+            Ok(id.to_owned())
+        );
+        assert!(SubscriptionId::parse(&id.to_uppercase()).is_ok());
+        assert_eq!(SubscriptionId::parse(""), Err(IdError::Empty));
+        for bad in [
+            "nope",
+            &id[1..],
+            "0f8fad5b-d9cb-469f-a165-70867728950g",
+            "0f8fad5bxd9cb-469f-a165-70867728950e",
+        ] {
+            assert_eq!(SubscriptionId::parse(bad), Err(IdError::NotUuid), "{bad}");
+        }
+        assert!(SubscriptionId::new(id).is_well_formed());
+        assert!(!SubscriptionId::new("nope").is_well_formed());
+    }
 
     #[test]
     fn tenant_ids_are_checked() {
