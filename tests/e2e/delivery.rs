@@ -1,5 +1,6 @@
 //! Delivery failures are recorded, not lost.
 
+use absync_e2e::wait::{eventually, ready_when};
 use crate::app::{spawn_app, spawn_app_retrying};
 use absync_adapter_grpc::proto::{self, AbsenceStatus, DeliveryStatus, EventFilter, HalfDay};
 use absync_e2e::fixtures::half_days;
@@ -22,23 +23,24 @@ async fn a_receiver_answering_500_leaves_a_recorded_failed_attempt() {
     app.receiver.wait_for(1, Duration::from_secs(10)).await;
 
     // The attempt is recorded once the dispatcher has written its batch.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     let mut tracking = app.deliveries().await;
-    let delivery = loop {
-        let request = app.clients.request(proto::ListDeliveriesRequest::default());
-        let mut listed = tracking
-            .list_deliveries(request)
-            .await
-            .unwrap()
-            .into_inner()
-            .deliveries;
-        assert_eq!(listed.len(), 1);
-        let delivery = listed.remove(0);
-        if delivery.attempts > 0 || tokio::time::Instant::now() > deadline {
-            break delivery;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let delivery = eventually(
+        "the attempt to be recorded",
+        Duration::from_secs(10),
+        async || {
+            let request = app.clients.request(proto::ListDeliveriesRequest::default());
+            let mut listed = tracking
+                .list_deliveries(request)
+                .await
+                .unwrap()
+                .into_inner()
+                .deliveries;
+            assert_eq!(listed.len(), 1);
+            let delivery = listed.remove(0);
+            ready_when(delivery.attempts > 0, delivery)
+        },
+    )
+    .await;
     assert_eq!(
         delivery.status(),
         DeliveryStatus::Pending,

@@ -2,6 +2,7 @@
 //! levels test in `tests/logs`): a lock that holds absync's ingest writes, and on PostgreSQL the
 //! cancellation or termination of the statement waiting on it.
 
+use absync_e2e::wait::{eventually, ready_when};
 use crate::app::TestApp;
 use absync_adapter_grpc::proto::{self, AbsenceStatus};
 use absync_e2e::database::StoreKind;
@@ -48,23 +49,20 @@ pub(crate) async fn lock_writes(app: &TestApp) -> PoolConnection<Any> {
 /// On PostgreSQL: waits until a backend of absync waits on the lock, then applies `action`
 /// (`pg_cancel_backend` or `pg_terminate_backend`) to it.
 pub(crate) async fn interrupt_the_waiting_ingest(app: &TestApp, action: &str) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let (n,): (i64,) = sqlx::query_as(&format!(
-            "SELECT count(*) FROM (SELECT {action}(pid) FROM pg_stat_activity
-             WHERE datname = current_database() AND wait_event_type = 'Lock'
-               AND query LIKE '%leave_events%') AS interrupted"
-        ))
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
-        if n > 0 {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the ingest never waited on the lock"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually(
+        "the ingest to wait on the lock",
+        Duration::from_secs(10),
+        async || {
+            let (n,): (i64,) = sqlx::query_as(&format!(
+                "SELECT count(*) FROM (SELECT {action}(pid) FROM pg_stat_activity
+                 WHERE datname = current_database() AND wait_event_type = 'Lock'
+                   AND query LIKE '%leave_events%') AS interrupted"
+            ))
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+            ready_when(n > 0, format!("{n} backends interrupted"))
+        },
+    )
+    .await;
 }

@@ -6,6 +6,7 @@
 //! the write lock for longer than the busy timeout; the dispatcher's own claims fail meanwhile, and it
 //! carries on once the lock is gone.
 
+use absync_e2e::wait::{eventually, ready_when};
 use crate::app::{TestApp, spawn_app_with};
 use crate::faults::{interrupt_the_waiting_ingest, lock_writes, put_in_background};
 use absync_adapter_grpc::proto::{AbsenceStatus, EventFilter};
@@ -47,11 +48,11 @@ async fn a_store_fault_mid_ingest_is_unavailable_writes_nothing_and_the_retry_is
         .unwrap();
     app.receiver.wait_for(4, Duration::from_secs(10)).await;
     // The attempts are recorded once the dispatcher has written its batch.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while app.count("delivery_attempts").await < 4 {
-        assert!(tokio::time::Instant::now() < deadline, "attempts recorded");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually("four attempts recorded", Duration::from_secs(10), async || {
+        let recorded = app.count("delivery_attempts").await;
+        ready_when(recorded >= 4, recorded)
+    })
+    .await;
     let before = counts(&app).await;
 
     let faults: &[&str] = match app.store() {

@@ -5,6 +5,7 @@ use absync_adapter_grpc::proto::deliveries_client::DeliveriesClient;
 use absync_adapter_grpc::proto::{self, AbsenceStatus, DeliveryStatus, EventFilter, HalfDay};
 use absync_domain::Scope;
 use absync_e2e::fixtures::half_days;
+use absync_e2e::wait::{eventually, ready_when};
 use std::time::Duration;
 use tonic::Code;
 use tonic::transport::Channel;
@@ -36,6 +37,21 @@ async fn list(
         .deliveries
 }
 
+/// Waits until the deliveries in `status` are as `done` wants them; returns them.
+async fn wait_until(
+    app: &TestApp,
+    client: &mut DeliveriesClient<Channel>,
+    status: DeliveryStatus,
+    what: &str,
+    done: impl Fn(&[proto::Delivery]) -> bool,
+) -> Vec<proto::Delivery> {
+    eventually(&format!("{what} ({status:?})"), WAIT, async || {
+        let listed = list(app, client, status).await;
+        ready_when(done(&listed), listed)
+    })
+    .await
+}
+
 /// Waits until `count` deliveries are in `status`.
 async fn wait_status(
     app: &TestApp,
@@ -43,19 +59,8 @@ async fn wait_status(
     status: DeliveryStatus,
     count: usize,
 ) -> Vec<proto::Delivery> {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let listed = list(app, client, status).await;
-        if listed.len() >= count {
-            return listed;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{count} deliveries {status:?} expected, {} found",
-            listed.len()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let what = format!("{count} deliveries");
+    wait_until(app, client, status, &what, |listed| listed.len() >= count).await
 }
 
 #[tokio::test]
@@ -314,15 +319,14 @@ async fn a_deleted_subscriptions_unsent_deliveries_are_listed_cancelled_with_the
     .unwrap();
     app.receiver.wait_for(4, WAIT).await;
     // Each attempt recorded: pending again, due in an hour.
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let pending = list(&app, &mut client, DeliveryStatus::Pending).await;
-        if pending.len() == 4 && pending.iter().all(|d| d.attempts == 1) {
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "{pending:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_until(
+        &app,
+        &mut client,
+        DeliveryStatus::Pending,
+        "4 deliveries of one attempt each",
+        |pending| pending.len() == 4 && pending.iter().all(|d| d.attempts == 1),
+    )
+    .await;
 
     let delete = app
         .clients

@@ -14,3 +14,4 @@ pub mod database;
 pub mod fixtures;
 pub mod process;
 pub mod receiver;
+pub mod wait;
