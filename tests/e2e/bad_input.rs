@@ -10,10 +10,10 @@
 //! wrongly; it ends by showing that the valid requests the rows spoil are accepted, so each row
 //! fails for its own field. `GetPendingTasks` has no fields and is not in the table.
 
-use absync_e2e::wait::{eventually, ready_when};
 use crate::app::{TestApp, spawn_app};
 use absync_adapter_grpc::proto::{self, AbsenceStatus, EventFilter, HalfDay};
 use absync_e2e::fixtures::monday_to_tuesday;
+use absync_e2e::wait::{eventually, ready_when};
 use prost_types::FieldMask;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};

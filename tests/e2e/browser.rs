@@ -3,9 +3,9 @@
 //! 200 and sees it succeed, marks the other processed and sees the dashboard empty, then checks the
 //! pages at a phone's width. Screenshots of each step land in `target/screenshots/`.
 
-use absync_e2e::wait::{eventually, ready_when};
 use crate::console::app_with_failed_deliveries;
 use absync_e2e::browser::Browser;
+use absync_e2e::wait::{eventually, ready_when};
 use fantoccini::Locator;
 use std::time::Duration;
 

@@ -2,11 +2,11 @@
 //! tenant scoping, read-only tokens, bad filters, and pages with no script or external reference.
 //! The browser walk-through is in `browser.rs`.
 
-use absync_e2e::wait::{eventually, ready_when};
 use crate::app::{TestApp, spawn_app_retrying};
 use absync_adapter_grpc::proto::{AbsenceStatus, EventFilter, HalfDay};
 use absync_domain::Scope;
 use absync_e2e::fixtures::half_days;
+use absync_e2e::wait::{eventually, ready_when};
 use reqwest::header::{COOKIE, LOCATION, ORIGIN, SET_COOKIE};
 use reqwest::{Client, StatusCode, redirect};
 use std::time::Duration;

@@ -1,9 +1,9 @@
 //! Delivery failures are recorded, not lost.
 
-use absync_e2e::wait::{eventually, ready_when};
 use crate::app::{spawn_app, spawn_app_retrying};
 use absync_adapter_grpc::proto::{self, AbsenceStatus, DeliveryStatus, EventFilter, HalfDay};
 use absync_e2e::fixtures::half_days;
+use absync_e2e::wait::{eventually, ready_when};
 use std::time::Duration;
 
 #[tokio::test]

@@ -4,11 +4,11 @@
 //! is lifted, the very next write succeeds, with no restart, and every acknowledged change is
 //! delivered. (PostgreSQL has no such cap; this test runs in the suite's SQLite pass.)
 
-use absync_e2e::wait::eventually;
 use crate::app::{TestApp, spawn_app_with};
 use absync_adapter_grpc::proto::{AbsenceStatus, EventFilter};
 use absync_bootstrap::store::Store;
 use absync_e2e::fixtures::monday_to_tuesday;
+use absync_e2e::wait::eventually;
 use std::collections::HashSet;
 use std::time::Duration;
 use tonic::Code;

@@ -2,11 +2,11 @@
 //! levels test in `tests/logs`): a lock that holds absync's ingest writes, and on PostgreSQL the
 //! cancellation or termination of the statement waiting on it.
 
-use absync_e2e::wait::{eventually, ready_when};
 use crate::app::TestApp;
 use absync_adapter_grpc::proto::{self, AbsenceStatus};
 use absync_e2e::database::StoreKind;
 use absync_e2e::fixtures::monday_to_tuesday;
+use absync_e2e::wait::{eventually, ready_when};
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, Executor};
 use std::time::Duration;

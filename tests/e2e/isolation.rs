@@ -6,10 +6,10 @@
 //! deliveries due than there are send slots: it may hold only its own share of them
 //! (`--dispatch-per-subscription`).
 
-use absync_e2e::wait::{eventually, ready_when};
 use crate::app::{TestApp, spawn_app_with};
 use absync_adapter_grpc::proto::{self, AbsenceStatus, DeliveryStatus, EventFilter, HalfDay};
 use absync_e2e::fixtures::half_days;
+use absync_e2e::wait::{eventually, ready_when};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};

@@ -1,9 +1,9 @@
 //! `/metrics` parses as Prometheus text and its counters move with traffic.
 
-use absync_e2e::wait::eventually;
 use crate::app::{TestApp, spawn_app};
 use absync_adapter_grpc::proto::{AbsenceStatus, EventFilter, HalfDay};
 use absync_e2e::fixtures::half_days;
+use absync_e2e::wait::eventually;
 use std::time::Duration;
 
 async fn scrape(app: &TestApp) -> prometheus_parse::Scrape {

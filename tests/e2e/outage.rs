@@ -3,10 +3,10 @@
 //! receiver returns or failed and on the pending-tasks dashboard. None is lost, and per leave the
 //! deliveries that arrive do so in change-version order.
 
-use absync_e2e::wait::eventually;
 use crate::app::spawn_app_retrying;
 use absync_adapter_grpc::proto::{self, AbsenceStatus, DeliveryStatus, EventFilter};
 use absync_e2e::fixtures::monday_to_tuesday;
+use absync_e2e::wait::eventually;
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 use tokio::time::Instant;

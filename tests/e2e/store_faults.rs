@@ -6,12 +6,12 @@
 //! the write lock for longer than the busy timeout; the dispatcher's own claims fail meanwhile, and it
 //! carries on once the lock is gone.
 
-use absync_e2e::wait::{eventually, ready_when};
 use crate::app::{TestApp, spawn_app_with};
 use crate::faults::{interrupt_the_waiting_ingest, lock_writes, put_in_background};
 use absync_adapter_grpc::proto::{AbsenceStatus, EventFilter};
 use absync_e2e::database::StoreKind;
 use absync_e2e::fixtures::monday_to_tuesday;
+use absync_e2e::wait::{eventually, ready_when};
 use sqlx::Executor;
 use std::time::Duration;
 use tonic::Code;
@@ -48,10 +48,14 @@ async fn a_store_fault_mid_ingest_is_unavailable_writes_nothing_and_the_retry_is
         .unwrap();
     app.receiver.wait_for(4, Duration::from_secs(10)).await;
     // The attempts are recorded once the dispatcher has written its batch.
-    eventually("four attempts recorded", Duration::from_secs(10), async || {
-        let recorded = app.count("delivery_attempts").await;
-        ready_when(recorded >= 4, recorded)
-    })
+    eventually(
+        "four attempts recorded",
+        Duration::from_secs(10),
+        async || {
+            let recorded = app.count("delivery_attempts").await;
+            ready_when(recorded >= 4, recorded)
+        },
+    )
     .await;
     let before = counts(&app).await;
 

@@ -46,5 +46,9 @@ pub async fn eventually<T, E: Display>(
 /// # Errors
 /// When not `done`: the value, shown.
 pub fn ready_when<T: std::fmt::Debug>(done: bool, value: T) -> Result<T, String> {
-    if done { Ok(value) } else { Err(format!("{value:?}")) }
+    if done {
+        Ok(value)
+    } else {
+        Err(format!("{value:?}"))
+    }
 }
