@@ -2,7 +2,7 @@
 //! levels test in `tests/logs`): a lock that holds absync's ingest writes, and on PostgreSQL the
 //! cancellation or termination of the statement waiting on it.
 
-use crate::app::TestApp;
+use crate::app::{TestApp, spawn_app_with};
 use absync_adapter_grpc::proto::{self, AbsenceStatus};
 use absync_e2e::database::StoreKind;
 use absync_e2e::fixtures::monday_to_tuesday;
@@ -15,17 +15,30 @@ use std::time::Duration;
 pub(crate) fn put_in_background(
     app: &TestApp,
 ) -> tokio::task::JoinHandle<Result<proto::ChangeResponse, tonic::Status>> {
-    let mut clients = app.clients.clone();
+    let clients = app.clients.clone();
     tokio::spawn(async move {
-        let request = clients.request(proto::PutAbsenceRequest {
-            absence: Some(monday_to_tuesday("hr-2", 1, AbsenceStatus::Approved)),
-        });
         clients
-            .ingest
-            .put_absence(request)
+            .put(monday_to_tuesday("hr-2", 1, AbsenceStatus::Approved))
             .await
-            .map(tonic::Response::into_inner)
     })
+}
+
+/// An app whose store gives up waiting for a connection after 500 ms, with the receiver subscribed
+/// and hr-1 put and delivered (four leaves).
+pub(crate) async fn spawn_app_delivered() -> TestApp {
+    let mut app = spawn_app_with(&[
+        "--allow-destinations",
+        "127.0.0.0/8",
+        "--database-acquire-timeout",
+        "500ms",
+    ])
+    .await;
+    app.subscribe(proto::EventFilter::All).await;
+    app.put(monday_to_tuesday("hr-1", 1, AbsenceStatus::Approved))
+        .await
+        .unwrap();
+    app.receiver.wait_for(4, Duration::from_secs(10)).await;
+    app
 }
 
 /// Takes a lock that makes every write of absync's ingest wait.

@@ -17,12 +17,12 @@ mod app;
 #[path = "../e2e/faults.rs"]
 mod faults;
 
-use absync_adapter_grpc::proto::{self, AbsenceStatus, EventFilter};
+use absync_adapter_grpc::proto::{self, AbsenceStatus};
 use absync_domain::Scope;
 use absync_e2e::client::Clients;
 use absync_e2e::database::StoreKind;
 use absync_e2e::fixtures::monday_to_tuesday;
-use app::{TestApp, spawn_app_with};
+use app::TestApp;
 use reqwest::StatusCode;
 use serde_json::json;
 use sqlx::Executor;
@@ -265,19 +265,7 @@ async fn store_fault(app: &TestApp) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_mistakes_are_never_logged_at_error_and_store_faults_are() {
     capture();
-    let mut app = spawn_app_with(&[
-        "--allow-destinations",
-        "127.0.0.0/8",
-        "--database-acquire-timeout",
-        "500ms",
-    ])
-    .await;
-    app.subscribe(EventFilter::All).await;
-    app.clients
-        .put(monday_to_tuesday("hr-1", 1, AbsenceStatus::Approved))
-        .await
-        .unwrap();
-    app.receiver.wait_for(4, Duration::from_secs(10)).await;
+    let mut app = faults::spawn_app_delivered().await;
 
     client_mistakes(&mut app).await;
     store_fault(&app).await;

@@ -24,9 +24,8 @@ use absync_application::{
 use absync_domain::absence::AbsenceParts;
 use absync_domain::fixtures;
 use absync_domain::{
-    Absence, AbsenceId, AbsenceNumber, AbsenceStatus, Half, HalfDay, HalfDayRange, LeaveAccount,
-    LeaveState, Period, Revision, RevisionDecision, Scope, TenantId, decide_revision,
-    split_into_leaves,
+    Absence, AbsenceId, AbsenceNumber, AbsenceStatus, Half, HalfDay, HalfDayRange, LeaveState,
+    Period, Revision, RevisionDecision, Scope, TenantId, decide_revision, split_into_leaves,
 };
 use chrono::{DateTime, Days, Duration, NaiveDate, TimeZone, Utc};
 use proptest::prelude::*;
@@ -190,12 +189,7 @@ fn absence(index: usize, revision: u64, content: &Content) -> Absence {
     .unwrap();
     let id = format!("hr-{index}");
     Absence::from_parts(AbsenceParts {
-        leave_account: LeaveAccount {
-            id: content.account,
-            name: format!("Account {}", content.account),
-            category_id: 1,
-            category_name: "Paid".into(),
-        },
+        leave_account: fixtures::account(content.account),
         ..fixtures::parts(&id, revision, content.status, Period::HalfDays(range))
     })
 }

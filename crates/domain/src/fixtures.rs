@@ -33,6 +33,16 @@ pub fn leave_account() -> LeaveAccount {
     }
 }
 
+/// Another leave account, `id`, named `Account {id}`.
+#[must_use]
+pub fn account(id: i64) -> LeaveAccount {
+    LeaveAccount {
+        id,
+        name: format!("Account {id}"),
+        ..leave_account()
+    }
+}
+
 /// The number absync gave the absence, in tests that do not go through a store: 42.
 #[must_use]
 pub fn number() -> AbsenceNumber {

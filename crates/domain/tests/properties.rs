@@ -10,9 +10,8 @@ use absync_domain::absence::AbsenceParts;
 use absync_domain::fixtures::{self, deletion, number};
 use absync_domain::payload::timmi;
 use absync_domain::{
-    Absence, AbsenceStatus, DeletionReason, Half, HalfDay, HalfDayRange, Leave, LeaveAccount,
-    LeaveState, Period, Revision, RevisionDecision, WorkingCalendar, decide_revision,
-    derive_events, split_into_leaves,
+    Absence, AbsenceStatus, DeletionReason, Half, HalfDay, HalfDayRange, Leave, LeaveState, Period,
+    Revision, RevisionDecision, WorkingCalendar, decide_revision, derive_events, split_into_leaves,
 };
 use chrono::{Days, NaiveDate, Weekday};
 use proptest::prelude::*;
@@ -102,12 +101,7 @@ fn content() -> impl Strategy<Value = Content> {
 fn absence(revision: u64, content: &Content) -> Absence {
     let period = Period::HalfDays(content.range);
     Absence::from_parts(AbsenceParts {
-        leave_account: LeaveAccount {
-            id: content.account,
-            name: format!("Account {}", content.account),
-            category_id: 1,
-            category_name: "Paid".into(),
-        },
+        leave_account: fixtures::account(content.account),
         calendar: content.calendar.clone(),
         ..fixtures::parts("hr-1", revision, content.status, period)
     })
