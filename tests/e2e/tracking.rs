@@ -4,17 +4,13 @@ use crate::app::{TestApp, spawn_app_retrying, spawn_app_with};
 use absync_adapter_grpc::proto::deliveries_client::DeliveriesClient;
 use absync_adapter_grpc::proto::{self, AbsenceStatus, DeliveryStatus, EventFilter, HalfDay};
 use absync_domain::Scope;
-use absync_e2e::fixtures::half_days;
+use absync_e2e::fixtures::{half_days, one_morning};
 use absync_e2e::wait::{eventually, ready_when};
 use std::time::Duration;
 use tonic::Code;
 use tonic::transport::Channel;
 
 const WAIT: Duration = Duration::from_secs(15);
-
-fn one(id: &str, day: &str, revision: u64, status: AbsenceStatus) -> proto::Absence {
-    half_days(id, revision, status, (day, HalfDay::Am), (day, HalfDay::Am))
-}
 
 async fn deliveries(app: &TestApp) -> DeliveriesClient<Channel> {
     app.deliveries().await
@@ -71,12 +67,22 @@ async fn failed_deliveries_are_inspected_resynced_and_marked_processed() {
     let created = app
         .subscribe_to(proto::Collection::Leaves, EventFilter::All)
         .await;
-    app.put(one("hr-1", "2024-03-04", 1, AbsenceStatus::Approved))
-        .await
-        .unwrap();
-    app.put(one("hr-2", "2024-03-05", 1, AbsenceStatus::Approved))
-        .await
-        .unwrap();
+    app.put(one_morning(
+        "hr-1",
+        "2024-03-04",
+        1,
+        AbsenceStatus::Approved,
+    ))
+    .await
+    .unwrap();
+    app.put(one_morning(
+        "hr-2",
+        "2024-03-05",
+        1,
+        AbsenceStatus::Approved,
+    ))
+    .await
+    .unwrap();
     let failed = wait_status(&app, &mut client, DeliveryStatus::Failed, 2).await;
     assert!(
         failed
@@ -215,14 +221,19 @@ async fn a_superseded_delivery_needs_force_to_be_resent() {
     app.subscribe(EventFilter::All).await;
     // The pending state fails for good; then the approval is delivered.
     app.receiver.respond_with(500);
-    app.put(one("hr-1", "2024-03-04", 1, AbsenceStatus::Pending))
+    app.put(one_morning("hr-1", "2024-03-04", 1, AbsenceStatus::Pending))
         .await
         .unwrap();
     let failed = wait_status(&app, &mut client, DeliveryStatus::Failed, 1).await;
     app.receiver.respond_with(200);
-    app.put(one("hr-1", "2024-03-04", 2, AbsenceStatus::Approved))
-        .await
-        .unwrap();
+    app.put(one_morning(
+        "hr-1",
+        "2024-03-04",
+        2,
+        AbsenceStatus::Approved,
+    ))
+    .await
+    .unwrap();
     wait_status(&app, &mut client, DeliveryStatus::Succeeded, 1).await;
 
     let request = app.clients.request(proto::ResyncDeliveryRequest {
@@ -257,9 +268,14 @@ async fn watch_streams_a_new_delivery_succeeding_within_a_second() {
         .request(proto::WatchDeliveriesRequest::default());
     let mut stream = client.watch_deliveries(request).await.unwrap().into_inner();
     let started = tokio::time::Instant::now();
-    app.put(one("hr-1", "2024-03-04", 1, AbsenceStatus::Approved))
-        .await
-        .unwrap();
+    app.put(one_morning(
+        "hr-1",
+        "2024-03-04",
+        1,
+        AbsenceStatus::Approved,
+    ))
+    .await
+    .unwrap();
     let succeeded = tokio::time::timeout(Duration::from_secs(1), async {
         loop {
             let delivery = stream
@@ -284,12 +300,22 @@ async fn resync_failed_resends_the_latest_failed_delivery_of_each_leave() {
     let mut client = deliveries(&app).await;
     app.subscribe(EventFilter::All).await;
     app.receiver.respond_with(500);
-    app.put(one("hr-1", "2024-03-04", 1, AbsenceStatus::Approved))
-        .await
-        .unwrap();
-    app.put(one("hr-2", "2024-03-05", 1, AbsenceStatus::Approved))
-        .await
-        .unwrap();
+    app.put(one_morning(
+        "hr-1",
+        "2024-03-04",
+        1,
+        AbsenceStatus::Approved,
+    ))
+    .await
+    .unwrap();
+    app.put(one_morning(
+        "hr-2",
+        "2024-03-05",
+        1,
+        AbsenceStatus::Approved,
+    ))
+    .await
+    .unwrap();
     wait_status(&app, &mut client, DeliveryStatus::Failed, 2).await;
     app.receiver.respond_with(200);
     let request = app.clients.request(proto::ResyncFailedRequest::default());
