@@ -5,7 +5,7 @@ use crate::receiver::{self, Arrivals};
 use crate::store::BenchStore;
 use absync_adapter_grpc::proto::{self, AbsenceStatus, HalfDay};
 use absync_e2e::client::Clients;
-use absync_e2e::fixtures::half_days;
+use absync_e2e::fixtures::{half_days, one_morning};
 use absync_e2e::process::AbsyncProcess;
 use futures::StreamExt;
 use std::sync::atomic::Ordering;
@@ -103,13 +103,7 @@ async fn raw_limit(url: &str, arrivals: &Arrivals) -> anyhow::Result<f64> {
 /// An approved absence of one half-day: the morning of 2024-03-`day`.
 pub(crate) fn half_day(id: &str, day: u32) -> proto::Absence {
     let date = format!("2024-03-{day:02}");
-    half_days(
-        id,
-        1,
-        AbsenceStatus::Approved,
-        (&date, HalfDay::Am),
-        (&date, HalfDay::Am),
-    )
+    one_morning(id, &date, 1, AbsenceStatus::Approved)
 }
 
 /// (b) One PutAbsence per half-day absence, `UNIT_CALLERS` at a time, `absences` of them (ids

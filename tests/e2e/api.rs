@@ -20,28 +20,17 @@ async fn subscriptions_are_listed_redacted_and_deleted() {
     assert_eq!(created.status(), proto::SubscriptionStatus::Enabled);
     assert_eq!(created.event_filter(), EventFilter::ValidatedOnly);
 
-    let request = app
-        .clients
-        .request(proto::ListSubscriptionsRequest::default());
-    let listed = app
-        .clients
-        .subscriptions
-        .list_subscriptions(request)
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(listed.subscriptions, std::slice::from_ref(&created));
+    let listed = app.clients.list_subscriptions().await.unwrap();
+    assert_eq!(listed, std::slice::from_ref(&created));
 
     // A bad destination and a missing collection are both named.
-    let request = app.clients.request(proto::CreateSubscriptionRequest {
-        destination_url: "ftp://example.com/hook".into(),
-        collection: proto::Collection::Leaves.into(),
-        ..Default::default()
-    });
     let status = app
         .clients
-        .subscriptions
-        .create_subscription(request)
+        .create_subscription(proto::CreateSubscriptionRequest {
+            destination_url: "ftp://example.com/hook".into(),
+            collection: proto::Collection::Leaves.into(),
+            ..Default::default()
+        })
         .await
         .unwrap_err();
     assert_eq!(status.code(), tonic::Code::InvalidArgument);
@@ -50,14 +39,12 @@ async fn subscriptions_are_listed_redacted_and_deleted() {
         "{}",
         status.message()
     );
-    let request = app.clients.request(proto::CreateSubscriptionRequest {
-        destination_url: app.receiver.url("/x"),
-        ..Default::default()
-    });
     let status = app
         .clients
-        .subscriptions
-        .create_subscription(request)
+        .create_subscription(proto::CreateSubscriptionRequest {
+            destination_url: app.receiver.url("/x"),
+            ..Default::default()
+        })
         .await
         .unwrap_err();
     assert!(
@@ -66,35 +53,15 @@ async fn subscriptions_are_listed_redacted_and_deleted() {
         status.message()
     );
 
-    let request = app.clients.request(proto::DeleteSubscriptionRequest {
-        id: created.id.clone(),
-    });
-    app.clients
-        .subscriptions
-        .delete_subscription(request)
-        .await
-        .unwrap();
-    let request = app
-        .clients
-        .request(proto::DeleteSubscriptionRequest { id: created.id });
+    app.clients.delete_subscription(&created.id).await.unwrap();
     let status = app
         .clients
-        .subscriptions
-        .delete_subscription(request)
+        .delete_subscription(&created.id)
         .await
         .unwrap_err();
     assert_eq!(status.code(), tonic::Code::NotFound);
-    let request = app
-        .clients
-        .request(proto::ListSubscriptionsRequest::default());
-    let listed = app
-        .clients
-        .subscriptions
-        .list_subscriptions(request)
-        .await
-        .unwrap()
-        .into_inner();
-    assert!(listed.subscriptions.is_empty());
+    let listed = app.clients.list_subscriptions().await.unwrap();
+    assert!(listed.is_empty());
 }
 
 #[tokio::test]

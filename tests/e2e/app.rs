@@ -133,19 +133,16 @@ impl TestApp {
         collection: proto::Collection,
         filter: proto::EventFilter,
     ) -> proto::CreateSubscriptionResponse {
-        let request = self.clients.request(proto::CreateSubscriptionRequest {
-            destination_url: self.receiver.url("/hook"),
-            collection: collection.into(),
-            authorization: Some("Basic YWxhZGRpbjpvcGVuc2VzYW1l".into()),
-            event_filter: filter.into(),
-            valid_until: String::new(),
-        });
         self.clients
-            .subscriptions
-            .create_subscription(request)
+            .create_subscription(proto::CreateSubscriptionRequest {
+                destination_url: self.receiver.url("/hook"),
+                collection: collection.into(),
+                authorization: Some("Basic YWxhZGRpbjpvcGVuc2VzYW1l".into()),
+                event_filter: filter.into(),
+                valid_until: String::new(),
+            })
             .await
             .unwrap()
-            .into_inner()
     }
 
     /// Puts an absence.
@@ -153,14 +150,7 @@ impl TestApp {
         &mut self,
         absence: proto::Absence,
     ) -> Result<proto::ChangeResponse, tonic::Status> {
-        let request = self.clients.request(proto::PutAbsenceRequest {
-            absence: Some(absence),
-        });
-        self.clients
-            .ingest
-            .put_absence(request)
-            .await
-            .map(tonic::Response::into_inner)
+        self.clients.put(absence).await
     }
 
     /// Counts rows of a table.

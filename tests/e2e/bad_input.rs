@@ -13,26 +13,17 @@
 use crate::app::{TestApp, spawn_app};
 use absync_adapter_grpc::proto::{self, AbsenceStatus, EventFilter, HalfDay};
 use absync_e2e::fixtures::monday_to_tuesday;
+use absync_e2e::rows;
+use absync_e2e::table::{
+    Http, Row, assert_no_failures, batch_answer, counts, each, grpc, lift, row, run, send,
+};
+use absync_e2e::wait::{eventually, ready_when};
 use prost_types::FieldMask;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use std::fmt::Debug;
-use std::future::Future;
 use std::time::Duration;
 use tonic::Code;
-use tonic_types::StatusExt;
 
-/// Every table of both stores.
-const TABLES: [&str; 8] = [
-    "tenants",
-    "api_tokens",
-    "absences",
-    "leaves",
-    "leave_events",
-    "subscriptions",
-    "deliveries",
-    "delivery_attempts",
-];
 const WEBHOOKS: &str = "/connector/protimeapi/api/v1/webhooks";
 const ABSENCES: &str = "/connector/protimeapi/api/v1/absences";
 const WAIT: Duration = Duration::from_secs(15);
@@ -134,179 +125,6 @@ const BAD_LEAVE_IDS: [(&str, &str); 6] = [
     ("with a dashed date", "1-2024-03-04-AM"),
 ];
 
-// -------------------------------------------------------------------------------------------------
-// The table machinery.
-
-/// One bad-input case: how to spoil a valid request, and the answer that must come back.
-struct Row<R, C> {
-    what: String,
-    spoil: Box<dyn Fn(&mut R)>,
-    code: C,
-    /// The one field the answer must name; `None` for answers about the whole message.
-    field: Option<&'static str>,
-}
-
-fn row<R, C>(
-    what: impl Into<String>,
-    code: C,
-    field: Option<&'static str>,
-    spoil: impl Fn(&mut R) + 'static,
-) -> Row<R, C> {
-    Row {
-        what: what.into(),
-        spoil: Box::new(spoil),
-        code,
-        field,
-    }
-}
-
-/// Rows answered with `code` naming `field`, one a line: `"what" => "field", |request| spoil;`.
-macro_rules! rows {
-    ($request:ty, $code:expr; $($what:expr => $field:expr, |$r:ident| $spoil:expr;)+) => {
-        vec![$(row($what, $code, Some($field), move |$r: &mut $request| { $spoil; })),+]
-    };
-}
-
-/// One row per bad value of one field: `"{label} {what}"`, answered with `code` naming `field`.
-fn each<R, C: Copy + 'static, V: Clone + 'static>(
-    code: C,
-    label: &str,
-    field: &'static str,
-    values: &[(&str, V)],
-    set: impl Fn(&mut R, V) + Clone + 'static,
-) -> Vec<Row<R, C>> {
-    values
-        .iter()
-        .map(|(what, value)| {
-            let (set, value) = (set.clone(), value.clone());
-            row(format!("{label} {what}"), code, Some(field), move |r| {
-                set(r, value.clone());
-            })
-        })
-        .collect()
-}
-
-/// What the server answered.
-#[derive(Debug)]
-struct Answer<C> {
-    code: C,
-    /// The fields the answer names.
-    fields: Vec<String>,
-    /// What is wrong with the answer's envelope (no BadRequest detail, not a problem document, …).
-    flaw: Option<String>,
-}
-
-impl<C> Answer<C> {
-    fn accepted(code: C) -> Self {
-        Self {
-            code,
-            fields: Vec::new(),
-            flaw: None,
-        }
-    }
-}
-
-async fn counts(app: &TestApp) -> Vec<(&'static str, i64)> {
-    let mut counts = Vec::with_capacity(TABLES.len());
-    for table in TABLES {
-        counts.push((table, app.count(table).await));
-    }
-    counts
-}
-
-/// Runs `rows` through `call`, each on a spoiled copy of `valid`; returns every mismatch.
-async fn run<R, C, F, Fut>(
-    app: &TestApp,
-    surface: &str,
-    valid: &R,
-    rows: Vec<Row<R, C>>,
-    call: F,
-) -> Vec<String>
-where
-    R: Clone,
-    C: PartialEq + Debug,
-    F: Fn(R) -> Fut,
-    Fut: Future<Output = Answer<C>>,
-{
-    let mut failures = Vec::new();
-    for row in rows {
-        let before = counts(app).await;
-        let mut request = valid.clone();
-        (row.spoil)(&mut request);
-        let answer = call(request).await;
-        let after = counts(app).await;
-        let mut wrong = Vec::new();
-        if answer.code != row.code {
-            wrong.push(format!("code {:?}, expected {:?}", answer.code, row.code));
-        }
-        let expected: Vec<String> = row.field.iter().map(|f| (*f).to_owned()).collect();
-        if answer.fields != expected {
-            wrong.push(format!("fields {:?}, expected {expected:?}", answer.fields));
-        }
-        wrong.extend(answer.flaw);
-        for ((table, was), (_, is)) in before.iter().zip(&after) {
-            if was != is {
-                wrong.push(format!("wrote to {table}: {was} → {is} rows"));
-            }
-        }
-        if !wrong.is_empty() {
-            failures.push(format!("{surface}: {}: {}", row.what, wrong.join("; ")));
-        }
-    }
-    failures
-}
-
-fn assert_no_failures(failures: &[String]) {
-    assert!(
-        failures.is_empty(),
-        "{} bad-input rows answered wrongly:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
-}
-
-/// `InvalidArgument` → `"INVALID_ARGUMENT"`, as PutAbsences names codes.
-fn code_name(code: Code) -> String {
-    let mut name = String::new();
-    for (i, c) in format!("{code:?}").chars().enumerate() {
-        if c.is_ascii_uppercase() && i > 0 {
-            name.push('_');
-        }
-        name.push(c.to_ascii_uppercase());
-    }
-    name
-}
-
-fn code_named(name: &str) -> Option<Code> {
-    (0..=16).map(Code::from_i32).find(|c| code_name(*c) == name)
-}
-
-/// The answer of a gRPC call: its code and the fields of its `google.rpc.BadRequest`.
-fn grpc<T>(result: Result<T, tonic::Status>) -> Answer<Code> {
-    let Err(status) = result else {
-        return Answer::accepted(Code::Ok);
-    };
-    let fields: Vec<String> = status
-        .get_details_bad_request()
-        .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
-        .unwrap_or_default();
-    let flaw = if status.code() == Code::InvalidArgument && fields.is_empty() {
-        Some(format!(
-            "no google.rpc.BadRequest field violation: {status:?}"
-        ))
-    } else {
-        fields
-            .iter()
-            .find(|f| !status.message().contains(f.as_str()))
-            .map(|field| format!("message {:?} does not name {field}", status.message()))
-    };
-    Answer {
-        code: status.code(),
-        fields,
-        flaw,
-    }
-}
-
 /// A subscription of the receiver and an approved two-day absence, delivered: a row in every table.
 struct Seed {
     /// The absence, as it was put.
@@ -321,11 +139,11 @@ async fn seed(app: &mut TestApp) -> Seed {
     app.put(absence.clone()).await.unwrap();
     app.receiver.wait_for(4, WAIT).await;
     // Attempts are recorded after the answers: wait until all four are, and the queue is quiet.
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while app.count("delivery_attempts").await < 4 {
-        assert!(tokio::time::Instant::now() < deadline, "attempts recorded");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually("four attempts recorded", WAIT, async || {
+        let recorded = app.count("delivery_attempts").await;
+        ready_when(recorded >= 4, recorded)
+    })
+    .await;
     let request = app.clients.request(proto::ListDeliveriesRequest::default());
     let listed = app
         .deliveries()
@@ -336,7 +154,7 @@ async fn seed(app: &mut TestApp) -> Seed {
         .into_inner()
         .deliveries;
     assert_eq!(listed.len(), 4, "{listed:?}");
-    let counts = counts(app).await;
+    let counts = counts(&app.pool).await;
     assert!(
         counts.iter().all(|(_, n)| *n > 0),
         "a row in every table: {counts:?}"
@@ -574,55 +392,6 @@ fn at_every_limit() -> proto::Absence {
     a
 }
 
-/// Lifts absence rows to spoil the absence inside a request.
-fn lift<R: 'static>(
-    rows: Vec<Row<proto::Absence, Code>>,
-    absence: fn(&mut R) -> &mut proto::Absence,
-) -> Vec<Row<R, Code>> {
-    rows.into_iter()
-        .map(|r| {
-            let spoil = r.spoil;
-            Row {
-                what: r.what,
-                spoil: Box::new(move |request: &mut R| spoil(absence(request))),
-                code: r.code,
-                field: r.field,
-            }
-        })
-        .collect()
-}
-
-/// A PutAbsences answer for `[the seeded absence, the spoiled one]`: the first must stay
-/// UNCHANGED (one bad absence fails only itself), the second is the row's answer.
-fn batch_answer(results: &[proto::PutAbsenceResult]) -> Answer<Code> {
-    use proto::put_absence_result::Result as One;
-    let [first, second] = results else {
-        let mut answer = Answer::accepted(Code::Ok);
-        answer.flaw = Some(format!("{} results for 2 absences", results.len()));
-        return answer;
-    };
-    let unchanged = matches!(&first.result,
-        Some(One::Change(c)) if c.outcome() == proto::ChangeOutcome::Unchanged);
-    let flaw = (!unchanged).then(|| format!("the seeded absence was not UNCHANGED: {first:?}"));
-    let Some(One::Error(e)) = &second.result else {
-        let mut answer = Answer::accepted(Code::Ok);
-        answer.flaw = flaw;
-        return answer;
-    };
-    let fields: Vec<String> = e.field_violations.iter().map(|v| v.field.clone()).collect();
-    let flaw = flaw.or_else(|| {
-        fields
-            .iter()
-            .find(|f| !e.message.contains(f.as_str()))
-            .map(|f| format!("message {:?} does not name {f}", e.message))
-    });
-    Answer {
-        code: code_named(&e.code).unwrap_or(Code::Unknown),
-        fields,
-        flaw,
-    }
-}
-
 #[tokio::test]
 async fn every_invalid_absence_request_field_is_refused_by_name() {
     let mut app = spawn_app().await;
@@ -647,7 +416,7 @@ async fn every_invalid_absence_request_field_is_refused_by_name() {
     let valid = Put {
         absence: Some(fresh.clone()),
     };
-    failures.extend(run(app, "PutAbsence", &valid, rows, put).await);
+    failures.extend(run(&app.pool, "PutAbsence", &valid, rows, put).await);
 
     type PutMany = proto::PutAbsencesRequest;
     let mut rows = lift(absence_rows(), |r: &mut PutMany| &mut r.absences[1]);
@@ -668,7 +437,7 @@ async fn every_invalid_absence_request_field_is_refused_by_name() {
     let valid = PutMany {
         absences: vec![seed.absence.clone(), fresh.clone()],
     };
-    failures.extend(run(app, "PutAbsences", &valid, rows, put_many).await);
+    failures.extend(run(&app.pool, "PutAbsences", &valid, rows, put_many).await);
 
     type Delete = proto::DeleteAbsenceRequest;
     let mut rows = rows![Delete, Code::InvalidArgument;
@@ -694,7 +463,7 @@ async fn every_invalid_absence_request_field_is_refused_by_name() {
         absence_id: seed.absence.absence_id.clone(),
         revision: 2,
     };
-    failures.extend(run(app, "DeleteAbsence", &valid, rows, delete).await);
+    failures.extend(run(&app.pool, "DeleteAbsence", &valid, rows, delete).await);
 
     type Get = proto::GetAbsenceRequest;
     let rows = rows![Get, Code::InvalidArgument;
@@ -710,7 +479,7 @@ async fn every_invalid_absence_request_field_is_refused_by_name() {
     let valid = Get {
         absence_id: seed.absence.absence_id.clone(),
     };
-    failures.extend(run(app, "GetAbsence", &valid, rows, get).await);
+    failures.extend(run(&app.pool, "GetAbsence", &valid, rows, get).await);
 
     assert_no_failures(&failures);
     // The valid requests are accepted.
@@ -830,7 +599,7 @@ async fn every_invalid_subscription_request_field_is_refused_by_name() {
         event_filter: EventFilter::ValidatedOnly.into(),
         valid_until: String::new(),
     };
-    failures.extend(run(app, "CreateSubscription", &valid, rows, create).await);
+    failures.extend(run(&app.pool, "CreateSubscription", &valid, rows, create).await);
 
     let get = |id: String| {
         let mut client = subscriptions.clone();
@@ -839,7 +608,7 @@ async fn every_invalid_subscription_request_field_is_refused_by_name() {
     };
     failures.extend(
         run(
-            app,
+            &app.pool,
             "GetSubscription",
             &seed.subscription_id,
             id_rows("id"),
@@ -855,13 +624,31 @@ async fn every_invalid_subscription_request_field_is_refused_by_name() {
         async move { grpc(client.rotate_signing_secret(request).await) }
     };
     let valid = &seed.subscription_id;
-    failures.extend(run(app, "RotateSigningSecret", valid, id_rows("id"), rotate).await);
+    failures.extend(
+        run(
+            &app.pool,
+            "RotateSigningSecret",
+            valid,
+            id_rows("id"),
+            rotate,
+        )
+        .await,
+    );
     let delete = |id: String| {
         let mut client = subscriptions.clone();
         let request = app.clients.request(proto::DeleteSubscriptionRequest { id });
         async move { grpc(client.delete_subscription(request).await) }
     };
-    failures.extend(run(app, "DeleteSubscription", valid, id_rows("id"), delete).await);
+    failures.extend(
+        run(
+            &app.pool,
+            "DeleteSubscription",
+            valid,
+            id_rows("id"),
+            delete,
+        )
+        .await,
+    );
 
     type List = proto::ListSubscriptionsRequest;
     let rows = rows![List, BAD;
@@ -882,7 +669,7 @@ async fn every_invalid_subscription_request_field_is_refused_by_name() {
         page_size: 10,
         page_token: String::new(),
     };
-    failures.extend(run(app, "ListSubscriptions", &valid, rows, list).await);
+    failures.extend(run(&app.pool, "ListSubscriptions", &valid, rows, list).await);
 
     type Update = proto::UpdateSubscriptionRequest;
     let mut rows = rows![Update, BAD;
@@ -981,7 +768,7 @@ async fn every_invalid_subscription_request_field_is_refused_by_name() {
             paths: vec!["event_filter".into()],
         }),
     };
-    failures.extend(run(app, "UpdateSubscription", &valid, rows, update).await);
+    failures.extend(run(&app.pool, "UpdateSubscription", &valid, rows, update).await);
 
     assert_no_failures(&failures);
     // The valid requests are accepted, a destination of exactly 2048 characters too.
@@ -1081,7 +868,7 @@ async fn every_invalid_delivery_request_field_is_refused_by_name() {
         page_size: 10,
         ..Default::default()
     };
-    failures.extend(run(app, "ListDeliveries", &valid, rows, list).await);
+    failures.extend(run(&app.pool, "ListDeliveries", &valid, rows, list).await);
 
     let not_delivery_ids = || {
         let ids = [("0", 0), ("negative", -1), ("i64::MIN", i64::MIN)];
@@ -1093,7 +880,7 @@ async fn every_invalid_delivery_request_field_is_refused_by_name() {
         async move { grpc(client.get_delivery(request).await) }
     };
     let valid = &seed.delivery_id;
-    failures.extend(run(app, "GetDelivery", valid, not_delivery_ids(), get).await);
+    failures.extend(run(&app.pool, "GetDelivery", valid, not_delivery_ids(), get).await);
     let resync = |id: i64| {
         let mut client = deliveries.clone();
         let request = app
@@ -1101,7 +888,16 @@ async fn every_invalid_delivery_request_field_is_refused_by_name() {
             .request(proto::ResyncDeliveryRequest { id, force: true });
         async move { grpc(client.resync_delivery(request).await) }
     };
-    failures.extend(run(app, "ResyncDelivery", valid, not_delivery_ids(), resync).await);
+    failures.extend(
+        run(
+            &app.pool,
+            "ResyncDelivery",
+            valid,
+            not_delivery_ids(),
+            resync,
+        )
+        .await,
+    );
     let mark = |id: i64| {
         let mut client = deliveries.clone();
         let note = "entered by hand".into();
@@ -1110,7 +906,7 @@ async fn every_invalid_delivery_request_field_is_refused_by_name() {
             .request(proto::MarkProcessedRequest { id, note });
         async move { grpc(client.mark_processed(request).await) }
     };
-    failures.extend(run(app, "MarkProcessed", valid, not_delivery_ids(), mark).await);
+    failures.extend(run(&app.pool, "MarkProcessed", valid, not_delivery_ids(), mark).await);
     type Mark = proto::MarkProcessedRequest;
     let rows = rows![Mark, BAD;
         "note of 1001 characters" => "note", |r| r.note = "x".repeat(1001);
@@ -1126,7 +922,7 @@ async fn every_invalid_delivery_request_field_is_refused_by_name() {
         id: seed.delivery_id,
         note: "é".repeat(1000),
     };
-    failures.extend(run(app, "MarkProcessed", &noted, rows, mark_noted).await);
+    failures.extend(run(&app.pool, "MarkProcessed", &noted, rows, mark_noted).await);
 
     // An empty subscription_id is every subscription.
     let subscription_rows = || {
@@ -1148,7 +944,7 @@ async fn every_invalid_delivery_request_field_is_refused_by_name() {
     let valid = &seed.subscription_id;
     failures.extend(
         run(
-            app,
+            &app.pool,
             "ResyncFailed",
             valid,
             subscription_rows(),
@@ -1163,7 +959,16 @@ async fn every_invalid_delivery_request_field_is_refused_by_name() {
             .request(proto::WatchDeliveriesRequest { subscription_id });
         async move { grpc(client.watch_deliveries(request).await) }
     };
-    failures.extend(run(app, "WatchDeliveries", valid, subscription_rows(), watch).await);
+    failures.extend(
+        run(
+            &app.pool,
+            "WatchDeliveries",
+            valid,
+            subscription_rows(),
+            watch,
+        )
+        .await,
+    );
 
     assert_no_failures(&failures);
     // The valid requests are accepted.
@@ -1187,116 +992,13 @@ async fn every_invalid_delivery_request_field_is_refused_by_name() {
 // -------------------------------------------------------------------------------------------------
 // REST
 
-/// A REST request.
-#[derive(Debug, Clone)]
-struct Http {
-    method: Method,
-    path: String,
-    query: Vec<(String, String)>,
-    content_type: &'static str,
-    body: Option<Vec<u8>>,
-}
-
-impl Http {
-    fn post_json(path: &str, body: &Value) -> Self {
-        Self {
-            method: Method::POST,
-            path: path.to_owned(),
-            query: Vec::new(),
-            content_type: "application/json",
-            body: Some(body.to_string().into_bytes()),
-        }
-    }
-
-    fn get(path: &str, query: &[(&str, &str)]) -> Self {
-        Self {
-            method: Method::GET,
-            path: path.to_owned(),
-            query: query
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect(),
-            content_type: "",
-            body: None,
-        }
-    }
-
-    /// Changes one property of the JSON body (`None` removes it).
-    fn set(&mut self, property: &str, value: Option<Value>) {
-        let mut body: Value = serde_json::from_slice(self.body.as_deref().unwrap()).unwrap();
-        let object = body.as_object_mut().unwrap();
-        match value {
-            Some(value) => object.insert(property.to_owned(), value),
-            None => object.remove(property),
-        };
-        self.body = Some(body.to_string().into_bytes());
-    }
-
-    /// Sets a query parameter, replacing any of the same name.
-    fn param(&mut self, name: &str, value: &str) {
-        self.query.retain(|(k, _)| k != name);
-        self.query.push((name.to_owned(), value.to_owned()));
-    }
-}
-
-/// Sends a REST request with the app's token; reads the problem document of an error.
-async fn send(app: &TestApp, request: Http) -> Answer<StatusCode> {
-    let mut builder = reqwest::Client::new()
-        .request(request.method, app.http(&request.path))
-        .bearer_auth(&app.token)
-        .header("User-Agent", "e2e")
-        .query(&request.query);
-    if !request.content_type.is_empty() {
-        builder = builder.header("Content-Type", request.content_type);
-    }
-    if let Some(body) = request.body {
-        builder = builder.body(body);
-    }
-    let response = builder.send().await.unwrap();
-    let code = response.status();
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    let body: Value = response.json().await.unwrap_or(Value::Null);
-    if code.is_success() {
-        return Answer::accepted(code);
-    }
-    let fields: Vec<String> = body["errors"]
-        .as_array()
-        .map(|errors| {
-            errors
-                .iter()
-                .map(|e| e["field"].as_str().unwrap_or_default().to_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    let detail = body["detail"].as_str().unwrap_or_default();
-    let flaw = if content_type != "application/problem+json" {
-        Some(format!(
-            "content type {content_type:?}, not a problem document"
-        ))
-    } else if body["status"] != json!(code.as_u16()) {
-        Some(format!("problem status {} for {code}", body["status"]))
-    } else if detail.is_empty() {
-        Some(format!("a problem without detail: {body}"))
-    } else {
-        fields
-            .iter()
-            .find(|f| !detail.contains(f.as_str()))
-            .map(|f| format!("detail {detail:?} does not name {f}"))
-    };
-    Answer { code, fields, flaw }
-}
-
 #[tokio::test]
 async fn every_invalid_rest_webhook_request_is_refused_by_name() {
     let mut app = spawn_app().await;
     let seed = seed(&mut app).await;
     let app = &app;
-    let call = |request: Http| send(app, request);
+    let base = app.http("");
+    let call = |request: Http| send(&base, &app.token, request);
     const BAD: StatusCode = StatusCode::BAD_REQUEST;
     let mut failures = Vec::new();
 
@@ -1361,7 +1063,7 @@ async fn every_invalid_rest_webhook_request_is_refused_by_name() {
     }
     // A new webhook: accepted, it would write.
     let valid = valid_post(app);
-    failures.extend(run(app, "POST webhooks", &valid, rows, call).await);
+    failures.extend(run(&app.pool, "POST webhooks", &valid, rows, call).await);
 
     let bad_filters = [
         ("empty", ""),
@@ -1387,7 +1089,7 @@ async fn every_invalid_rest_webhook_request_is_refused_by_name() {
             |r| r.query.push(("filter".into(), "status eq 'Disabled'".into()));
     ]);
     let valid = Http::get(WEBHOOKS, &[("filter", "status eq 'Enabled'")]);
-    failures.extend(run(app, "GET webhooks", &valid, rows, call).await);
+    failures.extend(run(&app.pool, "GET webhooks", &valid, rows, call).await);
 
     // A path that names no webhook is no resource: 404, with a problem document.
     for method in [Method::GET, Method::DELETE] {
@@ -1409,7 +1111,7 @@ async fn every_invalid_rest_webhook_request_is_refused_by_name() {
             ));
         }
         let surface = format!("{method} webhooks/{{id}}");
-        failures.extend(run(app, &surface, &at(&seed.subscription_id), rows, call).await);
+        failures.extend(run(&app.pool, &surface, &at(&seed.subscription_id), rows, call).await);
     }
 
     assert_no_failures(&failures);
@@ -1437,7 +1139,8 @@ async fn every_invalid_rest_absences_query_is_refused_by_name() {
     let mut app = spawn_app().await;
     seed(&mut app).await;
     let app = &app;
-    let call = |request: Http| send(app, request);
+    let base = app.http("");
+    let call = |request: Http| send(&base, &app.token, request);
     const BAD: StatusCode = StatusCode::BAD_REQUEST;
 
     let bad_filters = [
@@ -1498,7 +1201,7 @@ async fn every_invalid_rest_absences_query_is_refused_by_name() {
         ABSENCES,
         &[("filter", "date ge '2024-03-01'"), ("pageSize", "2")],
     );
-    let failures = run(app, "GET absences", &valid, rows, call).await;
+    let failures = run(&app.pool, "GET absences", &valid, rows, call).await;
 
     assert_no_failures(&failures);
     // The valid request is accepted.

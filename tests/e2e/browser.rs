@@ -5,6 +5,7 @@
 
 use crate::console::app_with_failed_deliveries;
 use absync_e2e::browser::Browser;
+use absync_e2e::wait::{eventually, ready_when};
 use fantoccini::Locator;
 use std::time::Duration;
 
@@ -12,18 +13,19 @@ const PHONE: (u32, u32) = (390, 844);
 
 /// Reloads the page until the element `css` shows `text`.
 async fn reload_until(browser: &Browser, css: &str, text: &str) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    loop {
-        if browser.text(css).await == text {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{css} never showed {text:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        browser.client.refresh().await.unwrap();
-    }
+    let mut first = true;
+    eventually(
+        &format!("{css} to show {text:?}"),
+        Duration::from_secs(15),
+        async || {
+            if !std::mem::take(&mut first) {
+                browser.client.refresh().await.unwrap();
+            }
+            let shown = browser.text(css).await;
+            ready_when(shown == text, shown)
+        },
+    )
+    .await;
 }
 
 /// Every element matching `css` lies within `width` pixels: nothing needs a sideways scroll.
@@ -132,16 +134,18 @@ async fn an_operator_resyncs_and_marks_processed_in_a_browser_without_javascript
         .click("select[name=status] option[value=processed]")
         .await;
     browser.click("form.filters button").await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while c.current_url().await.unwrap().query()
-        != Some("subscription=&status=processed&leave=&event=&since=")
-    {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the filter was not submitted"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually(
+        "the filter to be submitted",
+        Duration::from_secs(10),
+        async || {
+            let url = c.current_url().await.unwrap();
+            let query = url.query().map(str::to_owned);
+            let submitted =
+                query.as_deref() == Some("subscription=&status=processed&leave=&event=&since=");
+            ready_when(submitted, query)
+        },
+    )
+    .await;
     let rows = c
         .find_all(Locator::Css("#deliveries tbody tr"))
         .await

@@ -6,6 +6,7 @@ use crate::app::{TestApp, spawn_app_retrying};
 use absync_adapter_grpc::proto::{AbsenceStatus, EventFilter, HalfDay};
 use absync_domain::Scope;
 use absync_e2e::fixtures::half_days;
+use absync_e2e::wait::{eventually, ready_when};
 use reqwest::header::{COOKIE, LOCATION, ORIGIN, SET_COOKIE};
 use reqwest::{Client, StatusCode, redirect};
 use std::time::Duration;
@@ -26,23 +27,20 @@ pub(crate) async fn app_with_failed_deliveries(leaves: usize) -> (TestApp, Vec<i
         );
         app.put(absence).await.unwrap();
     }
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    loop {
-        let failed: Vec<(i64,)> =
-            sqlx::query_as("SELECT id FROM deliveries WHERE status = 'failed' ORDER BY id")
-                .fetch_all(&app.pool)
-                .await
-                .unwrap();
-        if failed.len() == leaves {
-            return (app, failed.into_iter().map(|(id,)| id).collect());
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{leaves} failed deliveries expected, {} found",
-            failed.len()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let failed = eventually(
+        &format!("{leaves} failed deliveries"),
+        Duration::from_secs(15),
+        async || {
+            let failed: Vec<(i64,)> =
+                sqlx::query_as("SELECT id FROM deliveries WHERE status = 'failed' ORDER BY id")
+                    .fetch_all(&app.pool)
+                    .await
+                    .unwrap();
+            ready_when(failed.len() == leaves, failed)
+        },
+    )
+    .await;
+    (app, failed.into_iter().map(|(id,)| id).collect())
 }
 
 fn client() -> Client {
@@ -337,13 +335,17 @@ async fn the_list_pages_backwards_and_a_subscriptions_failures_are_resynced_at_o
         response.headers()[LOCATION],
         "/admin?done=resynced-failed&n=2"
     );
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    loop {
-        let (_, dashboard) = get(&app, &cookie, "/admin").await;
-        if dashboard.contains("No failed deliveries") {
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "{dashboard}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    eventually(
+        "the dashboard to show no failed deliveries",
+        Duration::from_secs(15),
+        async || {
+            let (_, dashboard) = get(&app, &cookie, "/admin").await;
+            if dashboard.contains("No failed deliveries") {
+                Ok(())
+            } else {
+                Err(dashboard)
+            }
+        },
+    )
+    .await;
 }

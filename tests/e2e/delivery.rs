@@ -1,8 +1,9 @@
 //! Delivery failures are recorded, not lost.
 
 use crate::app::{spawn_app, spawn_app_retrying};
-use absync_adapter_grpc::proto::{self, AbsenceStatus, DeliveryStatus, EventFilter, HalfDay};
-use absync_e2e::fixtures::half_days;
+use absync_adapter_grpc::proto::{self, AbsenceStatus, DeliveryStatus, EventFilter};
+use absync_e2e::fixtures::one_morning;
+use absync_e2e::wait::{eventually, ready_when};
 use std::time::Duration;
 
 #[tokio::test]
@@ -10,35 +11,35 @@ async fn a_receiver_answering_500_leaves_a_recorded_failed_attempt() {
     let mut app = spawn_app().await;
     app.receiver.respond_with(500);
     app.subscribe(EventFilter::All).await;
-    app.put(half_days(
+    app.put(one_morning(
         "hr-1",
+        "2024-03-04",
         1,
         AbsenceStatus::Approved,
-        ("2024-03-04", HalfDay::Am),
-        ("2024-03-04", HalfDay::Am),
     ))
     .await
     .unwrap();
     app.receiver.wait_for(1, Duration::from_secs(10)).await;
 
     // The attempt is recorded once the dispatcher has written its batch.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     let mut tracking = app.deliveries().await;
-    let delivery = loop {
-        let request = app.clients.request(proto::ListDeliveriesRequest::default());
-        let mut listed = tracking
-            .list_deliveries(request)
-            .await
-            .unwrap()
-            .into_inner()
-            .deliveries;
-        assert_eq!(listed.len(), 1);
-        let delivery = listed.remove(0);
-        if delivery.attempts > 0 || tokio::time::Instant::now() > deadline {
-            break delivery;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let delivery = eventually(
+        "the attempt to be recorded",
+        Duration::from_secs(10),
+        async || {
+            let request = app.clients.request(proto::ListDeliveriesRequest::default());
+            let mut listed = tracking
+                .list_deliveries(request)
+                .await
+                .unwrap()
+                .into_inner()
+                .deliveries;
+            assert_eq!(listed.len(), 1);
+            let delivery = listed.remove(0);
+            ready_when(delivery.attempts > 0, delivery)
+        },
+    )
+    .await;
     assert_eq!(
         delivery.status(),
         DeliveryStatus::Pending,
@@ -58,12 +59,11 @@ async fn a_receiver_answering_500_leaves_a_recorded_failed_attempt() {
     assert_eq!(recorded, Some(500));
     // Still serving.
     app.receiver.respond_with(200);
-    app.put(half_days(
+    app.put(one_morning(
         "hr-2",
+        "2024-03-05",
         1,
         AbsenceStatus::Approved,
-        ("2024-03-05", HalfDay::Am),
-        ("2024-03-05", HalfDay::Am),
     ))
     .await
     .unwrap();
@@ -97,21 +97,19 @@ async fn failures_are_retried_on_the_cascade_until_success_or_failed() {
         }
     }));
     app.subscribe(EventFilter::All).await;
-    app.put(half_days(
+    app.put(one_morning(
         "hr-1",
+        "2024-03-04",
         1,
         AbsenceStatus::Approved,
-        ("2024-03-04", HalfDay::Am),
-        ("2024-03-04", HalfDay::Am),
     ))
     .await
     .unwrap();
-    app.put(half_days(
+    app.put(one_morning(
         "hr-2",
+        "2024-03-05",
         1,
         AbsenceStatus::Approved,
-        ("2024-03-05", HalfDay::Am),
-        ("2024-03-05", HalfDay::Am),
     ))
     .await
     .unwrap();
@@ -181,9 +179,7 @@ async fn a_failing_change_holds_back_later_changes_of_its_leave_only() {
         }
     }));
     app.subscribe(EventFilter::All).await;
-    let one = |id: &str, day: &str, revision, status| {
-        half_days(id, revision, status, (day, HalfDay::Am), (day, HalfDay::Am))
-    };
+    let one = |id: &str, day: &str, revision, status| one_morning(id, day, revision, status);
     app.put(one("hr-1", "2024-03-04", 1, AbsenceStatus::Pending))
         .await
         .unwrap();

@@ -8,6 +8,7 @@ use crate::app::{TestApp, spawn_app_with};
 use absync_adapter_grpc::proto::{AbsenceStatus, EventFilter};
 use absync_bootstrap::store::Store;
 use absync_e2e::fixtures::monday_to_tuesday;
+use absync_e2e::wait::eventually;
 use std::collections::HashSet;
 use std::time::Duration;
 use tonic::Code;
@@ -116,24 +117,23 @@ async fn a_full_disk_is_unavailable_writes_nothing_and_the_next_write_after_spac
     assert_eq!(readyz(&app).await, 200, "ready again");
 
     // Every acknowledged change is delivered: four leaves each (at least once).
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let leaves: HashSet<String> = app
-            .receiver
-            .received()
-            .iter()
-            .map(|r| r.json()["id"].as_str().unwrap_or_default().to_owned())
-            .collect();
-        if leaves.len() >= acknowledged * 4 {
-            assert_eq!(leaves.len(), acknowledged * 4, "nothing else was delivered");
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{} of {} leaves delivered",
-            leaves.len(),
-            acknowledged * 4
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let leaves = eventually(
+        &format!("{} leaves delivered", acknowledged * 4),
+        Duration::from_secs(60),
+        async || {
+            let leaves: HashSet<String> = app
+                .receiver
+                .received()
+                .iter()
+                .map(|r| r.json()["id"].as_str().unwrap_or_default().to_owned())
+                .collect();
+            if leaves.len() >= acknowledged * 4 {
+                Ok(leaves)
+            } else {
+                Err(format!("{} delivered", leaves.len()))
+            }
+        },
+    )
+    .await;
+    assert_eq!(leaves.len(), acknowledged * 4, "nothing else was delivered");
 }

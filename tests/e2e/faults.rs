@@ -2,10 +2,11 @@
 //! levels test in `tests/logs`): a lock that holds absync's ingest writes, and on PostgreSQL the
 //! cancellation or termination of the statement waiting on it.
 
-use crate::app::TestApp;
+use crate::app::{TestApp, spawn_app_with};
 use absync_adapter_grpc::proto::{self, AbsenceStatus};
 use absync_e2e::database::StoreKind;
 use absync_e2e::fixtures::monday_to_tuesday;
+use absync_e2e::wait::{eventually, ready_when};
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, Executor};
 use std::time::Duration;
@@ -14,17 +15,30 @@ use std::time::Duration;
 pub(crate) fn put_in_background(
     app: &TestApp,
 ) -> tokio::task::JoinHandle<Result<proto::ChangeResponse, tonic::Status>> {
-    let mut clients = app.clients.clone();
+    let clients = app.clients.clone();
     tokio::spawn(async move {
-        let request = clients.request(proto::PutAbsenceRequest {
-            absence: Some(monday_to_tuesday("hr-2", 1, AbsenceStatus::Approved)),
-        });
         clients
-            .ingest
-            .put_absence(request)
+            .put(monday_to_tuesday("hr-2", 1, AbsenceStatus::Approved))
             .await
-            .map(tonic::Response::into_inner)
     })
+}
+
+/// An app whose store gives up waiting for a connection after 500 ms, with the receiver subscribed
+/// and hr-1 put and delivered (four leaves).
+pub(crate) async fn spawn_app_delivered() -> TestApp {
+    let mut app = spawn_app_with(&[
+        "--allow-destinations",
+        "127.0.0.0/8",
+        "--database-acquire-timeout",
+        "500ms",
+    ])
+    .await;
+    app.subscribe(proto::EventFilter::All).await;
+    app.put(monday_to_tuesday("hr-1", 1, AbsenceStatus::Approved))
+        .await
+        .unwrap();
+    app.receiver.wait_for(4, Duration::from_secs(10)).await;
+    app
 }
 
 /// Takes a lock that makes every write of absync's ingest wait.
@@ -48,23 +62,20 @@ pub(crate) async fn lock_writes(app: &TestApp) -> PoolConnection<Any> {
 /// On PostgreSQL: waits until a backend of absync waits on the lock, then applies `action`
 /// (`pg_cancel_backend` or `pg_terminate_backend`) to it.
 pub(crate) async fn interrupt_the_waiting_ingest(app: &TestApp, action: &str) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let (n,): (i64,) = sqlx::query_as(&format!(
-            "SELECT count(*) FROM (SELECT {action}(pid) FROM pg_stat_activity
-             WHERE datname = current_database() AND wait_event_type = 'Lock'
-               AND query LIKE '%leave_events%') AS interrupted"
-        ))
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
-        if n > 0 {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the ingest never waited on the lock"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually(
+        "the ingest to wait on the lock",
+        Duration::from_secs(10),
+        async || {
+            let (n,): (i64,) = sqlx::query_as(&format!(
+                "SELECT count(*) FROM (SELECT {action}(pid) FROM pg_stat_activity
+                 WHERE datname = current_database() AND wait_event_type = 'Lock'
+                   AND query LIKE '%leave_events%') AS interrupted"
+            ))
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+            ready_when(n > 0, format!("{n} backends interrupted"))
+        },
+    )
+    .await;
 }

@@ -2,7 +2,7 @@
 
 use crate::app::spawn_app;
 use absync_adapter_grpc::proto::{self, AbsenceStatus, ChangeOutcome, EventFilter, HalfDay};
-use absync_e2e::fixtures::{half_days, monday_to_tuesday};
+use absync_e2e::fixtures::{half_days, monday_to_tuesday, one_morning};
 use absync_e2e::receiver::Received;
 use serde_json::json;
 use std::time::Duration;
@@ -136,13 +136,7 @@ async fn weekends_and_holidays_are_skipped_and_hours_carry_their_duration() {
     );
 
     // 225 minutes from 08:00: one AM leave of 03:45:00.
-    let mut hours = half_days(
-        "hours",
-        1,
-        AbsenceStatus::Pending,
-        ("2024-03-04", HalfDay::Am),
-        ("2024-03-04", HalfDay::Am),
-    );
+    let mut hours = one_morning("hours", "2024-03-04", 1, AbsenceStatus::Pending);
     hours.period = Some(proto::absence::Period::Hours(proto::HourPeriod {
         date: "2024-03-04".into(),
         start_minute: 480,

@@ -9,6 +9,7 @@
 use crate::app::{TestApp, spawn_app_with};
 use absync_adapter_grpc::proto::{self, AbsenceStatus, DeliveryStatus, EventFilter, HalfDay};
 use absync_e2e::fixtures::half_days;
+use absync_e2e::wait::{eventually, ready_when};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -81,19 +82,11 @@ impl StuckReceiver {
 
     /// How long each request was held before the sender hung up, once `count` were.
     async fn wait_held(&self, count: usize) -> Vec<Duration> {
-        let deadline = tokio::time::Instant::now() + WAIT;
-        loop {
+        eventually(&format!("{count} requests held"), WAIT, async || {
             let held = self.held.lock().unwrap().clone();
-            if held.len() >= count {
-                return held;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "{count} requests held expected, {} were",
-                held.len()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+            ready_when(held.len() >= count, held)
+        })
+        .await
     }
 }
 
@@ -147,28 +140,27 @@ async fn longest_lag(app: &TestApp, queued: &HashMap<String, Instant>, total: us
 /// Waits until every delivery of `subscription_id` is failed; returns them.
 async fn wait_all_failed(app: &TestApp, subscription_id: &str) -> Vec<proto::Delivery> {
     let mut tracking = app.deliveries().await;
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let request = app.clients.request(proto::ListDeliveriesRequest {
-            subscription_id: subscription_id.to_owned(),
-            page_size: 1000,
-            ..Default::default()
-        });
-        let listed = tracking
-            .list_deliveries(request)
-            .await
-            .unwrap()
-            .into_inner()
-            .deliveries;
-        if listed.len() == ABSENCES && listed.iter().all(|d| d.status() == DeliveryStatus::Failed) {
-            return listed;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the stuck receiver's deliveries are not all failed: {listed:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    eventually(
+        "every delivery to the stuck receiver failed",
+        WAIT,
+        async || {
+            let request = app.clients.request(proto::ListDeliveriesRequest {
+                subscription_id: subscription_id.to_owned(),
+                page_size: 1000,
+                ..Default::default()
+            });
+            let listed = tracking
+                .list_deliveries(request)
+                .await
+                .unwrap()
+                .into_inner()
+                .deliveries;
+            let failed = listed.len() == ABSENCES
+                && listed.iter().all(|d| d.status() == DeliveryStatus::Failed);
+            ready_when(failed, listed)
+        },
+    )
+    .await
 }
 
 #[tokio::test]

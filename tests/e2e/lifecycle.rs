@@ -2,7 +2,7 @@
 
 use crate::app::spawn_app;
 use absync_adapter_grpc::proto::{self, AbsenceStatus, EventFilter, HalfDay};
-use absync_e2e::fixtures::{half_days, monday_to_tuesday};
+use absync_e2e::fixtures::{half_days, monday_to_tuesday, one_morning};
 use absync_e2e::receiver::Received;
 use prost_types::FieldMask;
 use std::time::Duration;
@@ -102,12 +102,11 @@ async fn expired_disabled_and_deleted_subscriptions_get_nothing_new() {
     let deleted = subscribe_path(&mut app, "/deleted", EventFilter::All, String::new()).await;
 
     // Before: everyone hears.
-    app.put(half_days(
+    app.put(one_morning(
         "hr-1",
+        "2024-03-04",
         1,
         AbsenceStatus::Approved,
-        ("2024-03-04", HalfDay::Am),
-        ("2024-03-04", HalfDay::Am),
     ))
     .await
     .unwrap();
@@ -141,12 +140,11 @@ async fn expired_disabled_and_deleted_subscriptions_get_nothing_new() {
         .unwrap();
     tokio::time::sleep(Duration::from_millis(900)).await; // past the expiry
 
-    app.put(half_days(
+    app.put(one_morning(
         "hr-2",
+        "2024-03-05",
         1,
         AbsenceStatus::Approved,
-        ("2024-03-05", HalfDay::Am),
-        ("2024-03-05", HalfDay::Am),
     ))
     .await
     .unwrap();
@@ -180,12 +178,11 @@ async fn expired_disabled_and_deleted_subscriptions_get_nothing_new() {
         .update_subscription(enable)
         .await
         .unwrap();
-    app.put(half_days(
+    app.put(one_morning(
         "hr-3",
+        "2024-03-06",
         1,
         AbsenceStatus::Approved,
-        ("2024-03-06", HalfDay::Am),
-        ("2024-03-06", HalfDay::Am),
     ))
     .await
     .unwrap();

@@ -3,6 +3,7 @@
 use crate::app::{TestApp, spawn_app};
 use absync_adapter_grpc::proto::{AbsenceStatus, EventFilter, HalfDay};
 use absync_e2e::fixtures::half_days;
+use absync_e2e::wait::eventually;
 use std::time::Duration;
 
 async fn scrape(app: &TestApp) -> prometheus_parse::Scrape {
@@ -50,16 +51,20 @@ async fn metrics_parse_and_count_traffic() {
     app.put(absence).await.unwrap();
     app.receiver.wait_for(4, Duration::from_secs(10)).await;
     // The attempts are counted once recorded.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    let after = loop {
-        let after = scrape(&app).await;
-        if value(&after, "absync_deliveries", ("state", "succeeded")) >= 4.0
-            || tokio::time::Instant::now() > deadline
-        {
-            break after;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let after = eventually(
+        "four deliveries counted as succeeded",
+        Duration::from_secs(10),
+        async || {
+            let after = scrape(&app).await;
+            let succeeded = value(&after, "absync_deliveries", ("state", "succeeded"));
+            if succeeded >= 4.0 {
+                Ok(after)
+            } else {
+                Err(format!("{succeeded} succeeded"))
+            }
+        },
+    )
+    .await;
     assert_eq!(
         value(&after, "absync_ingest_calls_total", ("outcome", "applied")),
         1.0

@@ -6,6 +6,7 @@
 use crate::app::spawn_app_retrying;
 use absync_adapter_grpc::proto::{self, AbsenceStatus, DeliveryStatus, EventFilter};
 use absync_e2e::fixtures::monday_to_tuesday;
+use absync_e2e::wait::eventually;
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 use tokio::time::Instant;
@@ -44,36 +45,37 @@ async fn a_receiver_down_for_26_hours_loses_nothing_and_keeps_order_per_leave() 
 
     // Wait until nothing is pending or waiting any more.
     let mut tracking = app.deliveries().await;
-    let deadline = Instant::now() + OUTAGE + Duration::from_secs(20);
-    let deliveries = loop {
-        let request = app.clients.request(proto::ListDeliveriesRequest {
-            page_size: 100,
-            ..Default::default()
-        });
-        let all = tracking
-            .list_deliveries(request)
-            .await
-            .unwrap()
-            .into_inner()
-            .deliveries;
-        let open = all
-            .iter()
-            .filter(|d| {
-                matches!(
-                    d.status(),
-                    DeliveryStatus::Pending | DeliveryStatus::Waiting
-                )
-            })
-            .count();
-        if open == 0 {
-            break all;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{open} deliveries still open after the outage"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let deliveries = eventually(
+        "no delivery open after the outage",
+        OUTAGE + Duration::from_secs(20),
+        async || {
+            let request = app.clients.request(proto::ListDeliveriesRequest {
+                page_size: 100,
+                ..Default::default()
+            });
+            let all = tracking
+                .list_deliveries(request)
+                .await
+                .unwrap()
+                .into_inner()
+                .deliveries;
+            let open = all
+                .iter()
+                .filter(|d| {
+                    matches!(
+                        d.status(),
+                        DeliveryStatus::Pending | DeliveryStatus::Waiting
+                    )
+                })
+                .count();
+            if open == 0 {
+                Ok(all)
+            } else {
+                Err(format!("{open} deliveries still open"))
+            }
+        },
+    )
+    .await;
     assert_eq!(deliveries.len(), 16, "4 changes of 4 leaves each");
 
     // What the receiver answered, by delivery (webhook-id).

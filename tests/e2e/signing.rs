@@ -2,8 +2,8 @@
 //! shares no code with absync) and itself checked against the specification's published test vector.
 
 use crate::app::spawn_app;
-use absync_adapter_grpc::proto::{self, AbsenceStatus, EventFilter, HalfDay};
-use absync_e2e::fixtures::half_days;
+use absync_adapter_grpc::proto::{self, AbsenceStatus, EventFilter};
+use absync_e2e::fixtures::one_morning;
 use absync_e2e::receiver::Received;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -76,12 +76,11 @@ async fn deliveries_are_signed_with_the_secret_from_the_create_answer() {
         .into_inner();
     assert!(!format!("{listed:?}").contains(&secret[6..]));
 
-    app.put(half_days(
+    app.put(one_morning(
         "hr-1",
+        "2024-03-04",
         1,
         AbsenceStatus::Approved,
-        ("2024-03-04", HalfDay::Am),
-        ("2024-03-04", HalfDay::Am),
     ))
     .await
     .unwrap();
@@ -126,12 +125,11 @@ async fn deliveries_are_signed_with_the_secret_from_the_create_answer() {
         .into_inner();
     assert_ne!(rotated.signing_secret, secret);
     assert!(!rotated.previous_secret_valid_until.is_empty());
-    app.put(half_days(
+    app.put(one_morning(
         "hr-2",
+        "2024-03-05",
         1,
         AbsenceStatus::Approved,
-        ("2024-03-05", HalfDay::Am),
-        ("2024-03-05", HalfDay::Am),
     ))
     .await
     .unwrap();

@@ -6,11 +6,14 @@
 //! the write lock for longer than the busy timeout; the dispatcher's own claims fail meanwhile, and it
 //! carries on once the lock is gone.
 
-use crate::app::{TestApp, spawn_app_with};
-use crate::faults::{interrupt_the_waiting_ingest, lock_writes, put_in_background};
-use absync_adapter_grpc::proto::{AbsenceStatus, EventFilter};
+use crate::app::TestApp;
+use crate::faults::{
+    interrupt_the_waiting_ingest, lock_writes, put_in_background, spawn_app_delivered,
+};
+use absync_adapter_grpc::proto::AbsenceStatus;
 use absync_e2e::database::StoreKind;
 use absync_e2e::fixtures::monday_to_tuesday;
+use absync_e2e::wait::{eventually, ready_when};
 use sqlx::Executor;
 use std::time::Duration;
 use tonic::Code;
@@ -34,24 +37,17 @@ async fn counts(app: &TestApp) -> Vec<i64> {
 
 #[tokio::test]
 async fn a_store_fault_mid_ingest_is_unavailable_writes_nothing_and_the_retry_is_delivered() {
-    let mut app = spawn_app_with(&[
-        "--allow-destinations",
-        "127.0.0.0/8",
-        "--database-acquire-timeout",
-        "500ms",
-    ])
-    .await;
-    app.subscribe(EventFilter::All).await;
-    app.put(monday_to_tuesday("hr-1", 1, AbsenceStatus::Approved))
-        .await
-        .unwrap();
-    app.receiver.wait_for(4, Duration::from_secs(10)).await;
+    let mut app = spawn_app_delivered().await;
     // The attempts are recorded once the dispatcher has written its batch.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while app.count("delivery_attempts").await < 4 {
-        assert!(tokio::time::Instant::now() < deadline, "attempts recorded");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually(
+        "four attempts recorded",
+        Duration::from_secs(10),
+        async || {
+            let recorded = app.count("delivery_attempts").await;
+            ready_when(recorded >= 4, recorded)
+        },
+    )
+    .await;
     let before = counts(&app).await;
 
     let faults: &[&str] = match app.store() {

@@ -4,16 +4,13 @@ use crate::app::{TestApp, spawn_app_retrying, spawn_app_with};
 use absync_adapter_grpc::proto::deliveries_client::DeliveriesClient;
 use absync_adapter_grpc::proto::{self, AbsenceStatus, DeliveryStatus, EventFilter, HalfDay};
 use absync_domain::Scope;
-use absync_e2e::fixtures::half_days;
+use absync_e2e::fixtures::{half_days, one_morning};
+use absync_e2e::wait::{eventually, ready_when};
 use std::time::Duration;
 use tonic::Code;
 use tonic::transport::Channel;
 
 const WAIT: Duration = Duration::from_secs(15);
-
-fn one(id: &str, day: &str, revision: u64, status: AbsenceStatus) -> proto::Absence {
-    half_days(id, revision, status, (day, HalfDay::Am), (day, HalfDay::Am))
-}
 
 async fn deliveries(app: &TestApp) -> DeliveriesClient<Channel> {
     app.deliveries().await
@@ -36,6 +33,21 @@ async fn list(
         .deliveries
 }
 
+/// Waits until the deliveries in `status` are as `done` wants them; returns them.
+async fn wait_until(
+    app: &TestApp,
+    client: &mut DeliveriesClient<Channel>,
+    status: DeliveryStatus,
+    what: &str,
+    done: impl Fn(&[proto::Delivery]) -> bool,
+) -> Vec<proto::Delivery> {
+    eventually(&format!("{what} ({status:?})"), WAIT, async || {
+        let listed = list(app, client, status).await;
+        ready_when(done(&listed), listed)
+    })
+    .await
+}
+
 /// Waits until `count` deliveries are in `status`.
 async fn wait_status(
     app: &TestApp,
@@ -43,19 +55,8 @@ async fn wait_status(
     status: DeliveryStatus,
     count: usize,
 ) -> Vec<proto::Delivery> {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let listed = list(app, client, status).await;
-        if listed.len() >= count {
-            return listed;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{count} deliveries {status:?} expected, {} found",
-            listed.len()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let what = format!("{count} deliveries");
+    wait_until(app, client, status, &what, |listed| listed.len() >= count).await
 }
 
 #[tokio::test]
@@ -66,12 +67,22 @@ async fn failed_deliveries_are_inspected_resynced_and_marked_processed() {
     let created = app
         .subscribe_to(proto::Collection::Leaves, EventFilter::All)
         .await;
-    app.put(one("hr-1", "2024-03-04", 1, AbsenceStatus::Approved))
-        .await
-        .unwrap();
-    app.put(one("hr-2", "2024-03-05", 1, AbsenceStatus::Approved))
-        .await
-        .unwrap();
+    app.put(one_morning(
+        "hr-1",
+        "2024-03-04",
+        1,
+        AbsenceStatus::Approved,
+    ))
+    .await
+    .unwrap();
+    app.put(one_morning(
+        "hr-2",
+        "2024-03-05",
+        1,
+        AbsenceStatus::Approved,
+    ))
+    .await
+    .unwrap();
     let failed = wait_status(&app, &mut client, DeliveryStatus::Failed, 2).await;
     assert!(
         failed
@@ -210,14 +221,19 @@ async fn a_superseded_delivery_needs_force_to_be_resent() {
     app.subscribe(EventFilter::All).await;
     // The pending state fails for good; then the approval is delivered.
     app.receiver.respond_with(500);
-    app.put(one("hr-1", "2024-03-04", 1, AbsenceStatus::Pending))
+    app.put(one_morning("hr-1", "2024-03-04", 1, AbsenceStatus::Pending))
         .await
         .unwrap();
     let failed = wait_status(&app, &mut client, DeliveryStatus::Failed, 1).await;
     app.receiver.respond_with(200);
-    app.put(one("hr-1", "2024-03-04", 2, AbsenceStatus::Approved))
-        .await
-        .unwrap();
+    app.put(one_morning(
+        "hr-1",
+        "2024-03-04",
+        2,
+        AbsenceStatus::Approved,
+    ))
+    .await
+    .unwrap();
     wait_status(&app, &mut client, DeliveryStatus::Succeeded, 1).await;
 
     let request = app.clients.request(proto::ResyncDeliveryRequest {
@@ -252,9 +268,14 @@ async fn watch_streams_a_new_delivery_succeeding_within_a_second() {
         .request(proto::WatchDeliveriesRequest::default());
     let mut stream = client.watch_deliveries(request).await.unwrap().into_inner();
     let started = tokio::time::Instant::now();
-    app.put(one("hr-1", "2024-03-04", 1, AbsenceStatus::Approved))
-        .await
-        .unwrap();
+    app.put(one_morning(
+        "hr-1",
+        "2024-03-04",
+        1,
+        AbsenceStatus::Approved,
+    ))
+    .await
+    .unwrap();
     let succeeded = tokio::time::timeout(Duration::from_secs(1), async {
         loop {
             let delivery = stream
@@ -279,12 +300,22 @@ async fn resync_failed_resends_the_latest_failed_delivery_of_each_leave() {
     let mut client = deliveries(&app).await;
     app.subscribe(EventFilter::All).await;
     app.receiver.respond_with(500);
-    app.put(one("hr-1", "2024-03-04", 1, AbsenceStatus::Approved))
-        .await
-        .unwrap();
-    app.put(one("hr-2", "2024-03-05", 1, AbsenceStatus::Approved))
-        .await
-        .unwrap();
+    app.put(one_morning(
+        "hr-1",
+        "2024-03-04",
+        1,
+        AbsenceStatus::Approved,
+    ))
+    .await
+    .unwrap();
+    app.put(one_morning(
+        "hr-2",
+        "2024-03-05",
+        1,
+        AbsenceStatus::Approved,
+    ))
+    .await
+    .unwrap();
     wait_status(&app, &mut client, DeliveryStatus::Failed, 2).await;
     app.receiver.respond_with(200);
     let request = app.clients.request(proto::ResyncFailedRequest::default());
@@ -314,15 +345,14 @@ async fn a_deleted_subscriptions_unsent_deliveries_are_listed_cancelled_with_the
     .unwrap();
     app.receiver.wait_for(4, WAIT).await;
     // Each attempt recorded: pending again, due in an hour.
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let pending = list(&app, &mut client, DeliveryStatus::Pending).await;
-        if pending.len() == 4 && pending.iter().all(|d| d.attempts == 1) {
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "{pending:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_until(
+        &app,
+        &mut client,
+        DeliveryStatus::Pending,
+        "4 deliveries of one attempt each",
+        |pending| pending.len() == 4 && pending.iter().all(|d| d.attempts == 1),
+    )
+    .await;
 
     let delete = app
         .clients

@@ -197,15 +197,15 @@ impl Browser {
     /// # Panics
     /// When it is not within 10 s.
     pub async fn wait_for_path(&self, path: &str) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let now = self.path().await;
-            if now == path {
-                return;
-            }
-            assert!(Instant::now() < deadline, "still at {now}, not {path}");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        crate::wait::eventually(
+            &format!("the page at {path}"),
+            Duration::from_secs(10),
+            async || {
+                let now = self.path().await;
+                crate::wait::ready_when(now == path, now)
+            },
+        )
+        .await;
     }
 
     /// Ends the session and stops chromedriver.

@@ -4,8 +4,8 @@ use absync_adapter_grpc::proto;
 use absync_adapter_grpc::proto::absence_ingest_client::AbsenceIngestClient;
 use absync_adapter_grpc::proto::subscriptions_client::SubscriptionsClient;
 use std::net::SocketAddr;
-use tonic::Request;
 use tonic::transport::Channel;
+use tonic::{Request, Response, Status};
 
 /// Clients of both services.
 #[derive(Debug, Clone)]
@@ -49,6 +49,99 @@ impl Clients {
             );
         }
         request
+    }
+
+    /// `PutAbsence` of `absence`.
+    ///
+    /// # Errors
+    /// The call's status.
+    pub async fn put(&self, absence: proto::Absence) -> Result<proto::ChangeResponse, Status> {
+        let request = self.request(proto::PutAbsenceRequest {
+            absence: Some(absence),
+        });
+        let mut ingest = self.ingest.clone();
+        ingest.put_absence(request).await.map(Response::into_inner)
+    }
+
+    /// `PutAbsences` of `absences`: one result each.
+    ///
+    /// # Errors
+    /// The call's status.
+    pub async fn put_all(
+        &self,
+        absences: Vec<proto::Absence>,
+    ) -> Result<Vec<proto::PutAbsenceResult>, Status> {
+        let request = self.request(proto::PutAbsencesRequest { absences });
+        let mut ingest = self.ingest.clone();
+        let answer = ingest.put_absences(request).await?;
+        Ok(answer.into_inner().results)
+    }
+
+    /// `DeleteAbsence` of `absence_id` at `revision`.
+    ///
+    /// # Errors
+    /// The call's status.
+    pub async fn delete_absence(
+        &self,
+        absence_id: &str,
+        revision: u64,
+    ) -> Result<proto::ChangeResponse, Status> {
+        let request = self.request(proto::DeleteAbsenceRequest {
+            absence_id: absence_id.to_owned(),
+            revision,
+        });
+        let mut ingest = self.ingest.clone();
+        ingest
+            .delete_absence(request)
+            .await
+            .map(Response::into_inner)
+    }
+
+    /// `CreateSubscription` as asked.
+    ///
+    /// # Errors
+    /// The call's status.
+    pub async fn create_subscription(
+        &self,
+        asked: proto::CreateSubscriptionRequest,
+    ) -> Result<proto::CreateSubscriptionResponse, Status> {
+        let request = self.request(asked);
+        let mut subscriptions = self.subscriptions.clone();
+        let answer = subscriptions.create_subscription(request).await;
+        answer.map(Response::into_inner)
+    }
+
+    /// `GetSubscription` of `id`.
+    ///
+    /// # Errors
+    /// The call's status.
+    pub async fn get_subscription(&self, id: &str) -> Result<proto::Subscription, Status> {
+        let request = self.request(proto::GetSubscriptionRequest { id: id.to_owned() });
+        let mut subscriptions = self.subscriptions.clone();
+        let answer = subscriptions.get_subscription(request).await;
+        answer.map(Response::into_inner)
+    }
+
+    /// `ListSubscriptions`, the first page.
+    ///
+    /// # Errors
+    /// The call's status.
+    pub async fn list_subscriptions(&self) -> Result<Vec<proto::Subscription>, Status> {
+        let request = self.request(proto::ListSubscriptionsRequest::default());
+        let mut subscriptions = self.subscriptions.clone();
+        let answer = subscriptions.list_subscriptions(request).await?;
+        Ok(answer.into_inner().subscriptions)
+    }
+
+    /// `DeleteSubscription` of `id`.
+    ///
+    /// # Errors
+    /// The call's status.
+    pub async fn delete_subscription(&self, id: &str) -> Result<(), Status> {
+        let request = self.request(proto::DeleteSubscriptionRequest { id: id.to_owned() });
+        let mut subscriptions = self.subscriptions.clone();
+        subscriptions.delete_subscription(request).await?;
+        Ok(())
     }
 
     /// Subscribes `destination` to the `leaves` collection, every event.

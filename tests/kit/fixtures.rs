@@ -44,6 +44,23 @@ pub fn half_days(
     }
 }
 
+/// An absence of one leave: the morning of `day` (`"2024-03-04"`).
+#[must_use]
+pub fn one_morning(
+    id: &str,
+    day: &str,
+    revision: u64,
+    status: proto::AbsenceStatus,
+) -> proto::Absence {
+    half_days(
+        id,
+        revision,
+        status,
+        (day, proto::HalfDay::Am),
+        (day, proto::HalfDay::Am),
+    )
+}
+
 /// An APPROVED absence from Monday 2024-03-04 AM to Tuesday 2024-03-05 PM: four leaves.
 #[must_use]
 pub fn monday_to_tuesday(id: &str, revision: u64, status: proto::AbsenceStatus) -> proto::Absence {

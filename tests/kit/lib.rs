@@ -14,3 +14,5 @@ pub mod database;
 pub mod fixtures;
 pub mod process;
 pub mod receiver;
+pub mod table;
+pub mod wait;

@@ -17,12 +17,12 @@ mod app;
 #[path = "../e2e/faults.rs"]
 mod faults;
 
-use absync_adapter_grpc::proto::{self, AbsenceStatus, EventFilter};
+use absync_adapter_grpc::proto::{self, AbsenceStatus};
 use absync_domain::Scope;
 use absync_e2e::client::Clients;
 use absync_e2e::database::StoreKind;
 use absync_e2e::fixtures::monday_to_tuesday;
-use app::{TestApp, spawn_app_with};
+use app::TestApp;
 use reqwest::StatusCode;
 use serde_json::json;
 use sqlx::Executor;
@@ -122,29 +122,6 @@ fn assert_logged(lines: &[Line], level: Level, code: &str, span: &str) {
     );
 }
 
-/// A put of `absence` with the app's token (every scope).
-async fn put(
-    app: &TestApp,
-    absence: proto::Absence,
-) -> Result<proto::ChangeResponse, tonic::Status> {
-    put_as(&app.clients, absence).await
-}
-
-async fn put_as(
-    clients: &Clients,
-    absence: proto::Absence,
-) -> Result<proto::ChangeResponse, tonic::Status> {
-    let request = clients.request(proto::PutAbsenceRequest {
-        absence: Some(absence),
-    });
-    clients
-        .ingest
-        .clone()
-        .put_absence(request)
-        .await
-        .map(tonic::Response::into_inner)
-}
-
 /// A REST `POST …/webhooks` with `token`.
 async fn post_webhook(app: &TestApp, token: &str, destination: &str) -> StatusCode {
     reqwest::Client::new()
@@ -172,24 +149,14 @@ async fn client_mistakes(app: &mut TestApp) {
     // Bad input, refused by the gRPC adapter before any use case.
     let mut bad = monday_to_tuesday("hr-bad", 1, AbsenceStatus::Approved);
     bad.owner.as_mut().unwrap().id = 0;
-    let status = put(app, bad).await.unwrap_err();
+    let status = app.clients.put(bad).await.unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
 
     // The same revision with other content: refused by the use case.
-    let status = put(app, conflicting_hr_1()).await.unwrap_err();
+    let status = app.clients.put(conflicting_hr_1()).await.unwrap_err();
     assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
     // The same in a batch, where it fails alone.
-    let request = app.clients.request(proto::PutAbsencesRequest {
-        absences: vec![conflicting_hr_1()],
-    });
-    let results = app
-        .clients
-        .ingest
-        .put_absences(request)
-        .await
-        .unwrap()
-        .into_inner()
-        .results;
+    let results = app.clients.put_all(vec![conflicting_hr_1()]).await.unwrap();
     assert!(
         matches!(&results[..], [proto::PutAbsenceResult {
             result: Some(proto::put_absence_result::Result::Error(e))
@@ -198,38 +165,27 @@ async fn client_mistakes(app: &mut TestApp) {
     );
 
     // Unknown ids.
-    let request = app.clients.request(proto::DeleteAbsenceRequest {
-        absence_id: "hr-unknown".into(),
-        revision: 1,
-    });
     let status = app
         .clients
-        .ingest
-        .delete_absence(request)
+        .delete_absence("hr-unknown", 1)
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::NotFound, "{status:?}");
-    let request = app.clients.request(proto::GetSubscriptionRequest {
-        id: "00000000-0000-4000-8000-000000000000".into(),
-    });
     let status = app
         .clients
-        .subscriptions
-        .get_subscription(request)
+        .get_subscription("00000000-0000-4000-8000-000000000000")
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::NotFound, "{status:?}");
 
     // A destination the SSRF guard refuses, and one over the length limit.
-    let request = app.clients.request(proto::CreateSubscriptionRequest {
-        destination_url: "http://10.0.0.1/hook".into(),
-        collection: proto::Collection::Leaves.into(),
-        ..Default::default()
-    });
     let status = app
         .clients
-        .subscriptions
-        .create_subscription(request)
+        .create_subscription(proto::CreateSubscriptionRequest {
+            destination_url: "http://10.0.0.1/hook".into(),
+            collection: proto::Collection::Leaves.into(),
+            ..Default::default()
+        })
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
@@ -241,12 +197,10 @@ async fn client_mistakes(app: &mut TestApp) {
 
     // An unknown token, on either API.
     let stranger = Clients::connect(app.grpc_addr, Some("absync_unknown".into())).await;
-    let status = put_as(
-        &stranger,
-        monday_to_tuesday("hr-3", 1, AbsenceStatus::Approved),
-    )
-    .await
-    .unwrap_err();
+    let status = stranger
+        .put(monday_to_tuesday("hr-3", 1, AbsenceStatus::Approved))
+        .await
+        .unwrap_err();
     assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
     let unknown = format!("absync_{}", "A".repeat(43));
     assert_eq!(
@@ -257,12 +211,10 @@ async fn client_mistakes(app: &mut TestApp) {
     // A token without the scope, on either API.
     let reader = app.token_with("acme", &[Scope::AbsencesRead]).await;
     let limited = Clients::connect(app.grpc_addr, Some(reader.clone())).await;
-    let status = put_as(
-        &limited,
-        monday_to_tuesday("hr-3", 1, AbsenceStatus::Approved),
-    )
-    .await
-    .unwrap_err();
+    let status = limited
+        .put(monday_to_tuesday("hr-3", 1, AbsenceStatus::Approved))
+        .await
+        .unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
     assert_eq!(
         post_webhook(app, &reader, &app.receiver.url("/rest")).await,
@@ -313,18 +265,7 @@ async fn store_fault(app: &TestApp) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_mistakes_are_never_logged_at_error_and_store_faults_are() {
     capture();
-    let mut app = spawn_app_with(&[
-        "--allow-destinations",
-        "127.0.0.0/8",
-        "--database-acquire-timeout",
-        "500ms",
-    ])
-    .await;
-    app.subscribe(EventFilter::All).await;
-    put(&app, monday_to_tuesday("hr-1", 1, AbsenceStatus::Approved))
-        .await
-        .unwrap();
-    app.receiver.wait_for(4, Duration::from_secs(10)).await;
+    let mut app = faults::spawn_app_delivered().await;
 
     client_mistakes(&mut app).await;
     store_fault(&app).await;

@@ -4,45 +4,17 @@
 #![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
 
 use absync_adapter_postgres::PgStore;
+use absync_application::fixtures::new_subscription;
 use absync_application::ports::{
     AbsenceStore, AbsenceWrite, AttemptReport, DeliveryQueue, NewSubscription, NextStep,
     OutboxEvent, SendOutcome, SubscriptionStore, TokenStore,
 };
-use absync_domain::absence::AbsenceParts;
+use absync_domain::fixtures;
 use absync_domain::{
-    Absence, AbsenceId, AbsenceStatus, Collection, Deletion, DeletionReason, DestinationUrl,
-    EventFilter, Half, HalfDay, HalfDayRange, LeaveAccount, LocalTimestamp, Owner, Period,
-    Revision, Scope, SigningSecret, TenantId, WorkingCalendar, derive_events, split_into_leaves,
+    AbsenceStatus, DeletionReason, Scope, TenantId, derive_events, split_into_leaves,
 };
 use chrono::{Duration, Utc};
 use sqlx::PgPool;
-
-fn absence() -> Absence {
-    let day = HalfDay {
-        date: "2024-03-04".parse().unwrap(),
-        half: Half::Am,
-    };
-    Absence::from_parts(AbsenceParts {
-        id: AbsenceId::parse("hr-1").unwrap(),
-        revision: Revision::new(1).unwrap(),
-        owner: Owner::new(134, "Luca".into(), "l@x".into(), "00001".into(), None).unwrap(),
-        leave_account: LeaveAccount {
-            id: 1718,
-            name: "Paid".into(),
-            category_id: 1,
-            category_name: "Paid".into(),
-        },
-        requested_definition: None,
-        resulting_definition: None,
-        shift_definition: None,
-        period: Period::HalfDays(HalfDayRange::new(day, day).unwrap()),
-        status: AbsenceStatus::Approved,
-        created_at: None,
-        approved_at: None,
-        cancelled_at: None,
-        calendar: WorkingCalendar::default(),
-    })
-}
 
 async fn attempts(pool: &PgPool) -> i64 {
     sqlx::query_scalar("SELECT count(*) FROM delivery_attempts")
@@ -61,23 +33,15 @@ async fn a_purged_delivery_takes_its_attempts_along(pool: PgPool) {
     let subscription = SubscriptionStore::create(
         &store,
         NewSubscription {
-            tenant: acme.clone(),
-            collection: Collection::Leaves,
-            destination: DestinationUrl::parse("https://example.com/hook", false).unwrap(),
             authorization: None,
-            event_filter: EventFilter::All,
-            valid_until: None,
-            signing_secret: SigningSecret::from_key([3; 32]),
+            ..new_subscription(acme.clone(), "https://example.com/hook")
         },
     )
     .await
     .unwrap();
     let number = store.allocate_number().await.unwrap();
-    let absence = absence();
-    let deletion = Deletion {
-        reason: DeletionReason::Cancelled,
-        at: LocalTimestamp::parse("2024-03-01T12:00:00").unwrap(),
-    };
+    let absence = fixtures::one_leave("hr-1", 1, AbsenceStatus::Approved);
+    let deletion = fixtures::deletion(DeletionReason::Cancelled);
     let events = derive_events(&[], &split_into_leaves(number, &absence), deletion);
     let now = Utc::now();
     store

@@ -14,19 +14,18 @@
 #![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
 
 use absync_adapter_sqlite::SqliteStore;
+use absync_application::fixtures::new_subscription;
 use absync_application::ports::{
-    Clock, NewSubscription, OutboundRequest, SendOutcome, SubscriptionStore, TokenStore,
-    WebhookSender,
+    Clock, OutboundRequest, SendOutcome, SubscriptionStore, TokenStore, WebhookSender,
 };
 use absync_application::{
     ApplicationError, ChangeOutcome, ChangeResult, DispatchSettings, Dispatcher, IngestService,
 };
 use absync_domain::absence::AbsenceParts;
+use absync_domain::fixtures;
 use absync_domain::{
-    Absence, AbsenceId, AbsenceNumber, AbsenceStatus, AuthorizationValue, Collection,
-    DestinationUrl, EventFilter, Half, HalfDay, HalfDayRange, LeaveAccount, LeaveState, Owner,
-    Period, Revision, RevisionDecision, Scope, SigningSecret, TenantId, WorkingCalendar,
-    decide_revision, split_into_leaves,
+    Absence, AbsenceId, AbsenceNumber, AbsenceStatus, Half, HalfDay, HalfDayRange, LeaveState,
+    Period, Revision, RevisionDecision, Scope, TenantId, decide_revision, split_into_leaves,
 };
 use chrono::{DateTime, Days, Duration, NaiveDate, TimeZone, Utc};
 use proptest::prelude::*;
@@ -188,25 +187,10 @@ fn absence(index: usize, revision: u64, content: &Content) -> Absence {
         },
     )
     .unwrap();
+    let id = format!("hr-{index}");
     Absence::from_parts(AbsenceParts {
-        id: AbsenceId::parse(&format!("hr-{index}")).unwrap(),
-        revision: Revision::new(revision).unwrap(),
-        owner: Owner::new(134, "Luca".into(), "l@x".into(), "00001".into(), None).unwrap(),
-        leave_account: LeaveAccount {
-            id: content.account,
-            name: format!("Account {}", content.account),
-            category_id: 1,
-            category_name: "Paid".into(),
-        },
-        requested_definition: None,
-        resulting_definition: None,
-        shift_definition: None,
-        period: Period::HalfDays(range),
-        status: content.status,
-        created_at: None,
-        approved_at: None,
-        cancelled_at: None,
-        calendar: WorkingCalendar::default(),
+        leave_account: fixtures::account(content.account),
+        ..fixtures::parts(&id, revision, content.status, Period::HalfDays(range))
     })
 }
 
@@ -231,15 +215,7 @@ async fn run(
         .unwrap();
     SubscriptionStore::create(
         &store,
-        NewSubscription {
-            tenant: tenant.clone(),
-            collection: Collection::Leaves,
-            destination: DestinationUrl::parse("https://example.com/hook", false).unwrap(),
-            authorization: Some(AuthorizationValue::parse("Basic abc").unwrap()),
-            event_filter: EventFilter::All,
-            valid_until: None,
-            signing_secret: SigningSecret::from_key([3; 32]),
-        },
+        new_subscription(tenant.clone(), "https://example.com/hook"),
     )
     .await
     .unwrap();

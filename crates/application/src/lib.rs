@@ -9,6 +9,8 @@
 pub mod dispatch;
 pub mod error;
 pub mod failure;
+#[cfg(any(test, feature = "test-fixtures"))]
+pub mod fixtures;
 pub mod ingest;
 pub mod ports;
 pub mod subscriptions;

@@ -150,39 +150,13 @@ pub fn derive_events(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::absence::{LeaveAccount, Owner};
+    use crate::fixtures::{self, deletion};
     use crate::ids::AbsenceNumber;
     use crate::period::Half;
 
     fn leave(day: u32, half: Half, state: LeaveState) -> Leave {
-        Leave {
-            key: LeaveKey::new(
-                AbsenceNumber::new(7).unwrap(),
-                chrono::NaiveDate::from_ymd_opt(2024, 3, day).unwrap(),
-                half,
-            ),
-            state,
-            owner: Owner::new(1, "A".into(), "a@x".into(), "1".into(), None).unwrap(),
-            leave_account: LeaveAccount {
-                id: 1,
-                name: "Paid".into(),
-                category_id: 1,
-                category_name: "Paid".into(),
-            },
-            requested_definition: None,
-            resulting_definition: None,
-            shift_definition: None,
-            hours: None,
-            created_at: None,
-            approved_at: None,
-        }
-    }
-
-    fn deletion(reason: DeletionReason) -> Deletion {
-        Deletion {
-            reason,
-            at: LocalTimestamp::parse("2024-03-01T10:00:00").unwrap(),
-        }
+        let date = format!("2024-03-{day:02}");
+        fixtures::leave(AbsenceNumber::new(7).unwrap(), &date, half, state)
     }
 
     fn events(before: &[Leave], after: &[Leave]) -> Vec<(String, LeaveEvent)> {

@@ -185,7 +185,7 @@ mod tests {
     use super::*;
     use crate::absence::AbsenceParts;
     use crate::calendar::WorkingCalendar;
-    use crate::ids::{AbsenceId, Revision};
+    use crate::ids::Revision;
     use crate::period::{HalfDayRange, HourSlot};
     use std::collections::BTreeSet;
 
@@ -195,24 +195,9 @@ mod tests {
 
     fn absence(period: Period, calendar: WorkingCalendar, status: AbsenceStatus) -> Absence {
         Absence::from_parts(AbsenceParts {
-            id: AbsenceId::parse("a-1").unwrap(),
             revision: Revision::default(),
-            owner: Owner::new(134, "Luca".into(), "l@x".into(), "00001".into(), None).unwrap(),
-            leave_account: LeaveAccount {
-                id: 1718,
-                name: "Paid leave".into(),
-                category_id: 1,
-                category_name: "Paid".into(),
-            },
-            requested_definition: None,
-            resulting_definition: None,
-            shift_definition: None,
-            period,
-            status,
-            created_at: None,
-            approved_at: None,
-            cancelled_at: None,
             calendar,
+            ..crate::fixtures::parts("a-1", 1, status, period)
         })
     }
 

@@ -12,6 +12,8 @@ pub mod auth;
 pub mod calendar;
 pub mod destination;
 pub mod event;
+#[cfg(any(test, feature = "test-fixtures"))]
+pub mod fixtures;
 pub mod ids;
 pub mod leave;
 pub mod limits;

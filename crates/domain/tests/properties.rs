@@ -7,11 +7,11 @@
 #![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
 
 use absync_domain::absence::AbsenceParts;
+use absync_domain::fixtures::{self, deletion, number};
 use absync_domain::payload::timmi;
 use absync_domain::{
-    Absence, AbsenceId, AbsenceNumber, AbsenceStatus, Deletion, DeletionReason, Half, HalfDay,
-    HalfDayRange, Leave, LeaveAccount, LeaveState, LocalTimestamp, Owner, Period, Revision,
-    RevisionDecision, WorkingCalendar, decide_revision, derive_events, split_into_leaves,
+    Absence, AbsenceStatus, DeletionReason, Half, HalfDay, HalfDayRange, Leave, LeaveState, Period,
+    Revision, RevisionDecision, WorkingCalendar, decide_revision, derive_events, split_into_leaves,
 };
 use chrono::{Days, NaiveDate, Weekday};
 use proptest::prelude::*;
@@ -99,37 +99,12 @@ fn content() -> impl Strategy<Value = Content> {
 }
 
 fn absence(revision: u64, content: &Content) -> Absence {
+    let period = Period::HalfDays(content.range);
     Absence::from_parts(AbsenceParts {
-        id: AbsenceId::parse("hr-1").unwrap(),
-        revision: Revision::new(revision).unwrap(),
-        owner: Owner::new(134, "Luca".into(), "l@x".into(), "00001".into(), None).unwrap(),
-        leave_account: LeaveAccount {
-            id: content.account,
-            name: format!("Account {}", content.account),
-            category_id: 1,
-            category_name: "Paid".into(),
-        },
-        requested_definition: None,
-        resulting_definition: None,
-        shift_definition: None,
-        period: Period::HalfDays(content.range),
-        status: content.status,
-        created_at: None,
-        approved_at: None,
-        cancelled_at: None,
+        leave_account: fixtures::account(content.account),
         calendar: content.calendar.clone(),
+        ..fixtures::parts("hr-1", revision, content.status, period)
     })
-}
-
-fn number() -> AbsenceNumber {
-    AbsenceNumber::new(42).unwrap()
-}
-
-fn deletion(reason: DeletionReason) -> Deletion {
-    Deletion {
-        reason,
-        at: LocalTimestamp::parse("2024-03-01T12:00:00").unwrap(),
-    }
 }
 
 /// A subscriber of the Timmi format: its leaves by id, with whether each is confirmed.

@@ -7,12 +7,9 @@ use absync_application::ports::{
     DeliveryStatus, DeliverySummary, NewSubscription, NextStep, OutboxEvent, SendErrorKind,
     SendOutcome, SubscriptionStore, TokenStore,
 };
-use absync_domain::absence::AbsenceParts;
 use absync_domain::{
-    Absence, AbsenceId, AbsenceNumber, AbsenceStatus, AuthorizationValue, Collection, Deletion,
-    DeletionReason, DeliveryId, DestinationUrl, EventFilter, Half, HalfDay, HalfDayRange,
-    LeaveAccount, LocalTimestamp, Owner, Period, Revision, Scope, SigningSecret, SubscriptionId,
-    TenantId, WorkingCalendar, derive_events, split_into_leaves,
+    Absence, AbsenceId, AbsenceNumber, AbsenceStatus, Deletion, DeletionReason, DeliveryId,
+    Revision, Scope, SubscriptionId, TenantId, derive_events, split_into_leaves,
 };
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use std::time::Duration as StdDuration;
@@ -46,59 +43,7 @@ impl Clock for FixedClock {
     }
 }
 
-fn half_day(date: &str, half: Half) -> HalfDay {
-    HalfDay {
-        date: date.parse().unwrap(),
-        half,
-    }
-}
-
-fn absence_over(id: &str, revision: u64, status: AbsenceStatus, range: HalfDayRange) -> Absence {
-    Absence::from_parts(AbsenceParts {
-        id: AbsenceId::parse(id).unwrap(),
-        revision: Revision::new(revision).unwrap(),
-        owner: Owner::new(134, "Luca".into(), "l@x".into(), "00001".into(), None).unwrap(),
-        leave_account: LeaveAccount {
-            id: 1718,
-            name: "Paid".into(),
-            category_id: 1,
-            category_name: "Paid".into(),
-        },
-        requested_definition: None,
-        resulting_definition: None,
-        shift_definition: None,
-        period: Period::HalfDays(range),
-        status,
-        created_at: None,
-        approved_at: None,
-        cancelled_at: None,
-        calendar: WorkingCalendar::default(),
-    })
-}
-
-/// An absence of four leaves: Monday 2024-03-04 AM to Tuesday PM.
-pub(crate) fn absence(id: &str, revision: u64, status: AbsenceStatus) -> Absence {
-    let range = HalfDayRange::new(
-        half_day("2024-03-04", Half::Am),
-        half_day("2024-03-05", Half::Pm),
-    );
-    absence_over(id, revision, status, range.unwrap())
-}
-
-/// An absence of 500 leaves: the 250 working days from Monday 2024-01-01 AM to Friday 2024-12-13 PM.
-pub(crate) fn long_absence(id: &str, revision: u64, status: AbsenceStatus) -> Absence {
-    let range = HalfDayRange::new(
-        half_day("2024-01-01", Half::Am),
-        half_day("2024-12-13", Half::Pm),
-    );
-    absence_over(id, revision, status, range.unwrap())
-}
-
-/// An absence of one leave: Monday 2024-03-04 AM.
-pub(crate) fn one_leave(id: &str, revision: u64, status: AbsenceStatus) -> Absence {
-    let am = half_day("2024-03-04", Half::Am);
-    absence_over(id, revision, status, HalfDayRange::new(am, am).unwrap())
-}
+pub(crate) use absync_domain::fixtures::{absence, long_absence, one_leave};
 
 /// Creates both tenants (through their first token).
 pub(crate) async fn setup<S: ContractStore>(store: &S) {
@@ -117,15 +62,7 @@ pub(crate) async fn setup<S: ContractStore>(store: &S) {
 
 /// The subscription [`subscribe`] creates, to `destination`.
 pub(crate) fn new_subscription(tenant_name: &str, destination: &str) -> NewSubscription {
-    NewSubscription {
-        tenant: tenant(tenant_name),
-        collection: Collection::Leaves,
-        destination: DestinationUrl::parse(destination, false).unwrap(),
-        authorization: Some(AuthorizationValue::parse("Basic abc").unwrap()),
-        event_filter: EventFilter::All,
-        valid_until: None,
-        signing_secret: SigningSecret::from_key([3; 32]),
-    }
+    absync_application::fixtures::new_subscription(tenant(tenant_name), destination)
 }
 
 /// An enabled subscription of `tenant_name` to `https://example.com/hook`.
@@ -140,10 +77,7 @@ pub(crate) async fn subscribe<S: ContractStore>(store: &S, tenant_name: &str) ->
 }
 
 fn deletion() -> Deletion {
-    Deletion {
-        reason: DeletionReason::Cancelled,
-        at: LocalTimestamp::parse("2024-03-01T12:00:00").unwrap(),
-    }
+    absync_domain::fixtures::deletion(DeletionReason::Cancelled)
 }
 
 fn outbox(

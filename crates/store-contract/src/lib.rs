@@ -20,62 +20,15 @@ use absync_application::ports::{
     AbsenceStore, DeliveryQueue, DeliveryTracking, StoreHealth, SubscriptionStore, TokenStore,
 };
 
-mod absences;
-mod cancellation;
+pub mod absences;
+pub mod cancellation;
 mod fixtures;
-mod groups;
-mod queue;
-mod subscriptions;
-mod tenancy;
-mod tokens;
-mod tracking;
-
-pub use absences::{
-    a_conflicting_write_writes_nothing, a_write_queues_one_delivery_per_event_and_subscription,
-    an_absence_round_trips_and_concurrent_writes_conflict,
-    change_versions_increase_strictly_per_tenant,
-    concurrent_writes_of_one_row_version_let_only_one_win,
-    current_leaves_follow_the_events_and_page_by_date, the_same_revision_put_twice_writes_nothing,
-};
-pub use cancellation::{
-    a_disabling_failure_cancels_the_rest_of_its_subscription,
-    cancelled_deliveries_are_not_failures_and_are_purged,
-    deleting_a_subscription_cancels_its_unsent_deliveries,
-    deliveries_of_an_expired_subscription_are_cancelled,
-    disabling_a_subscription_cancels_its_unsent_deliveries,
-};
-pub use groups::{
-    a_failing_change_in_a_group_fails_alone, concurrent_writes_each_get_their_own_result,
-    two_changes_of_one_absence_in_a_group_apply_in_order,
-};
-pub use queue::{
-    a_final_failure_may_disable_its_subscription,
-    a_later_delivery_of_a_leave_waits_for_the_earlier_one,
-    a_released_delivery_is_claimable_at_once, a_retry_is_claimable_only_from_its_time,
-    claims_lease_and_keep_each_leave_in_order, claims_skip_the_subscriptions_asked,
-    claims_take_only_due_deliveries_up_to_the_limit,
-    deliveries_of_a_deleted_subscription_are_not_claimed,
-    next_due_is_when_the_next_claim_can_succeed, only_old_succeeded_deliveries_are_purged,
-};
-pub use subscriptions::{
-    a_rotated_secret_signs_beside_the_new_one_until_it_expires,
-    subscriptions_are_scoped_by_tenant_and_soft_deleted,
-    subscriptions_page_in_creation_order_and_take_changes,
-};
-pub use tenancy::another_tenant_sees_and_changes_nothing;
-pub use tokens::{
-    concurrent_token_lookups_each_get_their_own_answer,
-    revoked_tokens_stop_working_and_stay_listed, the_store_answers_pings,
-    tokens_are_found_by_hash_only,
-};
-pub use tracking::{
-    a_delivery_detail_carries_its_message_and_attempts,
-    changed_since_lists_changes_oldest_change_first,
-    deliveries_list_newest_first_filtered_and_paged, mark_processed_takes_only_failed_deliveries,
-    pending_tasks_group_failures_by_subscription, queue_stats_count_each_status_and_the_due,
-    resync_failed_requeues_the_latest_failure_of_each_leave,
-    resync_makes_a_delivery_due_again_unless_newer_state_went_out,
-};
+pub mod groups;
+pub mod queue;
+pub mod subscriptions;
+pub mod tenancy;
+pub mod tokens;
+pub mod tracking;
 
 /// Everything a store adapter implements: every store port, on a cheap-to-clone handle that can be
 /// shared with use cases (`Arc<dyn Port>`). Implemented for every such type.
@@ -130,12 +83,12 @@ impl<S> ContractStore for S where
 /// The module imports the calling module's names (`use super::*`), so the constructor may use them.
 #[macro_export]
 macro_rules! suite {
-    // One test per body, recursively (the attributes and parameters repeat for each).
+    // One test per body (`module::body`), recursively (the attributes and parameters repeat for each).
     (@tests [$($attr:tt)*] [$($param:tt)*] [$make:expr]) => {};
-    (@tests [$($attr:tt)*] [$($param:tt)*] [$make:expr] $body:ident $($rest:ident)*) => {
+    (@tests [$($attr:tt)*] [$($param:tt)*] [$make:expr] $module:ident :: $body:ident $($rest:tt)*) => {
         $($attr)*
         async fn $body($($param)*) {
-            $crate::$body(($make).await).await;
+            $crate::$module::$body(($make).await).await;
         }
         $crate::suite!(@tests [$($attr)*] [$($param)*] [$make] $($rest)*);
     };
@@ -145,50 +98,49 @@ macro_rules! suite {
             #[allow(unused_imports)]
             use super::*;
 
+            // Every body, once: `module::body`.
             $crate::suite!(@tests $attrs $params [$make]
-                // bodies:start
-                tokens_are_found_by_hash_only
-                concurrent_token_lookups_each_get_their_own_answer
-                revoked_tokens_stop_working_and_stay_listed
-                the_store_answers_pings
-                an_absence_round_trips_and_concurrent_writes_conflict
-                a_conflicting_write_writes_nothing
-                concurrent_writes_of_one_row_version_let_only_one_win
-                the_same_revision_put_twice_writes_nothing
-                a_write_queues_one_delivery_per_event_and_subscription
-                change_versions_increase_strictly_per_tenant
-                current_leaves_follow_the_events_and_page_by_date
-                subscriptions_are_scoped_by_tenant_and_soft_deleted
-                subscriptions_page_in_creation_order_and_take_changes
-                a_rotated_secret_signs_beside_the_new_one_until_it_expires
-                claims_lease_and_keep_each_leave_in_order
-                claims_take_only_due_deliveries_up_to_the_limit
-                claims_skip_the_subscriptions_asked
-                a_released_delivery_is_claimable_at_once
-                a_later_delivery_of_a_leave_waits_for_the_earlier_one
-                a_retry_is_claimable_only_from_its_time
-                a_final_failure_may_disable_its_subscription
-                deliveries_of_a_deleted_subscription_are_not_claimed
-                deleting_a_subscription_cancels_its_unsent_deliveries
-                disabling_a_subscription_cancels_its_unsent_deliveries
-                a_disabling_failure_cancels_the_rest_of_its_subscription
-                deliveries_of_an_expired_subscription_are_cancelled
-                cancelled_deliveries_are_not_failures_and_are_purged
-                next_due_is_when_the_next_claim_can_succeed
-                only_old_succeeded_deliveries_are_purged
-                deliveries_list_newest_first_filtered_and_paged
-                a_delivery_detail_carries_its_message_and_attempts
-                resync_makes_a_delivery_due_again_unless_newer_state_went_out
-                mark_processed_takes_only_failed_deliveries
-                resync_failed_requeues_the_latest_failure_of_each_leave
-                changed_since_lists_changes_oldest_change_first
-                pending_tasks_group_failures_by_subscription
-                queue_stats_count_each_status_and_the_due
-                another_tenant_sees_and_changes_nothing
-                concurrent_writes_each_get_their_own_result
-                a_failing_change_in_a_group_fails_alone
-                two_changes_of_one_absence_in_a_group_apply_in_order
-                // bodies:end
+                tokens::tokens_are_found_by_hash_only
+                tokens::concurrent_token_lookups_each_get_their_own_answer
+                tokens::revoked_tokens_stop_working_and_stay_listed
+                tokens::the_store_answers_pings
+                absences::an_absence_round_trips_and_concurrent_writes_conflict
+                absences::a_conflicting_write_writes_nothing
+                absences::concurrent_writes_of_one_row_version_let_only_one_win
+                absences::the_same_revision_put_twice_writes_nothing
+                absences::a_write_queues_one_delivery_per_event_and_subscription
+                absences::change_versions_increase_strictly_per_tenant
+                absences::current_leaves_follow_the_events_and_page_by_date
+                subscriptions::subscriptions_are_scoped_by_tenant_and_soft_deleted
+                subscriptions::subscriptions_page_in_creation_order_and_take_changes
+                subscriptions::a_rotated_secret_signs_beside_the_new_one_until_it_expires
+                queue::claims_lease_and_keep_each_leave_in_order
+                queue::claims_take_only_due_deliveries_up_to_the_limit
+                queue::claims_skip_the_subscriptions_asked
+                queue::a_released_delivery_is_claimable_at_once
+                queue::a_later_delivery_of_a_leave_waits_for_the_earlier_one
+                queue::a_retry_is_claimable_only_from_its_time
+                queue::a_final_failure_may_disable_its_subscription
+                queue::deliveries_of_a_deleted_subscription_are_not_claimed
+                cancellation::deleting_a_subscription_cancels_its_unsent_deliveries
+                cancellation::disabling_a_subscription_cancels_its_unsent_deliveries
+                cancellation::a_disabling_failure_cancels_the_rest_of_its_subscription
+                cancellation::deliveries_of_an_expired_subscription_are_cancelled
+                cancellation::cancelled_deliveries_are_not_failures_and_are_purged
+                queue::next_due_is_when_the_next_claim_can_succeed
+                queue::only_old_succeeded_deliveries_are_purged
+                tracking::deliveries_list_newest_first_filtered_and_paged
+                tracking::a_delivery_detail_carries_its_message_and_attempts
+                tracking::resync_makes_a_delivery_due_again_unless_newer_state_went_out
+                tracking::mark_processed_takes_only_failed_deliveries
+                tracking::resync_failed_requeues_the_latest_failure_of_each_leave
+                tracking::changed_since_lists_changes_oldest_change_first
+                tracking::pending_tasks_group_failures_by_subscription
+                tracking::queue_stats_count_each_status_and_the_due
+                tenancy::another_tenant_sees_and_changes_nothing
+                groups::concurrent_writes_each_get_their_own_result
+                groups::a_failing_change_in_a_group_fails_alone
+                groups::two_changes_of_one_absence_in_a_group_apply_in_order
             );
         }
     };
@@ -204,38 +156,49 @@ macro_rules! suite {
 mod tests {
     use std::collections::BTreeSet;
 
-    /// The names between two marker lines of `text`, one per line.
-    fn listed(text: &str) -> BTreeSet<&str> {
-        let start = text.find("// bodies:start").unwrap();
-        let end = text.find("// bodies:end").unwrap();
-        text[start..end]
-            .lines()
-            .skip(1)
+    /// The bodies the suite lists: the lines of `text` that are a `module::body` path alone.
+    fn listed(text: &str) -> BTreeSet<String> {
+        text.lines()
             .map(str::trim)
-            .filter(|line| !line.is_empty())
+            .filter(|line| {
+                line.split_once("::").is_some_and(|(module, body)| {
+                    [module, body].iter().all(|part| {
+                        !part.is_empty()
+                            && part
+                                .chars()
+                                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+                    })
+                })
+            })
+            .map(str::to_owned)
             .collect()
     }
 
-    fn defined(sources: &[&'static str]) -> BTreeSet<&'static str> {
+    /// The bodies defined: every `pub async fn` of each module, as `module::body`.
+    fn defined(sources: &[(&str, &'static str)]) -> BTreeSet<String> {
         sources
             .iter()
-            .flat_map(|source| source.lines())
-            .filter_map(|line| line.strip_prefix("pub async fn "))
-            .filter_map(|rest| rest.split('<').next())
+            .flat_map(|(module, source)| {
+                source
+                    .lines()
+                    .filter_map(|line| line.strip_prefix("pub async fn "))
+                    .filter_map(|rest| rest.split('<').next())
+                    .map(move |body| format!("{module}::{body}"))
+            })
             .collect()
     }
 
     #[test]
     fn the_suite_runs_every_body() {
         let bodies = defined(&[
-            include_str!("absences.rs"),
-            include_str!("cancellation.rs"),
-            include_str!("groups.rs"),
-            include_str!("queue.rs"),
-            include_str!("subscriptions.rs"),
-            include_str!("tenancy.rs"),
-            include_str!("tokens.rs"),
-            include_str!("tracking.rs"),
+            ("absences", include_str!("absences.rs")),
+            ("cancellation", include_str!("cancellation.rs")),
+            ("groups", include_str!("groups.rs")),
+            ("queue", include_str!("queue.rs")),
+            ("subscriptions", include_str!("subscriptions.rs")),
+            ("tenancy", include_str!("tenancy.rs")),
+            ("tokens", include_str!("tokens.rs")),
+            ("tracking", include_str!("tracking.rs")),
         ]);
         assert!(bodies.len() > 20, "{bodies:?}");
         assert_eq!(listed(include_str!("lib.rs")), bodies);

@@ -3,11 +3,8 @@ use crate::ports::Subscription;
 use crate::ports::absences::MockAbsenceStore;
 use crate::ports::clock::MockClock;
 use crate::ports::subscriptions::MockSubscriptionStore;
-use absync_domain::absence::AbsenceParts;
-use absync_domain::{
-    ChangeVersion, Collection, DestinationUrl, EventFilter, Half, HalfDay, HalfDayRange,
-    LeaveAccount, LeaveEvent, Owner, Period, SubscriptionId, SubscriptionStatus, WorkingCalendar,
-};
+use absync_domain::fixtures::{self, number};
+use absync_domain::{ChangeVersion, EventFilter, LeaveEvent, SubscriptionId};
 use chrono::{TimeZone, Utc};
 use mockall::predicate::always;
 
@@ -16,37 +13,8 @@ fn tenant() -> TenantId {
 }
 
 fn absence(revision: u64, status: AbsenceStatus) -> Absence {
-    let day = |d: &str, half| HalfDay {
-        date: d.parse().unwrap(),
-        half,
-    };
-    Absence::from_parts(AbsenceParts {
-        id: AbsenceId::parse("hr-1").unwrap(),
-        revision: Revision::new(revision).unwrap(),
-        owner: Owner::new(134, "Luca".into(), "l@x".into(), "00001".into(), None).unwrap(),
-        leave_account: LeaveAccount {
-            id: 1718,
-            name: "Paid".into(),
-            category_id: 1,
-            category_name: "Paid".into(),
-        },
-        requested_definition: None,
-        resulting_definition: None,
-        shift_definition: None,
-        // Monday and Tuesday: four leaves.
-        period: Period::HalfDays(
-            HalfDayRange::new(day("2024-03-04", Half::Am), day("2024-03-05", Half::Pm)).unwrap(),
-        ),
-        status,
-        created_at: None,
-        approved_at: None,
-        cancelled_at: None,
-        calendar: WorkingCalendar::default(),
-    })
-}
-
-fn number() -> AbsenceNumber {
-    AbsenceNumber::new(42).unwrap()
+    // Monday and Tuesday: four leaves.
+    fixtures::absence("hr-1", revision, status)
 }
 
 fn stored(absence: &Absence) -> StoredAbsence {
@@ -60,19 +28,7 @@ fn stored(absence: &Absence) -> StoredAbsence {
 }
 
 fn subscription(id: &str, filter: EventFilter) -> Subscription {
-    Subscription {
-        id: SubscriptionId::new(id),
-        tenant: tenant(),
-        collection: Collection::Leaves,
-        destination: DestinationUrl::from_trusted("https://example.com/hook".into()),
-        authorization: None,
-        event_filter: filter,
-        status: SubscriptionStatus::Enabled,
-        valid_until: None,
-        created_at: Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap(),
-        signing_secret: absync_domain::SigningSecret::from_key([7; 32]),
-        previous_secret: None,
-    }
+    crate::fixtures::subscription(id, tenant(), filter)
 }
 
 fn clock() -> Arc<MockClock> {
