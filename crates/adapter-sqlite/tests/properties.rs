@@ -16,10 +16,12 @@
 use absync_adapter_sqlite::SqliteStore;
 use absync_application::fixtures::new_subscription;
 use absync_application::ports::{
-    Clock, OutboundRequest, SendOutcome, SubscriptionStore, TokenStore, WebhookSender,
+    AttemptReport, ClaimedDelivery, Clock, DeliveryQueue, OutboundRequest, SendOutcome, StoreError,
+    SubscriptionStore, TokenStore, WebhookSender,
 };
 use absync_application::{
     ApplicationError, ChangeOutcome, ChangeResult, DispatchSettings, Dispatcher, IngestService,
+    Wakeup,
 };
 use absync_domain::absence::AbsenceParts;
 use absync_domain::fixtures;
@@ -27,6 +29,7 @@ use absync_domain::{
     Absence, AbsenceId, AbsenceNumber, AbsenceStatus, Half, HalfDay, HalfDayRange, LeaveState,
     Period, Revision, RevisionDecision, Scope, TenantId, decide_revision, split_into_leaves,
 };
+use absync_domain::{DeliveryId, SubscriptionId};
 use chrono::{DateTime, Days, Duration, NaiveDate, TimeZone, Utc};
 use proptest::prelude::*;
 use std::collections::{BTreeMap, HashMap};
@@ -46,6 +49,86 @@ impl Clock for TestClock {
     fn now(&self) -> DateTime<Utc> {
         *self.0.lock().unwrap()
     }
+}
+
+/// The store's delivery queue, with claims rationed: once `claims_left` is spent, claims find nothing.
+/// Counts what was claimed.
+struct Rationed {
+    store: Arc<SqliteStore>,
+    claims_left: Mutex<usize>,
+    claimed: Mutex<usize>,
+}
+
+#[async_trait::async_trait]
+impl DeliveryQueue for Rationed {
+    async fn claim_due(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+        lease_until: DateTime<Utc>,
+        skip: &[SubscriptionId],
+    ) -> Result<Vec<ClaimedDelivery>, StoreError> {
+        {
+            let mut left = self.claims_left.lock().unwrap();
+            if *left == 0 {
+                return Ok(Vec::new());
+            }
+            *left -= 1;
+        }
+        let claimed = self.store.claim_due(now, limit, lease_until, skip).await?;
+        *self.claimed.lock().unwrap() += claimed.len();
+        Ok(claimed)
+    }
+
+    async fn record(&self, reports: Vec<AttemptReport>) -> Result<(), StoreError> {
+        self.store.record(reports).await
+    }
+
+    async fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        self.store.next_due().await
+    }
+
+    async fn release(&self, deliveries: Vec<DeliveryId>) -> Result<(), StoreError> {
+        self.store.release(deliveries).await
+    }
+
+    async fn purge_finished(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        self.store.purge_finished(before).await
+    }
+
+    async fn cancel_expired(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        self.store.cancel_expired(now).await
+    }
+}
+
+/// Says when the dispatcher first has nothing to claim, and keeps it waiting.
+#[derive(Default)]
+struct Idle(tokio::sync::Notify);
+
+#[async_trait::async_trait]
+impl Wakeup for Idle {
+    async fn wait(&self, _at_most: std::time::Duration) {
+        self.0.notify_one();
+        std::future::pending::<()>().await;
+    }
+}
+
+/// Runs the dispatcher for `claims` claims at most (fewer when nothing more is due): it stops when it
+/// first has nothing to claim, and every send finishes and is recorded. Returns how many deliveries
+/// were claimed.
+async fn dispatch(dispatcher: &Dispatcher, queue: &Rationed, claims: usize) -> usize {
+    *queue.claims_left.lock().unwrap() = claims;
+    *queue.claimed.lock().unwrap() = 0;
+    let idle = Idle::default();
+    dispatcher
+        .run(
+            &idle,
+            std::time::Duration::from_secs(1),
+            idle.0.notified(),
+            std::future::pending(),
+        )
+        .await;
+    *queue.claimed.lock().unwrap()
 }
 
 /// A Timmi subscriber: its leaves by id (confirmed or not). It answers 503 to the first
@@ -154,7 +237,7 @@ fn content() -> impl Strategy<Value = Content> {
 }
 
 /// A change to one of three absences, with a revision from 0 (arrival order) to 5, and how many
-/// dispatch cycles run after it.
+/// dispatcher claims run after it.
 fn step() -> impl Strategy<Value = (Change, u8)> {
     (
         prop_oneof![
@@ -234,8 +317,13 @@ async fn run(
         problems: Mutex::new(Vec::new()),
     });
     let ingest = IngestService::new(store.clone(), store.clone(), clock.clone());
+    let queue = Arc::new(Rationed {
+        store: store.clone(),
+        claims_left: Mutex::new(0),
+        claimed: Mutex::new(0),
+    });
     let dispatcher = Dispatcher::new(
-        store.clone(),
+        queue.clone(),
         subscriber.clone(),
         clock.clone(),
         DispatchSettings {
@@ -273,25 +361,15 @@ async fn run(
                 result,
             )?;
         }
-        for (_, cycles) in &wave {
-            for _ in 0..*cycles {
-                dispatcher
-                    .dispatch_due(std::future::pending())
-                    .await
-                    .unwrap();
-            }
+        for (_, claims) in &wave {
+            dispatch(&dispatcher, &queue, usize::from(*claims)).await;
         }
         clock.advance(Duration::minutes(1));
     }
 
     // Let every retry come due and every delivery finish.
     for _ in 0..200 {
-        if dispatcher
-            .dispatch_due(std::future::pending())
-            .await
-            .unwrap()
-            == 0
-        {
+        if dispatch(&dispatcher, &queue, 1).await == 0 {
             let Some(_) = absync_application::ports::DeliveryQueue::next_due(&*store)
                 .await
                 .unwrap()

@@ -1,20 +1,16 @@
 //! Dispatching: claim due deliveries, send them concurrently, record every attempt. `run` (in
-//! `pipeline`) is the service's continuous dispatcher; `dispatch_due` is one claim-send-record cycle.
+//! `pipeline`) is the service's continuous dispatcher; this module has its settings and one attempt.
 
 mod pipeline;
 
 pub use pipeline::Wakeup;
 
-use crate::error::ApplicationError;
 use crate::ports::{
     AttemptReport, ClaimedDelivery, Clock, DeliveryQueue, Metrics, NextStep, OutboundRequest,
     StoreError, WebhookSender,
 };
+use absync_domain::SubscriptionId;
 use absync_domain::{AttemptVerdict, RenderContext, RetryPolicy, payload, signature_header};
-use absync_domain::{DeliveryId, SubscriptionId};
-use futures::StreamExt;
-use std::collections::HashSet;
-use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -23,7 +19,7 @@ use std::time::{Duration, Instant};
 pub struct DispatchSettings {
     /// The retry cascade.
     pub retry: RetryPolicy,
-    /// Deliveries claimed per cycle.
+    /// Deliveries claimed at once, at most.
     pub batch_size: u32,
     /// Sends in flight at once.
     pub concurrency: usize,
@@ -87,49 +83,6 @@ impl Dispatcher {
     pub fn with_metrics(mut self, metrics: Arc<dyn Metrics>) -> Self {
         self.metrics = Some(metrics);
         self
-    }
-
-    /// Claims one batch of due deliveries, sends them and records the attempts. Returns how many were
-    /// claimed; 0 means nothing is due now.
-    ///
-    /// When `stop` resolves before every send is done (shutdown), the finished attempts are recorded
-    /// and the leases of the unfinished ones released, so another dispatcher can take them at once.
-    ///
-    /// # Errors
-    /// Store errors from claiming or recording. When recording fails the leases expire and the
-    /// deliveries are sent again later (at-least-once).
-    #[tracing::instrument(name = "dispatch_due", skip_all, err, fields(claimed, released))]
-    pub async fn dispatch_due(
-        &self,
-        stop: impl Future<Output = ()> + Send,
-    ) -> Result<usize, ApplicationError> {
-        let claimed = self
-            .claim(
-                usize::try_from(self.settings.batch_size).unwrap_or(usize::MAX),
-                &[],
-            )
-            .await?;
-        let count = claimed.len();
-        tracing::Span::current().record("claimed", count);
-        if count == 0 {
-            return Ok(0);
-        }
-        let mut unfinished: HashSet<DeliveryId> = claimed.iter().map(|d| d.id).collect();
-        let reports: Vec<AttemptReport> = futures::stream::iter(claimed)
-            .map(|delivery| self.attempt(delivery))
-            .buffer_unordered(self.settings.concurrency.max(1))
-            .take_until(stop)
-            .collect()
-            .await;
-        for report in &reports {
-            unfinished.remove(&report.delivery);
-        }
-        self.queue.record(reports).await?;
-        if !unfinished.is_empty() {
-            tracing::Span::current().record("released", unfinished.len());
-            self.queue.release(unfinished.into_iter().collect()).await?;
-        }
-        Ok(count)
     }
 
     /// Claims up to `limit` due deliveries (of no subscription in `skip`), leased for the lease time.

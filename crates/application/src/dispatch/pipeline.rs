@@ -11,7 +11,8 @@ use futures::future::{self, Either, FutureExt};
 use futures::stream::{FuturesUnordered, StreamExt};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
-use std::pin::pin;
+use std::pin::{Pin, pin};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 /// Finished attempts wait at most this long before they are recorded (the next delivery of their
@@ -130,152 +131,24 @@ impl Dispatcher {
         stopping: impl Future<Output = ()>,
         abandon: impl Future<Output = ()>,
     ) {
-        let concurrency = self.settings.concurrency.max(1);
-        let cap = self.settings.per_subscription.clamp(1, concurrency);
-        // A held delivery still has this long on its lease when it is sent, or it is released.
-        let hold_limit = self.settings.lease / 2;
-        let mut slots = Slots::default();
-        let mut sends = FuturesUnordered::new();
+        let mut pipeline = Pipeline::new(self, |delivery| self.send_one(delivery));
         let mut stopping = pin!(stopping.fuse());
-        // Whether a claim may find something: after new work, a timer, a record (promotions), or a
-        // claim that came back full; not after one that came back short, until one of those.
-        let mut more_due = true;
         loop {
-            // Collect every send that has finished, without waiting.
-            while let Some(Some((subscription, report))) = sends.next().now_or_never() {
-                slots.finish(&subscription, report);
+            pipeline.collect_finished();
+            pipeline.start_held().await;
+            pipeline.record_if_due().await;
+            let claim = pipeline.claim_if_room().await;
+            if claim == Claim::Full {
+                continue; // more may be due at once
             }
-            // Give the freed slots to held deliveries of their subscriptions.
-            let subscriptions: Vec<SubscriptionId> = slots.held.keys().cloned().collect();
-            let mut expired = Vec::new();
-            for subscription in subscriptions {
-                while slots.in_flight(&subscription) < cap
-                    && sends.len() < concurrency
-                    && let Some(held) = slots.next_held(&subscription)
-                {
-                    if held.since.elapsed() > hold_limit {
-                        expired.push(held.delivery.id);
-                        continue;
-                    }
-                    slots.start(&held.delivery);
-                    sends.push(self.send_one(held.delivery));
-                }
-            }
-            if !expired.is_empty() {
-                self.release_quietly(expired).await;
-                more_due = true;
-            }
-            let lingered = slots
-                .oldest_finished
-                .is_some_and(|t| t.elapsed() >= RECORD_LINGER);
-            if !slots.finished.is_empty()
-                && (sends.is_empty() || lingered || slots.finished.len() >= concurrency)
-            {
-                self.record_finished(&mut slots).await;
-                more_due = true; // recording may have promoted the next delivery of a leave
-            }
-
-            // Claim to fill the free slots, once at least a quarter are free (or all).
-            let free = concurrency - sends.len();
-            let mut store_failed = false;
-            if more_due && free > 0 && (free * 4 >= concurrency || sends.is_empty()) {
-                // At most a subscription's share at a time: one busy subscription does not make the
-                // claim take (and hand back) far more than it can send.
-                let asked = free
-                    .min(cap)
-                    .min(usize::try_from(self.settings.batch_size).unwrap_or(free));
-                match self.claim(asked, &slots.saturated(cap)).await {
-                    Ok(claimed) => {
-                        more_due = claimed.len() == asked;
-                        let mut over = Vec::new();
-                        for delivery in claimed {
-                            let subscription = &delivery.subscription;
-                            if slots.in_flight(subscription) < cap && sends.len() < concurrency {
-                                slots.start(&delivery);
-                                sends.push(self.send_one(delivery));
-                            } else if slots.held(subscription) < cap {
-                                slots.hold(delivery);
-                            } else {
-                                over.push(delivery.id);
-                            }
-                        }
-                        if !over.is_empty() {
-                            self.release_quietly(over).await;
-                        }
-                        if more_due {
-                            continue;
-                        }
-                    }
-                    Err(err) => {
-                        tracing::warn!(error = %err, "claiming failed; retrying after the poll interval");
-                        store_failed = true;
-                    }
-                }
-            }
-
-            // Wait for a send to finish, new work, the next due time, or the stop.
-            let mut at_most = if store_failed {
-                poll
-            } else if !sends.is_empty() {
-                BUSY_POLL.min(poll)
-            } else {
-                self.idle_for(poll).await
-            };
-            if let Some(oldest) = slots.oldest_finished {
-                at_most = at_most.min(RECORD_LINGER.saturating_sub(oldest.elapsed()));
-            }
-            let woken = {
-                let next_send = pin!(async {
-                    if sends.is_empty() {
-                        future::pending().await
-                    } else {
-                        sends.next().await
-                    }
-                });
-                let waited = pin!(wakeup.wait(at_most));
-                match future::select(next_send, future::select(waited, stopping.as_mut())).await {
-                    Either::Left((finished, _)) => Woken::Finished(finished),
-                    Either::Right((Either::Left(((), _)), _)) => Woken::Waited,
-                    Either::Right((Either::Right(((), _)), _)) => Woken::Stopping,
-                }
-            };
-            match woken {
-                Woken::Finished(Some((subscription, report))) => {
-                    // A subscription that was at its cap may have more due now.
-                    more_due |=
-                        slots.in_flight(&subscription) >= cap && slots.held(&subscription) == 0;
-                    slots.finish(&subscription, report);
-                }
-                Woken::Finished(None) => {}
-                Woken::Waited => more_due = true,
-                Woken::Stopping => break,
+            let at_most = pipeline.wait_limit(poll, claim == Claim::Failed).await;
+            match pipeline.wait(wakeup, at_most, stopping.as_mut()).await {
+                Event::Finished(subscription, report) => pipeline.finished(&subscription, report),
+                Event::Woken => pipeline.something_changed(),
+                Event::Stopping => break,
             }
         }
-
-        // Stopping: no more claims; the sends in flight have until `abandon`.
-        let held = slots.drain_held();
-        if !held.is_empty() {
-            self.release_quietly(held).await;
-        }
-        let mut abandon = pin!(abandon.fuse());
-        while !sends.is_empty() {
-            match future::select(sends.next(), abandon.as_mut()).await {
-                Either::Left((Some((subscription, report)), _)) => {
-                    slots.finish(&subscription, report);
-                }
-                Either::Left((None, _)) | Either::Right(_) => break,
-            }
-        }
-        drop(sends);
-        self.record_finished(&mut slots).await;
-        let unfinished: Vec<DeliveryId> = slots.deliveries.drain().collect();
-        if !unfinished.is_empty() {
-            tracing::info!(
-                released = unfinished.len(),
-                "released deliveries still in flight at shutdown"
-            );
-            self.release_quietly(unfinished).await;
-        }
+        pipeline.shut_down(abandon).await;
     }
 
     /// Sends one delivery; the answer comes with its subscription.
@@ -304,8 +177,245 @@ impl Dispatcher {
     }
 }
 
-enum Woken {
-    Finished(Option<(SubscriptionId, AttemptReport)>),
-    Waited,
+/// What the dispatcher woke up to.
+enum Event {
+    /// A send finished.
+    Finished(SubscriptionId, AttemptReport),
+    /// The wakeup: new work may have been queued, or the wait ran out.
+    Woken,
+    /// `stopping` resolved.
     Stopping,
+}
+
+/// What a claim step came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Claim {
+    /// Claimed as many as asked: more may be due at once.
+    Full,
+    /// Claimed fewer than asked (everything due), or claimed nothing because there was no room or
+    /// nothing could be due.
+    Done,
+    /// The store failed: try again after the poll interval.
+    Failed,
+}
+
+/// The continuous dispatcher's state between its steps: the sends in flight (`start` makes one), the
+/// slots and held deliveries, and whether a claim may find something.
+struct Pipeline<'d, Start, Sending> {
+    dispatcher: &'d Dispatcher,
+    start: Start,
+    sends: FuturesUnordered<Sending>,
+    slots: Slots,
+    /// Whether a claim may find something: after new work, a timer, a record (promotions), a release,
+    /// or a claim that came back full; not after one that came back short, until one of those.
+    more_due: bool,
+    /// Sends in flight at once.
+    concurrency: usize,
+    /// Sends in flight at once to one subscription, and held deliveries per subscription.
+    cap: usize,
+    /// Deliveries asked for per claim, at most.
+    batch_size: usize,
+    /// A held delivery still has this long on its lease when it is sent, or it is released.
+    hold_limit: Duration,
+}
+
+impl<'d, Start, Sending> Pipeline<'d, Start, Sending>
+where
+    Start: Fn(ClaimedDelivery) -> Sending,
+    Sending: Future<Output = (SubscriptionId, AttemptReport)>,
+{
+    fn new(dispatcher: &'d Dispatcher, start: Start) -> Self {
+        let settings = &dispatcher.settings;
+        let concurrency = settings.concurrency.max(1);
+        Self {
+            dispatcher,
+            start,
+            sends: FuturesUnordered::new(),
+            slots: Slots::default(),
+            more_due: true,
+            concurrency,
+            cap: settings.per_subscription.clamp(1, concurrency),
+            batch_size: usize::try_from(settings.batch_size).unwrap_or(usize::MAX),
+            hold_limit: settings.lease / 2,
+        }
+    }
+
+    /// Something changed that a claim may find: new work was announced or a wait ran out, deliveries
+    /// were released, or attempts were recorded (which promotes the next delivery of their leave).
+    fn something_changed(&mut self) {
+        self.more_due = true;
+    }
+
+    /// Sends `delivery` now.
+    fn send(&mut self, delivery: ClaimedDelivery) {
+        self.slots.start(&delivery);
+        self.sends.push((self.start)(delivery));
+    }
+
+    /// Takes every send that has finished, without waiting.
+    fn collect_finished(&mut self) {
+        while let Some(Some((subscription, report))) = self.sends.next().now_or_never() {
+            self.slots.finish(&subscription, report);
+        }
+    }
+
+    /// A send finished, found by waiting.
+    fn finished(&mut self, subscription: &SubscriptionId, report: AttemptReport) {
+        // A subscription that was at its cap may have more due now.
+        if self.slots.in_flight(subscription) >= self.cap && self.slots.held(subscription) == 0 {
+            self.something_changed();
+        }
+        self.slots.finish(subscription, report);
+    }
+
+    /// Gives the free slots to held deliveries of their subscriptions; releases those held too long.
+    async fn start_held(&mut self) {
+        let subscriptions: Vec<SubscriptionId> = self.slots.held.keys().cloned().collect();
+        let mut expired = Vec::new();
+        for subscription in subscriptions {
+            while self.slots.in_flight(&subscription) < self.cap
+                && self.sends.len() < self.concurrency
+                && let Some(held) = self.slots.next_held(&subscription)
+            {
+                if held.since.elapsed() > self.hold_limit {
+                    expired.push(held.delivery.id);
+                    continue;
+                }
+                self.send(held.delivery);
+            }
+        }
+        if !expired.is_empty() {
+            self.dispatcher.release_quietly(expired).await;
+            self.something_changed();
+        }
+    }
+
+    /// Records the finished attempts when no send is in flight, the oldest has waited
+    /// `RECORD_LINGER`, or there are as many as the concurrency.
+    async fn record_if_due(&mut self) {
+        let finished = self.slots.finished.len();
+        let lingered = self
+            .slots
+            .oldest_finished
+            .is_some_and(|t| t.elapsed() >= RECORD_LINGER);
+        if finished > 0 && (self.sends.is_empty() || lingered || finished >= self.concurrency) {
+            self.dispatcher.record_finished(&mut self.slots).await;
+            self.something_changed();
+        }
+    }
+
+    /// Claims to fill the free slots, once at least a quarter are free (or all), when a claim may find
+    /// something; sends what has a slot, holds what its subscription's slots wait for, and releases
+    /// the rest.
+    async fn claim_if_room(&mut self) -> Claim {
+        let free = self.concurrency - self.sends.len();
+        if !self.more_due || free == 0 || (free * 4 < self.concurrency && !self.sends.is_empty()) {
+            return Claim::Done;
+        }
+        // At most a subscription's share at a time: one busy subscription does not make the claim
+        // take (and hand back) far more than it can send.
+        let asked = free.min(self.cap).min(self.batch_size);
+        let saturated = self.slots.saturated(self.cap);
+        let claimed = match self.dispatcher.claim(asked, &saturated).await {
+            Ok(claimed) => claimed,
+            Err(err) => {
+                tracing::warn!(error = %err, "claiming failed; retrying after the poll interval");
+                return Claim::Failed;
+            }
+        };
+        // A full claim may have left more due; a short one took everything.
+        let claim = if claimed.len() == asked {
+            Claim::Full
+        } else {
+            Claim::Done
+        };
+        self.more_due = claim == Claim::Full;
+        let mut over = Vec::new();
+        for delivery in claimed {
+            let subscription = &delivery.subscription;
+            if self.slots.in_flight(subscription) < self.cap && self.sends.len() < self.concurrency
+            {
+                self.send(delivery);
+            } else if self.slots.held(subscription) < self.cap {
+                self.slots.hold(delivery);
+            } else {
+                over.push(delivery.id);
+            }
+        }
+        if !over.is_empty() {
+            self.dispatcher.release_quietly(over).await;
+        }
+        claim
+    }
+
+    /// How long to wait at most: `poll` after a store error, `BUSY_POLL` while sends are in flight,
+    /// until the next delivery is due otherwise; never past the record linger of a finished attempt.
+    // `&mut self`: the future holds it across an await, and must be `Send` (the sends are not `Sync`).
+    async fn wait_limit(&mut self, poll: Duration, claim_failed: bool) -> Duration {
+        let at_most = if claim_failed {
+            poll
+        } else if !self.sends.is_empty() {
+            BUSY_POLL.min(poll)
+        } else {
+            self.dispatcher.idle_for(poll).await
+        };
+        match self.slots.oldest_finished {
+            Some(oldest) => at_most.min(RECORD_LINGER.saturating_sub(oldest.elapsed())),
+            None => at_most,
+        }
+    }
+
+    /// Waits for the first of: a send finishing, the wakeup (new work, or `at_most` passed), the stop.
+    async fn wait(
+        &mut self,
+        wakeup: &dyn Wakeup,
+        at_most: Duration,
+        mut stopping: Pin<&mut impl Future<Output = ()>>,
+    ) -> Event {
+        let mut woken = wakeup.wait(at_most);
+        let sends = &mut self.sends;
+        future::poll_fn(|cx| {
+            if !sends.is_empty()
+                && let Poll::Ready(Some((subscription, report))) = sends.poll_next_unpin(cx)
+            {
+                return Poll::Ready(Event::Finished(subscription, report));
+            }
+            if woken.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Event::Woken);
+            }
+            if stopping.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Event::Stopping);
+            }
+            Poll::Pending
+        })
+        .await
+    }
+
+    /// Stopping: no more claims; the held deliveries are released, the sends in flight have until
+    /// `abandon` to finish, the finished attempts are recorded and the rest released.
+    async fn shut_down(mut self, abandon: impl Future<Output = ()>) {
+        let held = self.slots.drain_held();
+        if !held.is_empty() {
+            self.dispatcher.release_quietly(held).await;
+        }
+        let mut abandon = pin!(abandon.fuse());
+        while !self.sends.is_empty() {
+            match future::select(self.sends.next(), abandon.as_mut()).await {
+                Either::Left((Some((subscription, report)), _)) => {
+                    self.slots.finish(&subscription, report);
+                }
+                Either::Left((None, _)) | Either::Right(_) => break,
+            }
+        }
+        self.sends.clear();
+        self.dispatcher.record_finished(&mut self.slots).await;
+        let unfinished: Vec<DeliveryId> = self.slots.deliveries.drain().collect();
+        if !unfinished.is_empty() {
+            tracing::info!(
+                released = unfinished.len(),
+                "released deliveries still in flight at shutdown"
+            );
+            self.dispatcher.release_quietly(unfinished).await;
+        }
+    }
 }
