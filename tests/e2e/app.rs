@@ -1,13 +1,14 @@
 //! `spawn_app`: one running absync per test, with a token, a receiver and clients.
 
-use absync_adapter_grpc::proto;
 use absync_adapter_grpc::proto::deliveries_client::DeliveriesClient;
+use absync_adapter_grpc::proto::{self, AbsenceStatus};
 use absync_application::TokenService;
 use absync_bootstrap::store::{Store, StoreSettings};
 use absync_bootstrap::{Application, Cli, Command};
 use absync_domain::{Scope, TenantId};
 use absync_e2e::client::Clients;
 use absync_e2e::database::{StoreKind, TestDatabase};
+use absync_e2e::fixtures::one_morning;
 use absync_e2e::receiver::Receiver;
 use clap::Parser;
 use sqlx::AnyPool;
@@ -151,6 +152,16 @@ impl TestApp {
         absence: proto::Absence,
     ) -> Result<proto::ChangeResponse, tonic::Status> {
         self.clients.put(absence).await
+    }
+
+    /// Puts two approved absences of one morning each: `hr-1` on 2024-03-04, then `hr-2` on
+    /// 2024-03-05.
+    pub(crate) async fn put_two_mornings(&mut self) {
+        for (id, date) in [("hr-1", "2024-03-04"), ("hr-2", "2024-03-05")] {
+            self.put(one_morning(id, date, 1, AbsenceStatus::Approved))
+                .await
+                .unwrap();
+        }
     }
 
     /// Counts rows of a table.

@@ -97,22 +97,7 @@ async fn failures_are_retried_on_the_cascade_until_success_or_failed() {
         }
     }));
     app.subscribe(EventFilter::All).await;
-    app.put(one_morning(
-        "hr-1",
-        "2024-03-04",
-        1,
-        AbsenceStatus::Approved,
-    ))
-    .await
-    .unwrap();
-    app.put(one_morning(
-        "hr-2",
-        "2024-03-05",
-        1,
-        AbsenceStatus::Approved,
-    ))
-    .await
-    .unwrap();
+    app.put_two_mornings().await;
     let got = app.receiver.wait_for(10, Duration::from_secs(20)).await;
     app.receiver
         .assert_stays_at(10, Duration::from_millis(800))

@@ -67,22 +67,7 @@ async fn failed_deliveries_are_inspected_resynced_and_marked_processed() {
     let created = app
         .subscribe_to(proto::Collection::Leaves, EventFilter::All)
         .await;
-    app.put(one_morning(
-        "hr-1",
-        "2024-03-04",
-        1,
-        AbsenceStatus::Approved,
-    ))
-    .await
-    .unwrap();
-    app.put(one_morning(
-        "hr-2",
-        "2024-03-05",
-        1,
-        AbsenceStatus::Approved,
-    ))
-    .await
-    .unwrap();
+    app.put_two_mornings().await;
     let failed = wait_status(&app, &mut client, DeliveryStatus::Failed, 2).await;
     assert!(
         failed
@@ -300,22 +285,7 @@ async fn resync_failed_resends_the_latest_failed_delivery_of_each_leave() {
     let mut client = deliveries(&app).await;
     app.subscribe(EventFilter::All).await;
     app.receiver.respond_with(500);
-    app.put(one_morning(
-        "hr-1",
-        "2024-03-04",
-        1,
-        AbsenceStatus::Approved,
-    ))
-    .await
-    .unwrap();
-    app.put(one_morning(
-        "hr-2",
-        "2024-03-05",
-        1,
-        AbsenceStatus::Approved,
-    ))
-    .await
-    .unwrap();
+    app.put_two_mornings().await;
     wait_status(&app, &mut client, DeliveryStatus::Failed, 2).await;
     app.receiver.respond_with(200);
     let request = app.clients.request(proto::ResyncFailedRequest::default());
