@@ -8,8 +8,7 @@ use crate::ports::sender::MockWebhookSender;
 use crate::ports::{OutboundRequest, SendErrorKind, SendOutcome, WebhookSender};
 use absync_domain::{
     AbsenceNumber, AuthorizationValue, ChangeVersion, Collection, DeliveryId, DestinationUrl, Half,
-    Leave, LeaveAccount, LeaveEvent, LeaveEventRecord, LeaveKey, LeaveState, Owner, SubscriptionId,
-    TenantId,
+    LeaveEvent, LeaveEventRecord, LeaveState, SubscriptionId, TenantId, fixtures,
 };
 use chrono::{DateTime, TimeZone, Utc};
 use std::collections::HashMap;
@@ -35,27 +34,12 @@ fn claimed(id: i64, attempts_made: u32) -> ClaimedDelivery {
         change_version: ChangeVersion::new(id),
         record: LeaveEventRecord {
             event: LeaveEvent::Approved,
-            leave: Leave {
-                key: LeaveKey::new(
-                    AbsenceNumber::new(1).unwrap(),
-                    "2024-03-04".parse().unwrap(),
-                    Half::Am,
-                ),
-                state: LeaveState::Approved,
-                owner: Owner::new(1, "A".into(), "a@x".into(), "1".into(), None).unwrap(),
-                leave_account: LeaveAccount {
-                    id: 1,
-                    name: "Paid".into(),
-                    category_id: 1,
-                    category_name: "Paid".into(),
-                },
-                requested_definition: None,
-                resulting_definition: None,
-                shift_definition: None,
-                hours: None,
-                created_at: None,
-                approved_at: None,
-            },
+            leave: fixtures::leave(
+                AbsenceNumber::new(1).unwrap(),
+                "2024-03-04",
+                Half::Am,
+                LeaveState::Approved,
+            ),
             previous_state: None,
             deletion: None,
         },
