@@ -185,9 +185,6 @@ impl PgStore {
     }
 }
 
-/// Checks the text form of a UUID before it reaches a `uuid` cast (a bad one would be a query error).
-pub(crate) use absync_domain::ids::is_uuid;
-
 #[async_trait::async_trait]
 impl absync_application::ports::StoreHealth for PgStore {
     async fn ping(&self) -> Result<(), absync_application::ports::StoreError> {

@@ -2,7 +2,7 @@
 
 use crate::batch::ReadMany;
 use crate::error::store_error;
-use crate::store::{PgStore, is_uuid};
+use crate::store::PgStore;
 use absync_application::ports::{
     CancelReason, NewSubscription, StoreError, Subscription, SubscriptionChanges,
     SubscriptionCursor, SubscriptionStore,
@@ -80,7 +80,7 @@ impl SubscriptionStore for PgStore {
 
     #[tracing::instrument(name = "pg.delete_subscription", skip_all, err, fields(tenant = %tenant, subscription_id = %id))]
     async fn delete(&self, tenant: &TenantId, id: &SubscriptionId) -> Result<bool, StoreError> {
-        if !is_uuid(id.as_str()) {
+        if !id.is_well_formed() {
             return Ok(false);
         }
         let mut tx = self.pool.begin().await.map_err(store_error)?;
@@ -109,7 +109,7 @@ impl SubscriptionStore for PgStore {
         secret: SigningSecret,
         previous_until: DateTime<Utc>,
     ) -> Result<Option<Subscription>, StoreError> {
-        if !is_uuid(id.as_str()) {
+        if !id.is_well_formed() {
             return Ok(None);
         }
         let row: Option<SubscriptionRow> = sqlx::query_as(&format!(
@@ -134,7 +134,7 @@ impl SubscriptionStore for PgStore {
         tenant: &TenantId,
         id: &SubscriptionId,
     ) -> Result<Option<Subscription>, StoreError> {
-        if !is_uuid(id.as_str()) {
+        if !id.is_well_formed() {
             return Ok(None);
         }
         let row: Option<SubscriptionRow> = sqlx::query_as(&format!(
@@ -156,7 +156,7 @@ impl SubscriptionStore for PgStore {
         limit: u32,
     ) -> Result<Vec<Subscription>, StoreError> {
         let (after_time, after_id) = match &after {
-            Some(cursor) if is_uuid(cursor.id.as_str()) => {
+            Some(cursor) if cursor.id.is_well_formed() => {
                 (Some(cursor.created_at), Some(cursor.id.as_str()))
             }
             Some(_) => return Ok(Vec::new()),
@@ -186,7 +186,7 @@ impl SubscriptionStore for PgStore {
         id: &SubscriptionId,
         changes: SubscriptionChanges,
     ) -> Result<Option<Subscription>, StoreError> {
-        if !is_uuid(id.as_str()) {
+        if !id.is_well_formed() {
             return Ok(None);
         }
         let mut tx = self.pool.begin().await.map_err(store_error)?;

@@ -2,7 +2,7 @@
 
 use crate::batch::ReadMany;
 use crate::error::store_error;
-use crate::store::{PgStore, is_uuid};
+use crate::store::PgStore;
 use absync_application::ports::{StoreError, TokenRecord, TokenStore};
 use absync_domain::{Scope, TenantId};
 use absync_store_core::rows::TokenRow;
@@ -98,7 +98,8 @@ impl TokenStore for PgStore {
 
     #[tracing::instrument(name = "pg.revoke_token", skip_all, err, fields(token_id = %id))]
     async fn revoke_token(&self, id: &str) -> Result<bool, StoreError> {
-        if !is_uuid(id) {
+        // A token id is a UUID; anything else names no token (and would break the `uuid` cast).
+        if !absync_domain::ids::is_uuid(id) {
             return Ok(false);
         }
         let done = sqlx::query(

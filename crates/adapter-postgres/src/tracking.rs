@@ -2,7 +2,7 @@
 
 use crate::deliveries::CLAIM_COLUMNS;
 use crate::error::store_error;
-use crate::store::{PgStore, is_uuid};
+use crate::store::PgStore;
 use absync_application::ports::{
     AttemptSummary, DeliveryDetail, DeliveryFilter, DeliveryStatus, DeliverySummary,
     DeliveryTracking, PendingTask, QueueStats, ResyncRefusal, StoreError,
@@ -46,7 +46,7 @@ impl DeliveryTracking for PgStore {
         limit: u32,
     ) -> Result<Vec<DeliverySummary>, StoreError> {
         let subscription = match &filter.subscription {
-            Some(id) if !is_uuid(id.as_str()) => return Ok(Vec::new()),
+            Some(id) if !id.is_well_formed() => return Ok(Vec::new()),
             Some(id) => Some(id.as_str()),
             None => None,
         };
@@ -216,7 +216,7 @@ impl DeliveryTracking for PgStore {
         subscription: Option<SubscriptionId>,
         now: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
-        if subscription.as_ref().is_some_and(|s| !is_uuid(s.as_str())) {
+        if subscription.as_ref().is_some_and(|s| !s.is_well_formed()) {
             return Ok(0);
         }
         // Only the latest delivery of each leave: an older one would overwrite newer state.
@@ -254,7 +254,7 @@ impl DeliveryTracking for PgStore {
         since: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<DeliverySummary>, StoreError> {
-        if subscription.as_ref().is_some_and(|s| !is_uuid(s.as_str())) {
+        if subscription.as_ref().is_some_and(|s| !s.is_well_formed()) {
             return Ok(Vec::new());
         }
         let rows: Vec<SummaryRow> = sqlx::query_as(&format!(
