@@ -73,9 +73,6 @@ FROM (
 ) next_in_line
 WHERE w.id = next_in_line.id";
 
-/// The columns of a [`ClaimRow`], over `deliveries c`, `subscriptions s` and `leave_events e`; `$1` is now.
-pub(crate) const CLAIM_COLUMNS: &str = claim_columns!();
-
 /// A delivery with everything needed to render and send it.
 const EXCERPT_LIMIT: usize = 4096;
 

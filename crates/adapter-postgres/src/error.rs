@@ -23,21 +23,9 @@ fn is_transient_state(code: &str) -> bool {
     code.starts_with("08") || code.starts_with("57P") || code == "57014" || code.starts_with("53")
 }
 
+/// Translates a sqlx error ([`absync_store_core::store_error`], with PostgreSQL's transient states).
 pub(crate) fn store_error(err: sqlx::Error) -> StoreError {
-    let transient = match &err {
-        sqlx::Error::Io(_)
-        | sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::Tls(_)
-        | sqlx::Error::WorkerCrashed => true,
-        sqlx::Error::Database(db) => db.code().is_some_and(|c| is_transient_state(&c)),
-        _ => false,
-    };
-    if transient {
-        StoreError::Unavailable(Box::new(err))
-    } else {
-        StoreError::Unexpected(Box::new(err))
-    }
+    absync_store_core::store_error(err, is_transient_state)
 }
 
 pub(crate) use absync_application::ports::stored::decode_error;

@@ -1,7 +1,9 @@
 //! # absync-adapter-postgres
 //!
-//! The PostgreSQL implementation (sqlx) of absync's store ports: absences and the outbox write, the
-//! subscription and token stores, and the delivery queue (claims with `FOR UPDATE SKIP LOCKED`).
+//! The PostgreSQL implementation (sqlx) of absync's store ports: absences and the outbox write (group
+//! commit), and the delivery queue (claims with `FOR UPDATE SKIP LOCKED`). Delivery tracking and the
+//! subscription and token stores are the store core's queries (`absync-store-core`), run by this
+//! crate's [`absync_store_core::Engine`] (`engine.rs`: the dialect, the binding, transactions).
 //! The schema lives in `migrations/postgres` at the repository root and is embedded in [`MIGRATOR`].
 //!
 //! This crate must never hold business rules: it stores and loads what the application decides. Queries
@@ -10,15 +12,16 @@
 mod absences;
 mod batch;
 mod deliveries;
+mod engine;
 mod error;
 mod group;
 mod statistics;
 mod store;
 mod subscriptions;
 mod tokens;
-mod tracking;
 
 pub use deliveries::CLAIM;
+pub use engine::PgWrite;
 pub use error::ConnectError;
 pub use store::{PgStore, PoolSettings};
 

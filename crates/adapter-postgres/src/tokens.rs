@@ -1,12 +1,10 @@
-//! Token store: hashes and scopes.
+//! Token look-ups, coalesced: the rest of the token store is the store core's.
 
 use crate::batch::ReadMany;
 use crate::error::store_error;
 use crate::store::PgStore;
-use absync_application::ports::{StoreError, TokenRecord, TokenStore};
-use absync_domain::{Scope, TenantId};
+use absync_application::ports::TokenRecord;
 use absync_store_core::rows::TokenRow;
-use async_trait::async_trait;
 use sqlx::PgPool;
 use std::sync::Arc;
 
@@ -27,11 +25,11 @@ pub(crate) fn find_many(pool: PgPool) -> ReadMany<[u8; 32], Option<TokenRecord>>
         let pool = pool.clone();
         Box::pin(async move {
             let keys: Vec<&[u8]> = hashes.iter().map(<[u8; 32]>::as_slice).collect();
-            let rows: Vec<HashedRow> = sqlx::query_as(
-                "SELECT token_hash, id::text, tenant_id, scopes, label, created_at, revoked_at
-                     FROM api_tokens
-                     WHERE token_hash = ANY($1::bytea[]) AND revoked_at IS NULL",
-            )
+            let rows: Vec<HashedRow> = sqlx::query_as(&format!(
+                "SELECT token_hash, {} FROM api_tokens
+                 WHERE token_hash = ANY($1::bytea[]) AND revoked_at IS NULL",
+                absync_store_core::tokens::columns::<PgStore>()
+            ))
             .bind(&keys)
             .fetch_all(&pool)
             .await
@@ -49,66 +47,4 @@ pub(crate) fn find_many(pool: PgPool) -> ReadMany<[u8; 32], Option<TokenRecord>>
             Ok(found)
         })
     })
-}
-
-#[async_trait]
-impl TokenStore for PgStore {
-    #[tracing::instrument(name = "pg.create_token", skip_all, err, fields(tenant = %tenant))]
-    async fn create(
-        &self,
-        tenant: &TenantId,
-        hash: [u8; 32],
-        scopes: &[Scope],
-        label: Option<String>,
-    ) -> Result<TokenRecord, StoreError> {
-        let scopes: Vec<String> = scopes.iter().map(|s| s.as_str().to_owned()).collect();
-        let row: TokenRow = sqlx::query_as(
-            "WITH tenant AS (INSERT INTO tenants (id) VALUES ($1) ON CONFLICT (id) DO NOTHING)
-             INSERT INTO api_tokens (tenant_id, token_hash, scopes, label) VALUES ($1, $2, $3, $4)
-             RETURNING id::text, tenant_id, scopes, label, created_at, revoked_at",
-        )
-        .bind(tenant.as_str())
-        .bind(hash.as_slice())
-        .bind(&scopes)
-        .bind(label)
-        .fetch_one(&self.pool)
-        .await
-        .map_err(store_error)?;
-        TokenRecord::try_from(row)
-    }
-
-    #[tracing::instrument(name = "pg.find_token", skip_all, err)]
-    async fn find_active(&self, hash: [u8; 32]) -> Result<Option<TokenRecord>, StoreError> {
-        self.token_lookups.get(hash).await
-    }
-
-    #[tracing::instrument(name = "pg.list_tokens", skip_all, err)]
-    async fn list_tokens(&self, tenant: Option<TenantId>) -> Result<Vec<TokenRecord>, StoreError> {
-        let rows: Vec<TokenRow> = sqlx::query_as(
-            "SELECT id::text, tenant_id, scopes, label, created_at, revoked_at FROM api_tokens
-             WHERE $1::text IS NULL OR tenant_id = $1
-             ORDER BY created_at, id",
-        )
-        .bind(tenant.as_ref().map(TenantId::as_str))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(store_error)?;
-        rows.into_iter().map(TokenRecord::try_from).collect()
-    }
-
-    #[tracing::instrument(name = "pg.revoke_token", skip_all, err, fields(token_id = %id))]
-    async fn revoke_token(&self, id: &str) -> Result<bool, StoreError> {
-        // A token id is a UUID; anything else names no token (and would break the `uuid` cast).
-        if !absync_domain::ids::is_uuid(id) {
-            return Ok(false);
-        }
-        let done = sqlx::query(
-            "UPDATE api_tokens SET revoked_at = now() WHERE id = $1::uuid AND revoked_at IS NULL",
-        )
-        .bind(id)
-        .execute(&self.pool)
-        .await
-        .map_err(store_error)?;
-        Ok(done.rows_affected() == 1)
-    }
 }

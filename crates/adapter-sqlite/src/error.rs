@@ -30,25 +30,17 @@ pub enum OpenError {
     Migrate(#[source] sqlx::migrate::MigrateError),
 }
 
+/// SQLite result codes that mean "not now": SQLITE_BUSY (5) and SQLITE_LOCKED (6), with their
+/// extended codes (the file is locked for longer than the busy timeout), SQLITE_IOERR (10) and
+/// SQLITE_FULL (13) (the disk).
+fn is_transient_code(code: &str) -> bool {
+    code.parse::<i32>()
+        .is_ok_and(|c| matches!(c & 0xff, 5 | 6 | 10 | 13))
+}
+
+/// Translates a sqlx error ([`absync_store_core::store_error`], with SQLite's transient codes).
 pub(crate) fn store_error(err: sqlx::Error) -> StoreError {
-    let transient = match &err {
-        sqlx::Error::Io(_)
-        | sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::WorkerCrashed => true,
-        // SQLITE_BUSY (5) and SQLITE_LOCKED (6), with their extended codes: the file is locked for
-        // longer than the busy timeout. SQLITE_FULL (13), SQLITE_IOERR (10): the disk.
-        sqlx::Error::Database(db) => db
-            .code()
-            .and_then(|c| c.parse::<i32>().ok())
-            .is_some_and(|c| matches!(c & 0xff, 5 | 6 | 10 | 13)),
-        _ => false,
-    };
-    if transient {
-        StoreError::Unavailable(Box::new(err))
-    } else {
-        StoreError::Unexpected(Box::new(err))
-    }
+    absync_store_core::store_error(err, is_transient_code)
 }
 
 /// Translates an error of the writer's own connection (rusqlite), as [`store_error`] does for sqlx.

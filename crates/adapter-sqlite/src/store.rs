@@ -185,7 +185,7 @@ impl SqliteStore {
     /// # Errors
     /// [`OpenError`] when the folder or the database cannot be created.
     pub async fn open_temporary() -> Result<Self, OpenError> {
-        let folder = std::env::temp_dir().join(format!("absync-{}", new_uuid()));
+        let folder = std::env::temp_dir().join(format!("absync-{}", absync_store_core::new_uuid()));
         std::fs::create_dir_all(&folder).map_err(|e| OpenError::Io(folder.clone(), e))?;
         let folder = TemporaryFolder(folder);
         let path = folder.0.join("absync.db");
@@ -266,22 +266,6 @@ pub(crate) fn now() -> i64 {
     micros(Utc::now())
 }
 
-/// A new random (version 4) UUID in text form.
-pub(crate) fn new_uuid() -> String {
-    let mut bytes: [u8; 16] = rand::random();
-    bytes[6] = (bytes[6] & 0x0f) | 0x40;
-    bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
-}
-
 #[async_trait::async_trait]
 impl absync_application::ports::StoreHealth for SqliteStore {
     async fn ping(&self) -> Result<(), absync_application::ports::StoreError> {
@@ -317,16 +301,9 @@ mod tests {
     }
 
     #[test]
-    fn uuids_look_like_uuids() {
-        let id = new_uuid();
-        assert_eq!(id.len(), 36);
-        assert_eq!(&id[14..15], "4");
-        assert_ne!(id, new_uuid());
-    }
-
-    #[test]
     fn a_second_lock_on_the_same_file_is_refused() {
-        let dir = std::env::temp_dir().join(format!("absync-lock-{}", new_uuid()));
+        let dir =
+            std::env::temp_dir().join(format!("absync-lock-{}", absync_store_core::new_uuid()));
         let db = dir.join("absync.db");
         let first = lock_instance(&db).unwrap();
         assert!(matches!(lock_instance(&db), Err(OpenError::InUse(p)) if p == db));

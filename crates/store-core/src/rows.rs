@@ -3,8 +3,8 @@
 use crate::{ScopeNames, Stamp};
 use absync_application::ports::stored::{self, decode_error};
 use absync_application::ports::{
-    CancelReason, ClaimedDelivery, CurrentLeave, DeliveryStatus, DeliverySummary, PreviousSecret,
-    StoreError, StoredAbsence, Subscription, TokenRecord,
+    AttemptSummary, CancelReason, ClaimedDelivery, CurrentLeave, DeliveryStatus, DeliverySummary,
+    PendingTask, PreviousSecret, StoreError, StoredAbsence, Subscription, TokenRecord,
 };
 use absync_domain::{
     Absence, AbsenceNumber, ChangeVersion, DeliveryId, DestinationUrl, EventFilter, Leave,
@@ -264,6 +264,94 @@ impl From<LeaveRow> for CurrentLeave {
         Self {
             leave: row.leave.0,
             change_version: ChangeVersion::new(row.change_version),
+        }
+    }
+}
+
+/// One attempt of a delivery, as its detail lists it.
+#[derive(Debug, sqlx::FromRow)]
+pub struct AttemptSummaryRow {
+    /// `delivery_attempts.started_at`.
+    pub started_at: Stamp,
+    /// `delivery_attempts.duration_ms`.
+    pub duration_ms: i32,
+    /// `delivery_attempts.http_status`.
+    pub http_status: Option<i32>,
+    /// `delivery_attempts.error_kind`.
+    pub error_kind: Option<String>,
+    /// `delivery_attempts.error_detail`.
+    pub error_detail: Option<String>,
+    /// `delivery_attempts.response_excerpt`.
+    pub response_excerpt: Option<Vec<u8>>,
+}
+
+impl From<AttemptSummaryRow> for AttemptSummary {
+    fn from(row: AttemptSummaryRow) -> Self {
+        Self {
+            started_at: row.started_at.into(),
+            duration_ms: u32::try_from(row.duration_ms).unwrap_or(0),
+            http_status: row.http_status.and_then(|s| u16::try_from(s).ok()),
+            error_kind: row.error_kind,
+            error_detail: row.error_detail,
+            response_excerpt: row.response_excerpt.unwrap_or_default(),
+        }
+    }
+}
+
+/// What a re-sync must know of a delivery before it re-queues it.
+#[derive(Debug, sqlx::FromRow)]
+pub struct ResyncRow {
+    /// `deliveries.status`.
+    pub status: String,
+    /// A later change of the same leave was delivered.
+    pub superseded: bool,
+    /// A later change of the same leave is still to be sent.
+    pub newer_in_flight: bool,
+    /// The subscription is deleted, disabled or expired.
+    pub inactive: bool,
+}
+
+/// The number of deliveries in one status.
+#[derive(Debug, sqlx::FromRow)]
+pub struct StatusCountRow {
+    /// `delivery_counts.status`.
+    pub status: String,
+    /// How many.
+    pub n: i64,
+}
+
+/// The deliveries due now.
+#[derive(Debug, sqlx::FromRow)]
+pub struct DueRow {
+    /// How many.
+    pub due: i64,
+    /// The oldest due time among them.
+    pub oldest_due: Option<Stamp>,
+}
+
+/// The failed deliveries of one subscription, as the pending-tasks dashboard shows them.
+#[derive(Debug, sqlx::FromRow)]
+pub struct PendingTaskRow {
+    /// `deliveries.subscription_id`, as text.
+    pub subscription_id: String,
+    /// `subscriptions.destination`.
+    pub destination: String,
+    /// How many deliveries failed.
+    pub failed: i64,
+    /// When the oldest of them was queued.
+    pub oldest: Stamp,
+    /// The HTTP status or error of the latest failure.
+    pub latest_error: Option<String>,
+}
+
+impl From<PendingTaskRow> for PendingTask {
+    fn from(row: PendingTaskRow) -> Self {
+        Self {
+            subscription: SubscriptionId::new(row.subscription_id),
+            destination: row.destination,
+            failed: u64::try_from(row.failed).unwrap_or(0),
+            oldest: row.oldest.into(),
+            latest_error: row.latest_error.unwrap_or_default(),
         }
     }
 }
