@@ -3,7 +3,7 @@
 use crate::store::BenchStore;
 use absync_adapter_postgres::{PgStore, PoolSettings};
 use absync_adapter_sqlite::{SqliteSettings, SqliteStore};
-use absync_application::ports::DeliveryQueue;
+use absync_application::ports::{ClaimRequest, DeliveryQueue};
 use std::time::{Duration, Instant};
 
 /// Mean claim-cycle times.
@@ -22,14 +22,22 @@ async fn mean_cycle(store: &impl DeliveryQueue) -> anyhow::Result<Duration> {
     for _ in 0..10 {
         let now = chrono::Utc::now();
         store
-            .claim_due(now, 256, now + chrono::Duration::seconds(60), &[])
+            .claim_due(ClaimRequest::new(
+                now,
+                256,
+                now + chrono::Duration::seconds(60),
+            ))
             .await?;
     }
     let started = Instant::now();
     for _ in 0..CYCLES {
         let now = chrono::Utc::now();
         let claimed = store
-            .claim_due(now, 256, now + chrono::Duration::seconds(60), &[])
+            .claim_due(ClaimRequest::new(
+                now,
+                256,
+                now + chrono::Duration::seconds(60),
+            ))
             .await?;
         anyhow::ensure!(claimed.is_empty(), "nothing is due in the claim benchmark");
     }

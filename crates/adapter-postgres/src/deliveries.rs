@@ -3,8 +3,8 @@
 use crate::error::store_error;
 use crate::store::PgStore;
 use absync_application::ports::{
-    AttemptReport, ClaimedDelivery, DeliveryQueue, DeliveryStatus, NextStep, SendOutcome,
-    StoreError,
+    AttemptReport, ClaimRequest, ClaimedDelivery, DeliveryQueue, DeliveryStatus, NextStep,
+    SendOutcome, StoreError,
 };
 use absync_domain::{DeliveryId, SubscriptionId};
 use absync_store_core::rows::ClaimRow;
@@ -78,32 +78,22 @@ const EXCERPT_LIMIT: usize = 4096;
 
 #[async_trait]
 impl DeliveryQueue for PgStore {
-    #[tracing::instrument(name = "pg.claim_due", skip_all, err, fields(limit, claimed))]
-    async fn claim_due(
-        &self,
-        now: DateTime<Utc>,
-        limit: u32,
-        lease_until: DateTime<Utc>,
-        skip: &[SubscriptionId],
-    ) -> Result<Vec<ClaimedDelivery>, StoreError> {
-        let skip: Vec<&str> = skip.iter().map(SubscriptionId::as_str).collect();
+    #[tracing::instrument(name = "pg.claim_due", skip_all, err, fields(limit = claim.limit, claimed))]
+    async fn claim_due(&self, claim: ClaimRequest) -> Result<Vec<ClaimedDelivery>, StoreError> {
+        let skip: Vec<&str> = claim.skip.iter().map(SubscriptionId::as_str).collect();
         let rows: Vec<ClaimRow> = sqlx::query_as(CLAIM)
-            .bind(now)
-            .bind(i64::from(limit))
-            .bind(lease_until)
+            .bind(claim.now)
+            .bind(i64::from(claim.limit))
+            .bind(claim.lease_until)
             .bind(skip)
             .fetch_all(&self.pool)
             .await
             .map_err(store_error)?;
-        tracing::Span::current().record("claimed", rows.len());
-        rows.into_iter().map(ClaimedDelivery::try_from).collect()
+        absync_store_core::rows::claimed(rows)
     }
 
     #[tracing::instrument(name = "pg.record_attempts", skip_all, err, fields(reports = reports.len()))]
     async fn record(&self, reports: Vec<AttemptReport>) -> Result<(), StoreError> {
-        if reports.is_empty() {
-            return Ok(());
-        }
         let n = reports.len();
         let mut ids = Vec::with_capacity(n);
         let mut statuses = Vec::with_capacity(n);

@@ -6,8 +6,8 @@
 use absync_adapter_postgres::PgStore;
 use absync_application::fixtures::new_subscription;
 use absync_application::ports::{
-    AbsenceStore, AbsenceWrite, AttemptReport, DeliveryQueue, NewSubscription, NextStep,
-    OutboxEvent, SendOutcome, SubscriptionStore, TokenStore,
+    AbsenceStore, AbsenceWrite, AttemptReport, ClaimRequest, DeliveryQueue, NewSubscription,
+    NextStep, OutboxEvent, SendOutcome, SubscriptionStore, TokenStore,
 };
 use absync_domain::fixtures;
 use absync_domain::{
@@ -64,7 +64,7 @@ async fn a_purged_delivery_takes_its_attempts_along(pool: PgPool) {
         .await
         .unwrap();
     let claimed = store
-        .claim_due(now, 10, now + Duration::seconds(60), &[])
+        .claim_due(ClaimRequest::new(now, 10, now + Duration::seconds(60)))
         .await
         .unwrap();
     let report = |next| AttemptReport {
@@ -81,7 +81,10 @@ async fn a_purged_delivery_takes_its_attempts_along(pool: PgPool) {
         .record(vec![report(NextStep::RetryAt(now))])
         .await
         .unwrap();
-    store.claim_due(now, 10, now, &[]).await.unwrap();
+    store
+        .claim_due(ClaimRequest::new(now, 10, now))
+        .await
+        .unwrap();
     store
         .record(vec![report(NextStep::Succeeded)])
         .await

@@ -3,8 +3,8 @@
 use crate::error::{decode_error, sqlite_error, store_error};
 use crate::store::{SqliteStore, micros, now, time};
 use absync_application::ports::{
-    AttemptReport, ClaimedDelivery, DeliveryQueue, DeliveryStatus, NextStep, SendOutcome,
-    StoreError,
+    AttemptReport, ClaimRequest, ClaimedDelivery, DeliveryQueue, DeliveryStatus, NextStep,
+    SendOutcome, StoreError,
 };
 use absync_domain::{DeliveryId, SubscriptionId};
 use absync_store_core::rows::ClaimRow;
@@ -59,7 +59,7 @@ fn promote_next(conn: &Connection, finished: i64, at: i64) -> Result<(), StoreEr
 }
 
 /// Leases up to `limit` due deliveries and reads them with their subscription and event.
-fn claim(
+fn claim_rows(
     conn: &Connection,
     now: i64,
     limit: u32,
@@ -223,26 +223,20 @@ fn record_attempts(conn: &Connection, rows: &[AttemptRow], at: i64) -> Result<()
 
 #[async_trait]
 impl DeliveryQueue for SqliteStore {
-    #[tracing::instrument(name = "sqlite.claim_due", skip_all, err, fields(limit, claimed))]
-    async fn claim_due(
-        &self,
-        now: DateTime<Utc>,
-        limit: u32,
-        lease_until: DateTime<Utc>,
-        skip: &[SubscriptionId],
-    ) -> Result<Vec<ClaimedDelivery>, StoreError> {
-        let now = micros(now);
-        let skip: Vec<&str> = skip.iter().map(SubscriptionId::as_str).collect();
+    #[tracing::instrument(name = "sqlite.claim_due", skip_all, err, fields(limit = claim.limit, claimed))]
+    async fn claim_due(&self, claim: ClaimRequest) -> Result<Vec<ClaimedDelivery>, StoreError> {
+        let now = micros(claim.now);
+        let lease_until = micros(claim.lease_until);
+        let skip: Vec<&str> = claim.skip.iter().map(SubscriptionId::as_str).collect();
         let skip = serde_json::to_string(&skip).map_err(|e| decode_error("skipped ids", e))?;
-        let lease_until = micros(lease_until);
+        let limit = claim.limit;
         let rows = self
             .writer
             .run(Box::new(move |conn| {
-                claim(conn, now, limit, lease_until, &skip)
+                claim_rows(conn, now, limit, lease_until, &skip)
             }))
             .await?;
-        tracing::Span::current().record("claimed", rows.len());
-        rows.into_iter().map(ClaimedDelivery::try_from).collect()
+        absync_store_core::rows::claimed(rows)
     }
 
     #[tracing::instrument(name = "sqlite.record_attempts", skip_all, err, fields(reports = reports.len()))]

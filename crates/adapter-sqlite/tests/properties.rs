@@ -16,20 +16,20 @@
 use absync_adapter_sqlite::SqliteStore;
 use absync_application::fixtures::new_subscription;
 use absync_application::ports::{
-    AttemptReport, ClaimedDelivery, Clock, DeliveryQueue, OutboundRequest, SendOutcome, StoreError,
-    SubscriptionStore, TokenStore, WebhookSender,
+    AttemptReport, ClaimRequest, ClaimedDelivery, Clock, DeliveryQueue, OutboundRequest,
+    SendOutcome, StoreError, SubscriptionStore, TokenStore, WebhookSender,
 };
 use absync_application::{
     ApplicationError, ChangeOutcome, ChangeResult, DispatchSettings, Dispatcher, IngestService,
     Wakeup,
 };
+use absync_domain::DeliveryId;
 use absync_domain::absence::AbsenceParts;
 use absync_domain::fixtures;
 use absync_domain::{
     Absence, AbsenceId, AbsenceNumber, AbsenceStatus, Half, HalfDay, HalfDayRange, LeaveState,
     Period, Revision, RevisionDecision, Scope, TenantId, decide_revision, split_into_leaves,
 };
-use absync_domain::{DeliveryId, SubscriptionId};
 use chrono::{DateTime, Days, Duration, NaiveDate, TimeZone, Utc};
 use proptest::prelude::*;
 use std::collections::{BTreeMap, HashMap};
@@ -61,13 +61,7 @@ struct Rationed {
 
 #[async_trait::async_trait]
 impl DeliveryQueue for Rationed {
-    async fn claim_due(
-        &self,
-        now: DateTime<Utc>,
-        limit: u32,
-        lease_until: DateTime<Utc>,
-        skip: &[SubscriptionId],
-    ) -> Result<Vec<ClaimedDelivery>, StoreError> {
+    async fn claim_due(&self, claim: ClaimRequest) -> Result<Vec<ClaimedDelivery>, StoreError> {
         {
             let mut left = self.claims_left.lock().unwrap();
             if *left == 0 {
@@ -75,7 +69,7 @@ impl DeliveryQueue for Rationed {
             }
             *left -= 1;
         }
-        let claimed = self.store.claim_due(now, limit, lease_until, skip).await?;
+        let claimed = self.store.claim_due(claim).await?;
         *self.claimed.lock().unwrap() += claimed.len();
         Ok(claimed)
     }

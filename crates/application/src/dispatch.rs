@@ -6,8 +6,8 @@ mod pipeline;
 pub use pipeline::Wakeup;
 
 use crate::ports::{
-    AttemptReport, ClaimedDelivery, Clock, DeliveryQueue, Metrics, NextStep, OutboundRequest,
-    StoreError, WebhookSender,
+    AttemptReport, ClaimRequest, ClaimedDelivery, Clock, DeliveryQueue, Metrics, NextStep,
+    OutboundRequest, StoreError, WebhookSender,
 };
 use absync_domain::SubscriptionId;
 use absync_domain::{AttemptVerdict, RenderContext, RetryPolicy, payload, signature_header};
@@ -95,7 +95,9 @@ impl Dispatcher {
         let lease =
             chrono::Duration::from_std(self.settings.lease).unwrap_or(chrono::Duration::MAX);
         let limit = u32::try_from(limit).unwrap_or(u32::MAX);
-        self.queue.claim_due(now, limit, now + lease, skip).await
+        self.queue
+            .claim_due(ClaimRequest::new(now, limit, now + lease).skipping(skip.to_vec()))
+            .await
     }
 
     /// How long an idle dispatcher may sleep before something is due: until the earliest pending

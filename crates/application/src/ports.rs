@@ -17,7 +17,7 @@ pub use absences::{
     AbsenceStore, AbsenceWrite, AppliedEvent, CurrentLeave, OutboxEvent, StoredAbsence,
 };
 pub use clock::{Clock, SystemClock};
-pub use deliveries::{AttemptReport, ClaimedDelivery, DeliveryQueue, NextStep};
+pub use deliveries::{AttemptReport, ClaimRequest, ClaimedDelivery, DeliveryQueue, NextStep};
 pub use metrics::Metrics;
 pub use sender::{
     DestinationCheckError, DestinationGuard, OutboundRequest, SendErrorKind, SendOutcome,

@@ -8,8 +8,8 @@ use crate::fixtures::{
     pending_then_approved, put_new, setup, status_of, subscribe, t0, tenant,
 };
 use absync_application::ports::{
-    CancelReason, DeliveryFilter, DeliveryStatus, DeliverySummary, NextStep, ResyncRefusal,
-    SubscriptionChanges, SubscriptionStore,
+    CancelReason, ClaimRequest, DeliveryFilter, DeliveryStatus, DeliverySummary, NextStep,
+    ResyncRefusal, SubscriptionChanges, SubscriptionStore,
 };
 use absync_domain::{AbsenceStatus, SubscriptionId, SubscriptionStatus};
 use chrono::{Duration, Utc};
@@ -191,7 +191,7 @@ pub async fn deliveries_of_an_expired_subscription_are_cancelled<S: ContractStor
 
     let after = until + Duration::minutes(1);
     let claimed = store
-        .claim_due(after, 100, after + Duration::minutes(1), &[])
+        .claim_due(ClaimRequest::new(after, 100, after + Duration::minutes(1)))
         .await
         .unwrap();
     assert_eq!(claimed.len(), 4);

@@ -3,9 +3,9 @@
 
 use crate::ContractStore;
 use absync_application::ports::{
-    AbsenceWrite, AppliedEvent, AttemptReport, ClaimedDelivery, Clock, DeliveryFilter,
-    DeliveryStatus, DeliverySummary, NewSubscription, NextStep, OutboxEvent, SendErrorKind,
-    SendOutcome, SubscriptionStore, TokenStore,
+    AbsenceWrite, AppliedEvent, AttemptReport, ClaimRequest, ClaimedDelivery, Clock,
+    DeliveryFilter, DeliveryStatus, DeliverySummary, NewSubscription, NextStep, OutboxEvent,
+    SendErrorKind, SendOutcome, SubscriptionStore, TokenStore,
 };
 use absync_domain::{
     Absence, AbsenceId, AbsenceNumber, AbsenceStatus, Deletion, DeletionReason, DeliveryId,
@@ -227,7 +227,10 @@ pub(crate) async fn claim_all<S: ContractStore>(
     store: &S,
     now: DateTime<Utc>,
 ) -> Vec<ClaimedDelivery> {
-    store.claim_due(now, 100, lease(now), &[]).await.unwrap()
+    store
+        .claim_due(ClaimRequest::new(now, 100, lease(now)))
+        .await
+        .unwrap()
 }
 
 /// An attempt at `started_at` answered with `status` and the body `answer`.

@@ -6,7 +6,7 @@ use crate::fixtures::{
     put_new, put_new_at, settle_due, setup, status_of, subscribe, subscribed_pending_then_approved,
     t0, tenant, timed_out,
 };
-use absync_application::ports::{ClaimedDelivery, DeliveryStatus, NextStep};
+use absync_application::ports::{ClaimRequest, ClaimedDelivery, DeliveryStatus, NextStep};
 use absync_domain::{AbsenceStatus, Collection, LeaveKey, SubscriptionId, SubscriptionStatus};
 use chrono::{Duration, Utc};
 
@@ -29,7 +29,10 @@ pub async fn claims_lease_and_keep_each_leave_in_order<S: ContractStore>(store: 
     let sub = subscribed_pending_then_approved(&store, absence).await;
 
     let lease = t0() + Duration::seconds(60);
-    let first = store.claim_due(t0(), 100, lease, &[]).await.unwrap();
+    let first = store
+        .claim_due(ClaimRequest::new(t0(), 100, lease))
+        .await
+        .unwrap();
     assert_eq!(first.len(), 4);
     assert!(
         first
@@ -47,7 +50,7 @@ pub async fn claims_lease_and_keep_each_leave_in_order<S: ContractStore>(store: 
     // Leased: nobody else gets them, and the newer ones still wait.
     assert!(
         store
-            .claim_due(t0(), 100, lease, &[])
+            .claim_due(ClaimRequest::new(t0(), 100, lease))
             .await
             .unwrap()
             .is_empty()
@@ -121,9 +124,15 @@ pub async fn claims_take_only_due_deliveries_up_to_the_limit<S: ContractStore>(s
     .await;
     let lease = later + Duration::hours(1);
 
-    let few = store.claim_due(t0(), 3, lease, &[]).await.unwrap();
+    let few = store
+        .claim_due(ClaimRequest::new(t0(), 3, lease))
+        .await
+        .unwrap();
     assert_eq!(few.len(), 3);
-    let rest = store.claim_due(t0(), 100, lease, &[]).await.unwrap();
+    let rest = store
+        .claim_due(ClaimRequest::new(t0(), 100, lease))
+        .await
+        .unwrap();
     assert_eq!(rest.len(), 1, "the later absence is not due yet");
     let mut keys: Vec<LeaveKey> = few.iter().chain(&rest).map(|d| d.record.key()).collect();
     keys.sort();
@@ -133,12 +142,15 @@ pub async fn claims_take_only_due_deliveries_up_to_the_limit<S: ContractStore>(s
 
     assert!(
         store
-            .claim_due(later - Duration::seconds(1), 100, lease, &[])
+            .claim_due(ClaimRequest::new(later - Duration::seconds(1), 100, lease))
             .await
             .unwrap()
             .is_empty()
     );
-    let at_later = store.claim_due(later, 100, lease, &[]).await.unwrap();
+    let at_later = store
+        .claim_due(ClaimRequest::new(later, 100, lease))
+        .await
+        .unwrap();
     let mut keys: Vec<LeaveKey> = at_later.iter().map(|d| d.record.key()).collect();
     keys.sort();
     let mut expected: Vec<LeaveKey> = due_later.iter().map(|e| e.leave_key).collect();
@@ -162,17 +174,20 @@ pub async fn claims_skip_the_subscriptions_asked<S: ContractStore>(store: S) {
     let lease = t0() + Duration::minutes(1);
 
     let first = store
-        .claim_due(t0(), 100, lease, std::slice::from_ref(&busy))
+        .claim_due(ClaimRequest::new(t0(), 100, lease).skipping(vec![busy.clone()]))
         .await
         .unwrap();
     assert_eq!(first.len(), 4);
     assert!(first.iter().all(|d| d.subscription == other));
     let skipping_both = store
-        .claim_due(t0(), 100, lease, &[busy.clone(), other.clone()])
+        .claim_due(ClaimRequest::new(t0(), 100, lease).skipping(vec![busy.clone(), other.clone()]))
         .await
         .unwrap();
     assert!(skipping_both.is_empty());
-    let rest = store.claim_due(t0(), 100, lease, &[]).await.unwrap();
+    let rest = store
+        .claim_due(ClaimRequest::new(t0(), 100, lease))
+        .await
+        .unwrap();
     assert_eq!(rest.len(), 4);
     assert!(rest.iter().all(|d| d.subscription == busy));
 }
@@ -190,11 +205,14 @@ pub async fn a_released_delivery_is_claimable_at_once<S: ContractStore>(store: S
     )
     .await;
     let long_lease = t0() + Duration::hours(1);
-    let claimed = store.claim_due(t0(), 100, long_lease, &[]).await.unwrap();
+    let claimed = store
+        .claim_due(ClaimRequest::new(t0(), 100, long_lease))
+        .await
+        .unwrap();
     assert_eq!(claimed.len(), 4);
     assert!(
         store
-            .claim_due(t0(), 100, long_lease, &[])
+            .claim_due(ClaimRequest::new(t0(), 100, long_lease))
             .await
             .unwrap()
             .is_empty()
@@ -204,7 +222,10 @@ pub async fn a_released_delivery_is_claimable_at_once<S: ContractStore>(store: S
         .release(vec![claimed[0].id, claimed[1].id])
         .await
         .unwrap();
-    let again = store.claim_due(t0(), 100, long_lease, &[]).await.unwrap();
+    let again = store
+        .claim_due(ClaimRequest::new(t0(), 100, long_lease))
+        .await
+        .unwrap();
     let mut ids: Vec<i64> = again.iter().map(|d| d.id.get()).collect();
     ids.sort_unstable();
     let mut released = vec![claimed[0].id.get(), claimed[1].id.get()];
@@ -424,7 +445,10 @@ pub async fn next_due_is_when_the_next_claim_can_succeed<S: ContractStore>(store
     assert_eq!(store.next_due().await.unwrap(), Some(t0()));
 
     let lease = t0() + Duration::seconds(60);
-    let claimed = store.claim_due(t0(), 100, lease, &[]).await.unwrap();
+    let claimed = store
+        .claim_due(ClaimRequest::new(t0(), 100, lease))
+        .await
+        .unwrap();
     assert_eq!(claimed.len(), 1);
     assert_eq!(store.next_due().await.unwrap(), Some(lease));
 

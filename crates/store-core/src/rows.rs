@@ -62,6 +62,15 @@ impl TryFrom<ClaimRow> for ClaimedDelivery {
     }
 }
 
+/// The deliveries a claim took, noted as `claimed` on the current span.
+///
+/// # Errors
+/// [`StoreError::Unexpected`] when a row does not decode.
+pub fn claimed(rows: Vec<ClaimRow>) -> Result<Vec<ClaimedDelivery>, StoreError> {
+    tracing::Span::current().record("claimed", rows.len());
+    rows.into_iter().map(ClaimedDelivery::try_from).collect()
+}
+
 /// A delivery as listed: its state, not its message.
 #[derive(Debug, sqlx::FromRow)]
 pub struct SummaryRow {

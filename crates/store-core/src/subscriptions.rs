@@ -31,6 +31,17 @@ pub(crate) fn insert_tenant<D: Dialect>() -> String {
     )
 }
 
+/// Sets `assignments` on the live subscription `$2` of tenant `$1`, returning it.
+fn update_live<E: Engine>(assignments: &str) -> String {
+    format!(
+        "UPDATE subscriptions SET {assignments}
+         WHERE tenant_id = $1 AND id = {} AND deleted_at IS NULL
+         RETURNING {}",
+        E::uuid(2),
+        columns::<E>()
+    )
+}
+
 fn subscriptions<E: Engine>(rows: &[E::Row]) -> Result<Vec<Subscription>, StoreError> {
     read_all::<E, SubscriptionRow>(rows)?
         .into_iter()
@@ -140,14 +151,9 @@ pub async fn rotate_secret<E: Engine>(
     if !id.is_well_formed() {
         return Ok(None);
     }
-    let statement = Statement::new(format!(
-        "UPDATE subscriptions
-         SET previous_signing_secret = signing_secret, previous_secret_expires_at = $3,
-             signing_secret = $4
-         WHERE tenant_id = $1 AND id = {} AND deleted_at IS NULL
-         RETURNING {}",
-        E::uuid(2),
-        columns::<E>()
+    let statement = Statement::new(update_live::<E>(
+        "previous_signing_secret = signing_secret, previous_secret_expires_at = $3,
+         signing_secret = $4",
     ))
     .arg(tenant.as_str())
     .arg(id.as_str())
@@ -226,17 +232,13 @@ pub async fn update<E: Engine>(
     if !id.is_well_formed() {
         return Ok(None);
     }
-    let statement = Statement::new(format!(
-        "UPDATE subscriptions SET
-             destination = CASE WHEN $3 THEN $4 ELSE destination END,
-             authorization_value = CASE WHEN $5 THEN $6 ELSE authorization_value END,
-             event_filter = CASE WHEN $7 THEN $8 ELSE event_filter END,
-             status = CASE WHEN $9 THEN $10 ELSE status END,
-             valid_until = CASE WHEN $11 THEN $12 ELSE valid_until END
-         WHERE tenant_id = $1 AND id = {} AND deleted_at IS NULL
-         RETURNING {}",
-        E::uuid(2),
-        columns::<E>()
+    // Each change is a flag (`$3`, `$5`…) and a value: a field not changed keeps its value.
+    let statement = Statement::new(update_live::<E>(
+        "destination = CASE WHEN $3 THEN $4 ELSE destination END,
+         authorization_value = CASE WHEN $5 THEN $6 ELSE authorization_value END,
+         event_filter = CASE WHEN $7 THEN $8 ELSE event_filter END,
+         status = CASE WHEN $9 THEN $10 ELSE status END,
+         valid_until = CASE WHEN $11 THEN $12 ELSE valid_until END",
     ))
     .arg(tenant.as_str())
     .arg(id.as_str())

@@ -79,15 +79,6 @@ impl Clock for TestClock {
     }
 }
 
-/// One `claim_due` call.
-#[derive(Debug, Clone, PartialEq)]
-struct ClaimCall {
-    at: DateTime<Utc>,
-    limit: u32,
-    lease_until: DateTime<Utc>,
-    skip: Vec<SubscriptionId>,
-}
-
 /// A delivery queue as a store keeps one: pending deliveries are claimed in due order when due (at
 /// most `limit`, none of the skipped subscriptions) and leased; recorded retries and released ones
 /// are pending again. It keeps every call.
@@ -95,7 +86,7 @@ struct ClaimCall {
 struct Queue {
     pending: Mutex<Vec<(DateTime<Utc>, ClaimedDelivery)>>,
     leased: Mutex<HashMap<DeliveryId, (DateTime<Utc>, ClaimedDelivery)>>,
-    claims: Mutex<Vec<ClaimCall>>,
+    claims: Mutex<Vec<ClaimRequest>>,
     records: Mutex<Vec<Vec<AttemptReport>>>,
     recorded_at: Mutex<Vec<TokioInstant>>,
     releases: Mutex<Vec<Vec<DeliveryId>>>,
@@ -146,7 +137,7 @@ impl Queue {
             .collect()
     }
 
-    fn claims(&self) -> Vec<ClaimCall> {
+    fn claims(&self) -> Vec<ClaimRequest> {
         self.claims.lock().unwrap().clone()
     }
 
@@ -161,19 +152,11 @@ impl Queue {
 
 #[async_trait::async_trait]
 impl DeliveryQueue for Queue {
-    async fn claim_due(
-        &self,
-        now: DateTime<Utc>,
-        limit: u32,
-        lease_until: DateTime<Utc>,
-        skip: &[SubscriptionId],
-    ) -> Result<Vec<ClaimedDelivery>, StoreError> {
-        self.claims.lock().unwrap().push(ClaimCall {
-            at: now,
-            limit,
-            lease_until,
-            skip: skip.to_vec(),
-        });
+    async fn claim_due(&self, claim: ClaimRequest) -> Result<Vec<ClaimedDelivery>, StoreError> {
+        self.claims.lock().unwrap().push(claim.clone());
+        let ClaimRequest {
+            now, limit, skip, ..
+        } = claim;
         {
             let mut failing = self.failing_claims.lock().unwrap();
             if *failing > 0 {
@@ -409,8 +392,8 @@ async fn a_success_is_recorded_as_succeeded_with_the_rendered_message() {
     );
     assert_eq!(
         queue.claims()[0],
-        ClaimCall {
-            at: now(),
+        ClaimRequest {
+            now: now(),
             // A subscription's share of the free slots.
             limit: 32,
             lease_until: now() + chrono::Duration::seconds(60),
@@ -573,7 +556,7 @@ async fn a_short_claim_is_not_repeated_when_a_send_finishes() {
     run(&dispatcher, &TestWakeup::default(), SECOND, SECOND).await;
 
     assert_eq!(
-        queue.claims().iter().filter(|c| c.at == now()).count(),
+        queue.claims().iter().filter(|c| c.now == now()).count(),
         1,
         "the claim that came back short took everything due: 1 finishing changes nothing"
     );

@@ -66,23 +66,49 @@ pub struct AttemptReport {
     pub next: NextStep,
 }
 
+/// What a claim asks for: which deliveries, and how long they are leased.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimRequest {
+    /// Deliveries due by then are claimable.
+    pub now: DateTime<Utc>,
+    /// The most deliveries claimed.
+    pub limit: u32,
+    /// When the leases of the claimed deliveries end.
+    pub lease_until: DateTime<Utc>,
+    /// Subscriptions none is claimed for (those the dispatcher has enough sends in flight for).
+    pub skip: Vec<SubscriptionId>,
+}
+
+impl ClaimRequest {
+    /// Up to `limit` deliveries due at `now`, leased until `lease_until`, of any subscription.
+    #[must_use]
+    pub fn new(now: DateTime<Utc>, limit: u32, lease_until: DateTime<Utc>) -> Self {
+        Self {
+            now,
+            limit,
+            lease_until,
+            skip: Vec::new(),
+        }
+    }
+
+    /// The same, claiming none for the subscriptions in `skip`.
+    #[must_use]
+    pub fn skipping(self, skip: Vec<SubscriptionId>) -> Self {
+        Self { skip, ..self }
+    }
+}
+
 /// Due deliveries and their attempts.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait DeliveryQueue: Send + Sync {
-    /// Claims up to `limit` deliveries due at `now`, leasing them until `lease_until`. Only the oldest
-    /// unfinished delivery of each (subscription, leave) is eligible, and none of the subscriptions in
-    /// `skip` (those the dispatcher has enough sends in flight for).
+    /// Claims up to `claim.limit` deliveries due at `claim.now`, leasing them until
+    /// `claim.lease_until`. Only the oldest unfinished delivery of each (subscription, leave) is
+    /// eligible, and none of the subscriptions in `claim.skip`.
     ///
     /// # Errors
     /// [`StoreError::Unavailable`] or [`StoreError::Unexpected`]; nothing is claimed then.
-    async fn claim_due(
-        &self,
-        now: DateTime<Utc>,
-        limit: u32,
-        lease_until: DateTime<Utc>,
-        skip: &[SubscriptionId],
-    ) -> Result<Vec<ClaimedDelivery>, StoreError>;
+    async fn claim_due(&self, claim: ClaimRequest) -> Result<Vec<ClaimedDelivery>, StoreError>;
 
     /// Records attempts and moves each delivery to its next step, releasing its lease; disables the
     /// subscriptions `NextStep::Failed` asks to.
