@@ -2,7 +2,6 @@
 //! its path in the request (`absence.owner.id`), so one answer lists everything that is wrong.
 
 use crate::proto;
-use absync_application::FieldViolation;
 use absync_application::ports::{StoredAbsence, Subscription};
 use absync_domain::absence::AbsenceParts;
 use absync_domain::period::check_date;
@@ -14,13 +13,32 @@ use absync_domain::{
 use chrono::{NaiveDate, Weekday};
 use std::collections::BTreeSet;
 
+/// One bad field of a request, named by its path in the request (`absence.owner.id`), as a
+/// `google.rpc.BadRequest` names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    /// The field's path in the request.
+    pub field: String,
+    /// What is wrong.
+    pub description: String,
+}
+
+impl Violation {
+    pub(crate) fn new(field: impl Into<String>, description: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            description: description.into(),
+        }
+    }
+}
+
 /// Collects violations while a request is converted.
 #[derive(Debug, Default)]
-pub(crate) struct Violations(Vec<FieldViolation>);
+pub(crate) struct Violations(Vec<Violation>);
 
 impl Violations {
     pub(crate) fn add(&mut self, field: impl Into<String>, description: impl Into<String>) {
-        self.0.push(FieldViolation::new(field, description));
+        self.0.push(Violation::new(field, description));
     }
 
     /// Keeps `result`'s value, or records its error against `field`.
@@ -32,7 +50,7 @@ impl Violations {
         result.map_err(|e| self.add(field, e.to_string())).ok()
     }
 
-    pub(crate) fn into_result<T>(self, value: Option<T>) -> Result<T, Vec<FieldViolation>> {
+    pub(crate) fn into_result<T>(self, value: Option<T>) -> Result<T, Vec<Violation>> {
         match value {
             Some(value) if self.0.is_empty() => Ok(value),
             _ => Err(self.0),
@@ -242,7 +260,7 @@ fn calendar(v: &mut Violations, weekdays: &[i32], dates: &[String]) -> WorkingCa
 /// Converts a PutAbsence request's absence, naming every bad field.
 pub(crate) fn absence_from_proto(
     absence: Option<proto::Absence>,
-) -> Result<Absence, Vec<FieldViolation>> {
+) -> Result<Absence, Vec<Violation>> {
     let mut v = Violations::default();
     let Some(a) = absence else {
         v.add("absence", "required");

@@ -1,11 +1,11 @@
 //! The `AbsenceIngest` service.
 
 use crate::auth::Authenticator;
-use crate::convert::{absence_from_proto, event_to_proto, stored_to_proto};
+use crate::convert::{Violation, absence_from_proto, event_to_proto, stored_to_proto};
 use crate::proto;
 use crate::proto::absence_ingest_server::AbsenceIngest;
-use crate::status::{invalid_argument, to_status};
-use absync_application::{ChangeOutcome, ChangeResult, FieldViolation, IngestService};
+use crate::status::{invalid_argument, request_violations, to_status};
+use absync_application::{ChangeOutcome, ChangeResult, IngestService};
 use absync_domain::{AbsenceId, Revision, Scope};
 use tonic::{Request, Response, Status};
 
@@ -67,7 +67,7 @@ fn code_name(code: tonic::Code) -> &'static str {
     }
 }
 
-fn error_result(status: &Status, violations: &[FieldViolation]) -> proto::PutAbsenceResult {
+fn error_result(status: &Status, violations: &[Violation]) -> proto::PutAbsenceResult {
     proto::PutAbsenceResult {
         result: Some(proto::put_absence_result::Result::Error(
             proto::AbsenceError {
@@ -87,7 +87,7 @@ fn error_result(status: &Status, violations: &[FieldViolation]) -> proto::PutAbs
 
 fn absence_id(text: &str) -> Result<AbsenceId, Status> {
     AbsenceId::parse(text)
-        .map_err(|e| invalid_argument(&[FieldViolation::new("absence_id", e.to_string())]))
+        .map_err(|e| invalid_argument(&[Violation::new("absence_id", e.to_string())]))
 }
 
 #[tonic::async_trait]
@@ -114,7 +114,7 @@ impl AbsenceIngest for IngestApi {
         let tenant = self.auth.tenant(&request, Scope::AbsencesWrite).await?;
         let absences = request.into_inner().absences;
         if absences.len() > MAX_BATCH {
-            return Err(invalid_argument(&[FieldViolation::new(
+            return Err(invalid_argument(&[Violation::new(
                 "absences",
                 format!("at most {MAX_BATCH} absences per call"),
             )]));
@@ -148,7 +148,9 @@ impl AbsenceIngest for IngestApi {
                 },
                 Err(err) => {
                     let violations = match &err {
-                        absync_application::ApplicationError::InvalidInput(v) => v.clone(),
+                        absync_application::ApplicationError::InvalidInput(v) => {
+                            request_violations(v, "")
+                        }
                         _ => Vec::new(),
                     };
                     error_result(&to_status(err), &violations)
@@ -168,7 +170,7 @@ impl AbsenceIngest for IngestApi {
         let body = request.into_inner();
         let id = absence_id(&body.absence_id)?;
         let revision = Revision::new(body.revision)
-            .map_err(|e| invalid_argument(&[FieldViolation::new("revision", e.to_string())]))?;
+            .map_err(|e| invalid_argument(&[Violation::new("revision", e.to_string())]))?;
         let result = self
             .ingest
             .delete_absence(&tenant, &id, revision)

@@ -40,16 +40,15 @@ pub mod proto {
 #[doc(hidden)]
 pub mod fuzzing {
     use crate::proto;
-    use absync_application::FieldViolation;
     use absync_domain::Absence;
+
+    pub use crate::convert::Violation;
 
     /// PutAbsence's conversion of the request's absence: the domain absence, or every bad field.
     ///
     /// # Errors
     /// One violation per bad field, named by its path in the request (`absence.owner.id`).
-    pub fn absence_from_proto(
-        absence: Option<proto::Absence>,
-    ) -> Result<Absence, Vec<FieldViolation>> {
+    pub fn absence_from_proto(absence: Option<proto::Absence>) -> Result<Absence, Vec<Violation>> {
         crate::convert::absence_from_proto(absence)
     }
 

@@ -2,12 +2,23 @@
 //! use case that failed has logged it, at the level its cause calls for
 //! ([`absync_application::failure`]), so nothing is logged here.
 
-use absync_application::ApplicationError;
+use crate::convert::Violation;
+use absync_application::{ApplicationError, Field, FieldViolation};
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
+/// The use case's violations as a request's: each field named by its path in a request that holds
+/// the use case's fields under `path` (empty at the top, `subscription.` in UpdateSubscription), with
+/// the field's canonical name ([`Field::as_str`]), which is the proto field's.
+pub(crate) fn request_violations(violations: &[FieldViolation], path: &str) -> Vec<Violation> {
+    violations
+        .iter()
+        .map(|v| Violation::new(format!("{path}{}", v.field.as_str()), v.description.clone()))
+        .collect()
+}
+
 /// `INVALID_ARGUMENT` with a `google.rpc.BadRequest` naming each bad field.
-pub(crate) fn invalid_argument(violations: &[absync_application::FieldViolation]) -> Status {
+pub(crate) fn invalid_argument(violations: &[Violation]) -> Status {
     let mut details = ErrorDetails::new();
     for v in violations {
         details.add_bad_request_violation(v.field.clone(), v.description.clone());
@@ -22,7 +33,9 @@ pub(crate) fn invalid_argument(violations: &[absync_application::FieldViolation]
 
 pub(crate) fn to_status(err: ApplicationError) -> Status {
     match &err {
-        ApplicationError::InvalidInput(violations) => invalid_argument(violations),
+        ApplicationError::InvalidInput(violations) => {
+            invalid_argument(&request_violations(violations, ""))
+        }
         ApplicationError::NotFound(what) => Status::not_found(format!("{what} not found")),
         ApplicationError::RevisionConflict { .. } | ApplicationError::Precondition(_) => {
             Status::failed_precondition(err.to_string())
@@ -33,10 +46,11 @@ pub(crate) fn to_status(err: ApplicationError) -> Status {
         ApplicationError::Unavailable(_) => Status::unavailable(
             "the store is unavailable; nothing was written, the call is safe to retry",
         ),
-        ApplicationError::GuardUnavailable(_) => Status::unavailable(
-            "destination_url: cannot be checked now (its host name does not resolve at the moment); \
+        ApplicationError::GuardUnavailable(_) => Status::unavailable(format!(
+            "{}: cannot be checked now (its host name does not resolve at the moment); \
              nothing was written, the call is safe to retry",
-        ),
+            Field::DestinationUrl.as_str()
+        )),
         ApplicationError::Unexpected(_) => Status::internal("internal error"),
     }
 }
@@ -49,7 +63,7 @@ mod tests {
     #[test]
     fn a_refused_destination_is_invalid_and_an_unchecked_one_unavailable() {
         let refused = to_status(ApplicationError::invalid(
-            "destination_url",
+            Field::DestinationUrl,
             "hooks.example resolves to 2002:7f00:1::, a 6to4 address of 127.0.0.1, a loopback address",
         ));
         assert_eq!(refused.code(), Code::InvalidArgument);

@@ -1,13 +1,13 @@
 //! The `Subscriptions` service.
 
 use crate::auth::Authenticator;
-use crate::convert::{Violations, subscription_id, subscription_to_proto};
+use crate::convert::{Violation, Violations, subscription_id, subscription_to_proto};
 use crate::proto;
 use crate::proto::subscriptions_server::Subscriptions;
-use crate::status::{invalid_argument, to_status};
+use crate::status::{invalid_argument, request_violations, to_status};
 use absync_application::ports::{Subscription, SubscriptionCursor};
 use absync_application::{
-    ApplicationError, CreateSubscription, FieldViolation, SubscriptionService, UpdateSubscription,
+    ApplicationError, CreateSubscription, SubscriptionService, UpdateSubscription,
 };
 use absync_domain::{
     AuthorizationValue, Collection, EventFilter, Scope, SubscriptionId, SubscriptionStatus,
@@ -26,7 +26,7 @@ const DEFAULT_PAGE_SIZE: u32 = 100;
 const MAX_PAGE_SIZE: u32 = 1000;
 
 fn field_error(field: &str, description: &str) -> Status {
-    invalid_argument(&[FieldViolation::new(field, description)])
+    invalid_argument(&[Violation::new(field, description)])
 }
 
 /// The `id` of Get, Delete and RotateSigningSecret.
@@ -39,15 +39,12 @@ fn id_field(text: &str) -> Result<SubscriptionId, Status> {
 
 /// The use case names a subscription's fields; UpdateSubscription's caller wrote them inside
 /// `subscription`.
-fn in_subscription(err: ApplicationError) -> ApplicationError {
-    match err {
-        ApplicationError::InvalidInput(violations) => ApplicationError::InvalidInput(
-            violations
-                .into_iter()
-                .map(|v| FieldViolation::new(format!("subscription.{}", v.field), v.description))
-                .collect(),
-        ),
-        other => other,
+fn in_subscription(err: ApplicationError) -> Status {
+    match &err {
+        ApplicationError::InvalidInput(violations) => {
+            invalid_argument(&request_violations(violations, "subscription."))
+        }
+        _ => to_status(err),
     }
 }
 
@@ -271,7 +268,7 @@ impl Subscriptions for SubscriptionsApi {
             .subscriptions
             .update(&tenant, &id, update)
             .await
-            .map_err(|e| to_status(in_subscription(e)))?;
+            .map_err(in_subscription)?;
         Ok(Response::new(subscription_to_proto(&updated)))
     }
 

@@ -21,9 +21,9 @@ pub(crate) async fn tenant(
     let principal = tokens
         .authenticate(token)
         .await
-        .map_err(|e| Problem::from_application(&e, |f| f))?;
+        .map_err(|e| Problem::from_application(&e))?;
     principal
         .require(scope)
         .cloned()
-        .map_err(|e| Problem::from_application(&e, |f| f))
+        .map_err(|e| Problem::from_application(&e))
 }

@@ -1,10 +1,20 @@
 //! Problem documents (RFC 9457): every error answer is `application/problem+json`.
 
-use absync_application::ApplicationError;
+use absync_application::{ApplicationError, Field};
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+
+/// The REST API's name of a field the application names: as its JSON spells it.
+pub(crate) const fn rest_field(field: Field) -> &'static str {
+    match field {
+        Field::DestinationUrl => "destinationUrl",
+        Field::ValidUntil => "validUntil",
+        // Not fields of this API's requests: their canonical names.
+        Field::Scope | Field::Note => field.as_str(),
+    }
+}
 
 /// One bad field.
 #[derive(Debug, Clone, Serialize)]
@@ -58,15 +68,15 @@ impl Problem {
         Self::new(StatusCode::UNAUTHORIZED, detail)
     }
 
-    /// Maps a use-case error; `field_name` renames the application's field names to the API's.
-    /// Internal detail is never returned; the use case that failed has logged it.
-    pub(crate) fn from_application(err: &ApplicationError, field_name: fn(&str) -> &str) -> Self {
+    /// Maps a use-case error, naming fields by [`rest_field`]. Internal detail is never returned;
+    /// the use case that failed has logged it.
+    pub(crate) fn from_application(err: &ApplicationError) -> Self {
         match err {
             ApplicationError::InvalidInput(violations) => {
                 let errors: Vec<FieldError> = violations
                     .iter()
                     .map(|v| FieldError {
-                        field: field_name(&v.field).to_owned(),
+                        field: rest_field(v.field).to_owned(),
                         message: v.description.clone(),
                     })
                     .collect();
@@ -99,7 +109,7 @@ impl Problem {
                 format!(
                     "{}: cannot be checked now (its host name does not resolve at the moment); \
                      nothing was written, the call is safe to retry",
-                    field_name("destination_url")
+                    rest_field(Field::DestinationUrl)
                 ),
             ),
             ApplicationError::Unexpected(_) => {
@@ -130,33 +140,19 @@ impl IntoResponse for Problem {
 mod tests {
     use super::*;
 
-    fn rest_field(field: &str) -> &str {
-        if field == "destination_url" {
-            "destinationUrl"
-        } else {
-            field
-        }
-    }
-
     #[test]
     fn a_refused_destination_is_a_400_and_an_unchecked_one_a_503() {
-        let refused = Problem::from_application(
-            &ApplicationError::invalid(
-                "destination_url",
-                "hooks.example does not exist (no such name)",
-            ),
-            rest_field,
-        );
+        let refused = Problem::from_application(&ApplicationError::invalid(
+            Field::DestinationUrl,
+            "hooks.example does not exist (no such name)",
+        ));
         assert_eq!(refused.status, 400);
         assert_eq!(refused.errors.len(), 1);
         assert_eq!(refused.errors[0].field, "destinationUrl");
 
-        let unchecked = Problem::from_application(
-            &ApplicationError::GuardUnavailable(
-                "hooks.example cannot be resolved now: timed out".into(),
-            ),
-            rest_field,
-        );
+        let unchecked = Problem::from_application(&ApplicationError::GuardUnavailable(
+            "hooks.example cannot be resolved now: timed out".into(),
+        ));
         assert_eq!(unchecked.status, 503);
         assert!(
             unchecked.detail.starts_with("destinationUrl: "),

@@ -26,16 +26,6 @@ pub(crate) const WEBHOOKS: &str = "/connector/protimeapi/api/v1/webhooks";
 /// Where the absences collection lives.
 pub(crate) const ABSENCES: &str = "/connector/protimeapi/api/v1/absences";
 
-/// The application names fields the gRPC way; this API names them as its JSON does.
-fn rest_field(field: &str) -> &str {
-    match field {
-        "destination_url" => "destinationUrl",
-        "collection" => "collectionName",
-        "valid_until" => "validUntil",
-        other => other,
-    }
-}
-
 fn webhook_json(s: &Subscription) -> Value {
     json!({
         "id": s.id.as_str(),
@@ -120,7 +110,7 @@ pub(crate) async fn create_from_body(
             },
         )
         .await
-        .map_err(|e| Problem::from_application(&e, rest_field))
+        .map_err(|e| Problem::from_application(&e))
 }
 
 /// `POST …/webhooks`.
@@ -175,7 +165,7 @@ pub(crate) async fn list_webhooks(
         .subscriptions
         .list(&tenant)
         .await
-        .map_err(|e| Problem::from_application(&e, rest_field))?;
+        .map_err(|e| Problem::from_application(&e))?;
     let value: Vec<Value> = listed
         .iter()
         .filter(|s| wanted.is_none_or(|status| s.status == status))
@@ -195,7 +185,7 @@ pub(crate) async fn get_webhook(
         .subscriptions
         .get(&tenant, &SubscriptionId::new(id))
         .await
-        .map_err(|e| Problem::from_application(&e, rest_field))?;
+        .map_err(|e| Problem::from_application(&e))?;
     Ok(Json(webhook_json(&found)))
 }
 
@@ -209,7 +199,7 @@ pub(crate) async fn delete_webhook(
     api.subscriptions
         .delete(&tenant, &SubscriptionId::new(id))
         .await
-        .map_err(|e| Problem::from_application(&e, rest_field))?;
+        .map_err(|e| Problem::from_application(&e))?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -278,7 +268,7 @@ pub(crate) async fn list_absences(
         .ingest
         .list_leaves(&tenant, from, after, page_size + 1)
         .await
-        .map_err(|e| Problem::from_application(&e, rest_field))?;
+        .map_err(|e| Problem::from_application(&e))?;
     let more = leaves.len() > page_size as usize;
     leaves.truncate(page_size as usize);
     let value: Vec<Value> = leaves

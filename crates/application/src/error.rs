@@ -4,20 +4,54 @@ use crate::failure::{Failure, Severity};
 use crate::ports::StoreError;
 use absync_domain::{Revision, Scope};
 
+/// An input field a use case checks. Each adapter names it as its API spells it: the gRPC adapter
+/// and the console by [`Field::as_str`], the REST API by its own JSON names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Field {
+    /// A subscription's destination URL.
+    DestinationUrl,
+    /// When a subscription stops receiving new deliveries.
+    ValidUntil,
+    /// The scopes of a token to issue.
+    Scope,
+    /// The operator's note on a delivery marked processed.
+    Note,
+}
+
+impl Field {
+    /// The canonical name: `destination_url`, `valid_until`, `scope` or `note`, the names of the
+    /// proto fields (and what the logs show).
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::DestinationUrl => "destination_url",
+            Self::ValidUntil => "valid_until",
+            Self::Scope => "scope",
+            Self::Note => "note",
+        }
+    }
+}
+
+impl std::fmt::Display for Field {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One bad input field and what is wrong with it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldViolation {
-    /// The field's path as the caller spelled it (`absence.owner.id`).
-    pub field: String,
+    /// The field.
+    pub field: Field,
     /// What is wrong.
     pub description: String,
 }
 
 impl FieldViolation {
     /// A violation of `field`.
-    pub fn new(field: impl Into<String>, description: impl Into<String>) -> Self {
+    pub fn new(field: Field, description: impl Into<String>) -> Self {
         Self {
-            field: field.into(),
+            field,
             description: description.into(),
         }
     }
@@ -68,7 +102,7 @@ pub enum ApplicationError {
 
 impl ApplicationError {
     /// One invalid field.
-    pub fn invalid(field: impl Into<String>, description: impl Into<String>) -> Self {
+    pub fn invalid(field: Field, description: impl Into<String>) -> Self {
         Self::InvalidInput(vec![FieldViolation::new(field, description)])
     }
 
@@ -132,7 +166,7 @@ mod tests {
         let store_down = || StoreError::Unavailable("connection refused".into());
         let cases = [
             (
-                ApplicationError::invalid("absence.owner.id", "must be > 0"),
+                ApplicationError::invalid(Field::ValidUntil, "must lie in the future"),
                 Severity::Expected,
             ),
             (ApplicationError::NotFound("absence"), Severity::Expected),

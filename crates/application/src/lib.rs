@@ -18,7 +18,7 @@ pub mod tokens;
 pub mod tracking;
 
 pub use dispatch::{DispatchSettings, Dispatcher, Wakeup};
-pub use error::{ApplicationError, FieldViolation};
+pub use error::{ApplicationError, Field, FieldViolation};
 pub use failure::{Failure, Severity, log_failure, logged};
 pub use ingest::{ChangeOutcome, ChangeResult, IngestService};
 pub use subscriptions::{CreateSubscription, SubscriptionService, UpdateSubscription};

@@ -1,6 +1,6 @@
 //! Subscriptions: CreateSubscription, ListSubscriptions, DeleteSubscription.
 
-use crate::error::ApplicationError;
+use crate::error::{ApplicationError, Field};
 use crate::failure::logged;
 use crate::ports::{
     Clock, DestinationGuard, NewSubscription, Subscription, SubscriptionChanges,
@@ -108,7 +108,7 @@ impl SubscriptionService {
                 && until <= now
             {
                 return Err(ApplicationError::invalid(
-                    "valid_until",
+                    Field::ValidUntil,
                     "must lie in the future",
                 ));
             }
@@ -179,7 +179,7 @@ impl SubscriptionService {
                 && until <= self.clock.now()
             {
                 return Err(ApplicationError::invalid(
-                    "valid_until",
+                    Field::ValidUntil,
                     "must lie in the future",
                 ));
             }
@@ -201,10 +201,10 @@ impl SubscriptionService {
     /// Parses a destination and runs it past the SSRF guard.
     async fn checked_destination(&self, url: &str) -> Result<DestinationUrl, ApplicationError> {
         let destination = DestinationUrl::parse(url, self.allow_http)
-            .map_err(|e| ApplicationError::invalid("destination_url", e.to_string()))?;
+            .map_err(|e| ApplicationError::invalid(Field::DestinationUrl, e.to_string()))?;
         self.guard.check(&destination).await.map_err(|e| match e {
             crate::ports::DestinationCheckError::Refused(why) => {
-                ApplicationError::invalid("destination_url", why)
+                ApplicationError::invalid(Field::DestinationUrl, why)
             }
             crate::ports::DestinationCheckError::Unavailable(why) => {
                 ApplicationError::GuardUnavailable(why)
@@ -374,7 +374,7 @@ mod tests {
                 .await
                 .unwrap_err();
             assert!(
-                matches!(&err, ApplicationError::InvalidInput(v) if v[0].field == "destination_url"),
+                matches!(&err, ApplicationError::InvalidInput(v) if v[0].field == Field::DestinationUrl),
                 "{url}"
             );
         }
@@ -441,7 +441,9 @@ mod tests {
             .create(&TenantId::parse("acme").unwrap(), req)
             .await
             .unwrap_err();
-        assert!(matches!(&err, ApplicationError::InvalidInput(v) if v[0].field == "valid_until"));
+        assert!(
+            matches!(&err, ApplicationError::InvalidInput(v) if v[0].field == Field::ValidUntil)
+        );
     }
 
     #[tokio::test]

@@ -1,6 +1,6 @@
 //! API tokens: issued once in clear, stored as a SHA-256 hash, resolved to a tenant and scopes.
 
-use crate::error::ApplicationError;
+use crate::error::{ApplicationError, Field};
 use crate::failure::{log_failure, logged};
 use crate::ports::{TokenRecord, TokenStore};
 use absync_domain::{Scope, TenantId};
@@ -98,7 +98,7 @@ impl TokenService {
         logged(async {
             if scopes.is_empty() {
                 return Err(ApplicationError::invalid(
-                    "scope",
+                    Field::Scope,
                     "give at least one scope",
                 ));
             }
@@ -220,7 +220,7 @@ mod tests {
             .issue(&TenantId::parse("acme").unwrap(), &[], None)
             .await
             .unwrap_err();
-        assert!(matches!(err, ApplicationError::InvalidInput(v) if v[0].field == "scope"));
+        assert!(matches!(err, ApplicationError::InvalidInput(v) if v[0].field == Field::Scope));
     }
 
     #[tokio::test]

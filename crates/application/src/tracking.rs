@@ -1,7 +1,7 @@
 //! Tracking and the pending-tasks dashboard: list and inspect deliveries, re-sync them, mark them
 //! processed.
 
-use crate::error::ApplicationError;
+use crate::error::{ApplicationError, Field};
 use crate::failure::logged;
 use crate::ports::{
     Clock, DeliveryDetail, DeliveryFilter, DeliverySummary, DeliveryTracking, PendingTask,
@@ -123,7 +123,7 @@ impl TrackingService {
         logged(async {
             if let Some(note) = &note {
                 check_length(note, limits::NOTE)
-                    .map_err(|e| ApplicationError::invalid("note", e.to_string()))?;
+                    .map_err(|e| ApplicationError::invalid(Field::Note, e.to_string()))?;
             }
             self.store
                 .mark_processed(tenant, id, note)
@@ -302,7 +302,7 @@ mod tests {
         let over = Some("é".repeat(limits::NOTE + 1));
         match svc.mark_processed(&tenant, DeliveryId::new(9), over).await {
             Err(ApplicationError::InvalidInput(violations)) => {
-                assert_eq!(violations[0].field, "note");
+                assert_eq!(violations[0].field, Field::Note);
             }
             other => panic!("not refused by name: {other:?}"),
         }
