@@ -124,14 +124,14 @@ fn list_request(
             )
             .map(|_| Some(text)),
     };
-    let event = match non_empty(body.event) {
-        None => Some(None),
-        Some(text) => v
+    let event = match body.event.as_str() {
+        "" => Some(None),
+        text => v
             .check(
                 "event",
-                LeaveEvent::parse(&text).ok_or("must be created, approved or deleted"),
+                LeaveEvent::parse(text).ok_or("must be created, approved or deleted"),
             )
-            .map(|_| Some(text)),
+            .map(Some),
     };
     let request = (|| {
         let filter = DeliveryFilter {
@@ -178,7 +178,7 @@ fn delivery_to_proto(d: &DeliverySummary) -> proto::Delivery {
         id: d.id.get(),
         subscription_id: d.subscription.to_string(),
         leave_id: d.leave_key.clone(),
-        event: d.event.clone(),
+        event: d.event.as_str().to_owned(),
         change_version: u64::try_from(d.change_version).unwrap_or_default(),
         status: status_to_proto(d.status).into(),
         attempts: d.attempts,

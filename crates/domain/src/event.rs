@@ -17,9 +17,12 @@ pub enum LeaveEvent {
 }
 
 impl LeaveEvent {
-    /// `created`, `approved` or `deleted`, as in `X-Event`.
+    /// Every event, in the order of a leave's life.
+    pub const ALL: [Self; 3] = [Self::Created, Self::Approved, Self::Deleted];
+
+    /// `created`, `approved` or `deleted`, as in `X-Event` (and as stored).
     #[must_use]
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             Self::Created => "created",
             Self::Approved => "approved",

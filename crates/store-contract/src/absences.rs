@@ -10,7 +10,7 @@ use absync_application::ports::{
     AppliedEvent, Clock, CurrentLeave, DeliveryFilter, DeliveryStatus, StoreError,
 };
 use absync_application::{ChangeOutcome, IngestService};
-use absync_domain::{AbsenceId, AbsenceStatus, LeaveKey, split_into_leaves};
+use absync_domain::{AbsenceId, AbsenceStatus, LeaveEvent, LeaveKey, split_into_leaves};
 use std::sync::Arc;
 
 /// A written absence loads back exactly (for its tenant only); a later write must name the row version
@@ -130,7 +130,11 @@ pub async fn concurrent_writes_of_one_row_version_let_only_one_win<S: ContractSt
         ),
         "{a:?} / {b:?}"
     );
-    let winner_events = if a.is_ok() { "approved" } else { "deleted" };
+    let winner_events = if a.is_ok() {
+        LeaveEvent::Approved
+    } else {
+        LeaveEvent::Deleted
+    };
     let queued = deliveries(&store, ACME).await;
     assert_eq!(queued.len(), 8, "4 created + the winner's 4");
     assert_eq!(
@@ -202,22 +206,16 @@ pub async fn a_write_queues_one_delivery_per_event_and_subscription<S: ContractS
             subscription: Some(subscription.clone()),
             ..DeliveryFilter::default()
         };
-        let mut got: Vec<(String, String, i64)> = deliveries_where(&store, ACME, filter)
+        let mut got: Vec<(String, LeaveEvent, i64)> = deliveries_where(&store, ACME, filter)
             .await
             .into_iter()
             .map(|d| (d.leave_key, d.event, d.change_version))
             .collect();
         got.sort_by_key(|(_, _, version)| *version);
-        let expected: Vec<(String, String, i64)> = events
+        let expected: Vec<(String, LeaveEvent, i64)> = events
             .into_iter()
             .map(|i: usize| &applied[i])
-            .map(|e| {
-                (
-                    e.leave_key.to_string(),
-                    e.event.as_str().to_owned(),
-                    e.change_version.get(),
-                )
-            })
+            .map(|e| (e.leave_key.to_string(), e.event, e.change_version.get()))
             .collect();
         assert_eq!(got, expected);
     }

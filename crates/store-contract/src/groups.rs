@@ -6,7 +6,7 @@ use crate::fixtures::{
     ACME, absence, deliveries, first_write, next_write, setup, subscribe, t0, tenant,
 };
 use absync_application::ports::{AbsenceWrite, DeliveryStatus, StoreError};
-use absync_domain::{AbsenceId, AbsenceStatus, SubscriptionId};
+use absync_domain::{AbsenceId, AbsenceStatus, LeaveEvent, SubscriptionId};
 use std::collections::HashSet;
 
 /// How many writers race in the concurrent cases.
@@ -219,9 +219,17 @@ pub async fn two_changes_of_one_absence_in_a_group_apply_in_order<S: ContractSto
     let waiting = queued
         .iter()
         .filter(|d| d.status == DeliveryStatus::Waiting);
-    assert_eq!(waiting.filter(|d| d.event == "approved").count(), 4);
+    assert_eq!(
+        waiting.filter(|d| d.event == LeaveEvent::Approved).count(),
+        4
+    );
     let pending_ones = queued
         .iter()
         .filter(|d| d.status == DeliveryStatus::Pending);
-    assert_eq!(pending_ones.filter(|d| d.event == "created").count(), 4);
+    assert_eq!(
+        pending_ones
+            .filter(|d| d.event == LeaveEvent::Created)
+            .count(),
+        4
+    );
 }

@@ -7,7 +7,9 @@ use crate::fixtures::{
     t0, tenant, timed_out,
 };
 use absync_application::ports::{ClaimRequest, ClaimedDelivery, DeliveryStatus, NextStep};
-use absync_domain::{AbsenceStatus, Collection, LeaveKey, SubscriptionId, SubscriptionStatus};
+use absync_domain::{
+    AbsenceStatus, Collection, LeaveEvent, LeaveKey, SubscriptionId, SubscriptionStatus,
+};
 use chrono::{Duration, Utc};
 
 /// The claimed delivery of `key` to `subscription`.
@@ -259,15 +261,15 @@ pub async fn a_later_delivery_of_a_leave_waits_for_the_earlier_one<S: ContractSt
     let created = pending_then_approved(&store, one_leave, &both).await;
     let key = created[0].leave_key;
     let listed = deliveries(&store, ACME).await;
-    let status = |event: &str| {
+    let status = |event: LeaveEvent| {
         listed
             .iter()
             .filter(|d| d.event == event)
             .map(|d| d.status)
             .collect::<Vec<_>>()
     };
-    assert_eq!(status("created"), [DeliveryStatus::Pending; 2]);
-    assert_eq!(status("approved"), [DeliveryStatus::Waiting; 2]);
+    assert_eq!(status(LeaveEvent::Created), [DeliveryStatus::Pending; 2]);
+    assert_eq!(status(LeaveEvent::Approved), [DeliveryStatus::Waiting; 2]);
 
     let claimed = claim_all(&store, t0()).await;
     assert_eq!(claimed.len(), 2);
@@ -295,7 +297,7 @@ pub async fn a_later_delivery_of_a_leave_waits_for_the_earlier_one<S: ContractSt
     let waiting = deliveries(&store, ACME).await;
     let held = waiting
         .iter()
-        .find(|d| d.event == "approved" && d.subscription == second)
+        .find(|d| d.event == LeaveEvent::Approved && d.subscription == second)
         .unwrap();
     assert_eq!(held.status, DeliveryStatus::Waiting);
     let done = answered(next[0].id, t0(), 200, NextStep::Succeeded);

@@ -11,7 +11,9 @@ use absync_application::ports::{
     ClaimedDelivery, DeliveryFilter, DeliveryStatus, DeliverySummary, NextStep, QueueStats,
     ResyncRefusal, SubscriptionStore,
 };
-use absync_domain::{AbsenceStatus, DeliveryId, LeaveKey, SigningSecret, SubscriptionId};
+use absync_domain::{
+    AbsenceStatus, DeliveryId, LeaveEvent, LeaveKey, SigningSecret, SubscriptionId,
+};
 use chrono::{Duration, Utc};
 use std::collections::BTreeMap;
 
@@ -69,7 +71,7 @@ pub async fn deliveries_list_newest_first_filtered_and_paged<S: ContractStore>(s
     assert!(
         of_second
             .iter()
-            .all(|d| d.subscription == second && d.event == "created")
+            .all(|d| d.subscription == second && d.event == LeaveEvent::Created)
     );
     let succeeded = deliveries_where(
         &store,
@@ -94,7 +96,7 @@ pub async fn deliveries_list_newest_first_filtered_and_paged<S: ContractStore>(s
     assert!(
         waiting
             .iter()
-            .all(|d| d.subscription == first && d.event == "approved")
+            .all(|d| d.subscription == first && d.event == LeaveEvent::Approved)
     );
     let key = created[0].leave_key.to_string();
     let of_leave = deliveries_where(
@@ -112,7 +114,7 @@ pub async fn deliveries_list_newest_first_filtered_and_paged<S: ContractStore>(s
         &store,
         ACME,
         DeliveryFilter {
-            event: Some("approved".into()),
+            event: Some(LeaveEvent::Approved),
             ..Default::default()
         },
     )
@@ -130,7 +132,7 @@ pub async fn deliveries_list_newest_first_filtered_and_paged<S: ContractStore>(s
     assert_eq!(ids(&recent), ids(&waiting));
     let combined = DeliveryFilter {
         subscription: Some(first.clone()),
-        event: Some("created".into()),
+        event: Some(LeaveEvent::Created),
         status: Some(DeliveryStatus::Pending),
         ..Default::default()
     };
@@ -139,7 +141,7 @@ pub async fn deliveries_list_newest_first_filtered_and_paged<S: ContractStore>(s
     assert!(
         combined
             .iter()
-            .all(|d| d.subscription == first && d.event == "created")
+            .all(|d| d.subscription == first && d.event == LeaveEvent::Created)
     );
     let unknown = deliveries_where(
         &store,
@@ -200,8 +202,8 @@ pub async fn a_delivery_detail_carries_its_message_and_attempts<S: ContractStore
     assert_eq!((summary.id, &summary.subscription), (claimed.id, &sub));
     assert_eq!(summary.leave_key, applied[0].leave_key.to_string());
     assert_eq!(
-        (summary.event.as_str(), summary.change_version),
-        (applied[0].event.as_str(), applied[0].change_version.get())
+        (summary.event, summary.change_version),
+        (applied[0].event, applied[0].change_version.get())
     );
     assert_eq!(
         (summary.status, summary.attempts),
@@ -439,7 +441,7 @@ pub async fn resync_failed_requeues_the_latest_failure_of_each_leave<S: Contract
     let created_for = |sub: &SubscriptionId| {
         let found = listed
             .iter()
-            .find(|d| d.event == "created" && &d.subscription == sub);
+            .find(|d| d.event == LeaveEvent::Created && &d.subscription == sub);
         found.unwrap().id
     };
     let (superseded, second_created) = (created_for(&first), created_for(&second));

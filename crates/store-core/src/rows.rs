@@ -8,7 +8,7 @@ use absync_application::ports::{
 };
 use absync_domain::{
     Absence, AbsenceNumber, ChangeVersion, DeliveryId, DestinationUrl, EventFilter, Leave,
-    LeaveEventRecord, Revision, Scope, SubscriptionId, SubscriptionStatus, TenantId,
+    LeaveEvent, LeaveEventRecord, Revision, Scope, SubscriptionId, SubscriptionStatus, TenantId,
 };
 use sqlx::types::Json;
 
@@ -112,7 +112,8 @@ impl TryFrom<SummaryRow> for DeliverySummary {
             id: DeliveryId::new(row.id),
             subscription: SubscriptionId::new(row.subscription_id),
             leave_key: row.leave_key,
-            event: row.event,
+            event: LeaveEvent::parse(&row.event)
+                .ok_or_else(|| decode_error("leave event", &row.event))?,
             change_version: row.change_version,
             status: DeliveryStatus::parse(&row.status)
                 .ok_or_else(|| decode_error("delivery status", &row.status))?,
@@ -361,6 +362,45 @@ impl From<PendingTaskRow> for PendingTask {
             failed: u64::try_from(row.failed).unwrap_or(0),
             oldest: row.oldest.into(),
             latest_error: row.latest_error.unwrap_or_default(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary_row(event: &str) -> SummaryRow {
+        SummaryRow {
+            id: 7,
+            subscription_id: "s1".into(),
+            leave_key: "5-20240304-AM".into(),
+            event: event.into(),
+            change_version: 3,
+            status: "pending".into(),
+            attempt_count: 0,
+            next_attempt_at: Stamp::from_micros(0),
+            last_http_status: None,
+            last_error: None,
+            created_at: Stamp::from_micros(0),
+            updated_at: Stamp::from_micros(0),
+            processed_note: None,
+            cancel_reason: None,
+        }
+    }
+
+    #[test]
+    fn a_summary_decodes_its_event_and_refuses_an_unknown_one() {
+        for event in absync_domain::LeaveEvent::ALL {
+            let summary = DeliverySummary::try_from(summary_row(event.as_str())).unwrap();
+            assert_eq!(summary.event, event);
+        }
+        match DeliverySummary::try_from(summary_row("updated")) {
+            Err(StoreError::Unexpected(source)) => assert_eq!(
+                source.to_string(),
+                "stored leave event does not decode: updated"
+            ),
+            other => panic!("an unknown event decoded: {other:?}"),
         }
     }
 }

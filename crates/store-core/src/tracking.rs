@@ -106,7 +106,7 @@ pub async fn list_deliveries<E: Engine>(
     .arg(filter.subscription.as_ref().map(SubscriptionId::as_str))
     .arg(filter.status.map(DeliveryStatus::as_str))
     .arg(filter.leave_key)
-    .arg(filter.event)
+    .arg(filter.event.map(absync_domain::LeaveEvent::as_str))
     .arg(filter.since)
     .arg(before.map(DeliveryId::get))
     .arg(i64::from(limit));

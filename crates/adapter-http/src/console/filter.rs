@@ -2,9 +2,9 @@
 //! form, and written into the links to newer and older pages.
 
 use super::forms::percent_encode;
-use super::page::{self, Failure, FilterForm};
+use super::page::{Failure, FilterForm};
 use absync_application::ports::{DeliveryFilter, DeliveryStatus};
-use absync_domain::{DeliveryId, SubscriptionId};
+use absync_domain::{DeliveryId, LeaveEvent, SubscriptionId};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
 use std::fmt::Write as _;
@@ -36,13 +36,9 @@ impl ListQuery {
         };
         let event = match given(self.event.as_ref()) {
             None => None,
-            Some(text) if page::EVENTS.contains(&text) => Some(text.to_owned()),
-            Some(_) => {
-                return Err(Failure::field(
-                    "event",
-                    "must be one of created, approved, deleted",
-                ));
-            }
+            Some(text) => Some(LeaveEvent::parse(text).ok_or_else(|| {
+                Failure::field("event", "must be one of created, approved, deleted")
+            })?),
         };
         let since = given(self.since.as_ref()).map(parse_since).transpose()?;
         Ok(DeliveryFilter {

@@ -3,6 +3,7 @@
 
 use absync_application::ApplicationError;
 use absync_application::ports::{AttemptSummary, DeliveryStatus, DeliverySummary, PendingTask};
+use absync_domain::LeaveEvent;
 use askama::Template;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
@@ -60,7 +61,7 @@ pub(crate) struct DeliveryRow {
     pub(crate) id: String,
     pub(crate) subscription: String,
     pub(crate) leave: String,
-    pub(crate) event: String,
+    pub(crate) event: &'static str,
     pub(crate) version: i64,
     pub(crate) status: &'static str,
     pub(crate) attempts: u32,
@@ -83,7 +84,7 @@ impl From<&DeliverySummary> for DeliveryRow {
             id: d.id.to_string(),
             subscription: d.subscription.to_string(),
             leave: d.leave_key.clone(),
-            event: d.event.clone(),
+            event: d.event.as_str(),
             version: d.change_version,
             status: d.status.as_str(),
             attempts: d.attempts,
@@ -135,8 +136,16 @@ pub(crate) const STATUSES: [&str; DeliveryStatus::ALL.len()] = {
     }
     names
 };
-/// The deliveries list's event choices.
-pub(crate) const EVENTS: [&str; 3] = ["created", "approved", "deleted"];
+/// The deliveries list's event choices: every event, by its stored name.
+pub(crate) const EVENTS: [&str; LeaveEvent::ALL.len()] = {
+    let mut names = [""; LeaveEvent::ALL.len()];
+    let mut i = 0;
+    while i < names.len() {
+        names[i] = LeaveEvent::ALL[i].as_str();
+        i += 1;
+    }
+    names
+};
 
 /// One attempt on the timeline.
 pub(crate) struct AttemptRow {

@@ -2,7 +2,7 @@
 
 use super::StoreError;
 use super::deliveries::ClaimedDelivery;
-use absync_domain::{DeliveryId, SubscriptionId, TenantId};
+use absync_domain::{DeliveryId, LeaveEvent, SubscriptionId, TenantId};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
@@ -108,8 +108,8 @@ pub struct DeliverySummary {
     pub subscription: SubscriptionId,
     /// The leave.
     pub leave_key: String,
-    /// The event (`created`, `approved`, `deleted`).
-    pub event: String,
+    /// The event.
+    pub event: LeaveEvent,
     /// Its change version.
     pub change_version: i64,
     /// Where it stands.
@@ -196,7 +196,7 @@ pub struct DeliveryFilter {
     /// Only of this leave.
     pub leave_key: Option<String>,
     /// Only of this event.
-    pub event: Option<String>,
+    pub event: Option<LeaveEvent>,
     /// Only queued at or after.
     pub since: Option<DateTime<Utc>>,
 }
