@@ -6,7 +6,7 @@ use absync_adapter_postgres::{PgStore, PoolSettings};
 use absync_adapter_sqlite::{SqliteSettings, SqliteStore};
 use absync_application::TokenService;
 use absync_application::ports::{NewSubscription, SubscriptionStore, TokenStore};
-use absync_domain::{Collection, DestinationUrl, EventFilter, Scope, SigningSecret, TenantId};
+use absync_domain::{DestinationUrl, EventFilter, PayloadFormat, Scope, SigningSecret, TenantId};
 use anyhow::Context;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -156,7 +156,7 @@ impl BenchStore {
             .subscriptions()
             .create(NewSubscription {
                 tenant: TenantId::parse(TENANT)?,
-                collection: Collection::Leaves,
+                payload_format: PayloadFormat::Leaves,
                 destination: DestinationUrl::parse(destination, true)?,
                 authorization: None,
                 event_filter: EventFilter::All,

@@ -11,7 +11,7 @@ use absync_application::ports::{
     SubscriptionChanges, SubscriptionCursor, SubscriptionStore,
 };
 use absync_domain::{
-    Collection, DestinationPolicy, DestinationUrl, SigningSecret, SubscriptionId,
+    PayloadFormat, DestinationPolicy, DestinationUrl, SigningSecret, SubscriptionId,
     SubscriptionStatus, TenantId,
 };
 use async_trait::async_trait;
@@ -72,7 +72,7 @@ impl SubscriptionStore for CreateOnlyStore {
         Ok(Subscription {
             id: SubscriptionId::new("00000000-0000-0000-0000-000000000001"),
             tenant: new.tenant,
-            collection: new.collection,
+            payload_format: new.payload_format,
             destination: new.destination,
             authorization: new.authorization,
             event_filter: new.event_filter,
@@ -160,7 +160,7 @@ fuzz_target!(|data: &[u8]| {
 fn created_as_asked(data: &[u8], created: &Subscription, allow_http: bool) {
     let body: Value = serde_json::from_slice(data).expect("an accepted body is JSON");
     let asked = body["collectionName"].as_str().expect("collectionName");
-    assert_eq!(Collection::parse(asked), Some(created.collection));
+    assert_eq!(PayloadFormat::parse(asked), Some(created.payload_format));
     assert!(body["destinationUrl"].is_string());
 
     let destination = created.destination.as_str();
@@ -183,9 +183,9 @@ fn created_as_asked(data: &[u8], created: &Subscription, allow_http: bool) {
         Ok(&created.destination),
         "the stored destination is not stable"
     );
-    match created.collection {
-        Collection::Leaves => assert_eq!(created.valid_until, None),
-        Collection::Absences => assert!(created.valid_until.is_some_and(|t| t > now())),
+    match created.payload_format {
+        PayloadFormat::Leaves => assert_eq!(created.valid_until, None),
+        PayloadFormat::Absences => assert!(created.valid_until.is_some_and(|t| t > now())),
     }
 }
 

@@ -2,7 +2,7 @@
 
 use absync_domain::payload::{self, protime, timmi};
 use absync_domain::{
-    ChangeVersion, Collection, Leave, LeaveEventRecord, LeaveKey, RenderContext, TenantId,
+    ChangeVersion, PayloadFormat, Leave, LeaveEventRecord, LeaveKey, RenderContext, TenantId,
     WebhookMessage,
 };
 use serde_json::Value;
@@ -50,7 +50,7 @@ pub fn check_render(record: &LeaveEventRecord, tenant: &TenantId, change_version
         timmi::render(record),
         "timmi rendering is not deterministic"
     );
-    assert_eq!(leaves, payload::render(Collection::Leaves, record, context));
+    assert_eq!(leaves, payload::render(PayloadFormat::Leaves, record, context));
     let body = object("timmi", &leaves);
     assert_eq!(body["id"], Value::from(record.leave.key.to_string()));
     assert_eq!(
@@ -67,7 +67,7 @@ pub fn check_render(record: &LeaveEventRecord, tenant: &TenantId, change_version
     );
     assert_eq!(
         absences,
-        payload::render(Collection::Absences, record, context)
+        payload::render(PayloadFormat::Absences, record, context)
     );
     let body = object("protime", &absences);
     assert_eq!(body["id"], Value::from(record.leave.key.number().get()));

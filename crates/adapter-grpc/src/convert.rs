@@ -449,9 +449,9 @@ pub(crate) fn event_to_proto(event: LeaveEvent) -> proto::LeaveEventKind {
 pub(crate) fn subscription_to_proto(s: &Subscription) -> proto::Subscription {
     proto::Subscription {
         id: s.id.to_string(),
-        collection: match s.collection {
-            absync_domain::Collection::Leaves => proto::Collection::Leaves,
-            absync_domain::Collection::Absences => proto::Collection::Absences,
+        collection: match s.payload_format {
+            absync_domain::PayloadFormat::Leaves => proto::Collection::Leaves,
+            absync_domain::PayloadFormat::Absences => proto::Collection::Absences,
         }
         .into(),
         destination_url: s.destination.as_str().to_owned(),

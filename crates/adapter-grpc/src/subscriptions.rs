@@ -10,7 +10,7 @@ use absync_application::{
     ApplicationError, CreateSubscription, SubscriptionService, UpdateSubscription,
 };
 use absync_domain::{
-    AuthorizationValue, Collection, EventFilter, Scope, SubscriptionId, SubscriptionStatus,
+    AuthorizationValue, EventFilter, PayloadFormat, Scope, SubscriptionId, SubscriptionStatus,
 };
 use chrono::{DateTime, SecondsFormat, Utc};
 use tonic::{Request, Response, Status};
@@ -147,9 +147,9 @@ fn update_request(
 
 fn create_request(body: proto::CreateSubscriptionRequest) -> Result<CreateSubscription, Status> {
     let mut v = Violations::default();
-    let collection = match proto::Collection::try_from(body.collection) {
-        Ok(proto::Collection::Leaves) => Some(Collection::Leaves),
-        Ok(proto::Collection::Absences) => Some(Collection::Absences),
+    let payload_format = match proto::Collection::try_from(body.collection) {
+        Ok(proto::Collection::Leaves) => Some(PayloadFormat::Leaves),
+        Ok(proto::Collection::Absences) => Some(PayloadFormat::Absences),
         _ => {
             v.add(
                 "collection",
@@ -173,7 +173,7 @@ fn create_request(body: proto::CreateSubscriptionRequest) -> Result<CreateSubscr
     let valid_until = valid_until(&mut v, "valid_until", &body.valid_until);
     let request = (|| {
         Some(CreateSubscription {
-            collection: collection?,
+            payload_format: payload_format?,
             destination_url: body.destination_url,
             authorization: authorization?,
             event_filter: event_filter?,

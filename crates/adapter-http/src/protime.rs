@@ -9,7 +9,7 @@ use absync_application::ports::Subscription;
 use absync_application::{CreateSubscription, SubscriptionService};
 use absync_domain::payload::protime;
 use absync_domain::{
-    Collection, EventFilter, LeaveKey, RenderContext, Scope, SubscriptionId, SubscriptionStatus,
+    EventFilter, LeaveKey, PayloadFormat, RenderContext, Scope, SubscriptionId, SubscriptionStatus,
     TenantId,
 };
 use axum::Json;
@@ -30,7 +30,7 @@ fn webhook_json(s: &Subscription) -> Value {
     json!({
         "id": s.id.as_str(),
         "destinationUrl": s.destination.as_str(),
-        "collectionName": s.collection.as_str(),
+        "collectionName": s.payload_format.as_str(),
         "status": s.status.as_str(),
         "validUntil": s.valid_until.map(|t| t.to_rfc3339()),
         "createdAt": s.created_at.to_rfc3339(),
@@ -92,7 +92,7 @@ pub(crate) async fn create_from_body(
 ) -> Result<Subscription, Problem> {
     let destination_url = required_string(object, "destinationUrl")?;
     let collection_name = required_string(object, "collectionName")?;
-    let collection = Collection::parse(collection_name).ok_or_else(|| {
+    let payload_format = PayloadFormat::parse(collection_name).ok_or_else(|| {
         Problem::field(
             "collectionName",
             format!("unknown collection {collection_name:?}; known: absences, leaves"),
@@ -102,7 +102,7 @@ pub(crate) async fn create_from_body(
         .create(
             tenant,
             CreateSubscription {
-                collection,
+                payload_format,
                 destination_url: destination_url.to_owned(),
                 authorization: None,
                 event_filter: EventFilter::All,

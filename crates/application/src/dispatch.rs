@@ -122,7 +122,7 @@ impl Dispatcher {
         status, error))]
     async fn attempt(&self, delivery: ClaimedDelivery) -> AttemptReport {
         let message = payload::render(
-            delivery.collection,
+            delivery.payload_format,
             &delivery.record,
             RenderContext {
                 tenant: &delivery.tenant,
@@ -170,7 +170,7 @@ impl Dispatcher {
                         + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX),
                 ),
                 AttemptVerdict::GiveUp => NextStep::Failed {
-                    disable_subscription: delivery.collection.disabled_when_retries_exhausted(),
+                    disable_subscription: delivery.payload_format.disabled_when_retries_exhausted(),
                 },
             }
         };

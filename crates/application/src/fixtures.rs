@@ -8,7 +8,7 @@
 
 use crate::ports::{NewSubscription, Subscription};
 use absync_domain::{
-    AuthorizationValue, Collection, DestinationUrl, EventFilter, SigningSecret, SubscriptionId,
+    AuthorizationValue, DestinationUrl, EventFilter, PayloadFormat, SigningSecret, SubscriptionId,
     SubscriptionStatus, TenantId,
 };
 use chrono::{TimeZone, Utc};
@@ -19,7 +19,7 @@ use chrono::{TimeZone, Utc};
 pub fn new_subscription(tenant: TenantId, destination: &str) -> NewSubscription {
     NewSubscription {
         tenant,
-        collection: Collection::Leaves,
+        payload_format: PayloadFormat::Leaves,
         destination: DestinationUrl::parse(destination, false).unwrap(),
         authorization: Some(AuthorizationValue::parse("Basic abc").unwrap()),
         event_filter: EventFilter::All,
@@ -35,7 +35,7 @@ pub fn subscription(id: &str, tenant: TenantId, filter: EventFilter) -> Subscrip
     Subscription {
         id: SubscriptionId::new(id),
         tenant,
-        collection: Collection::Leaves,
+        payload_format: PayloadFormat::Leaves,
         destination: DestinationUrl::from_trusted("https://example.com/hook".into()),
         authorization: None,
         event_filter: filter,

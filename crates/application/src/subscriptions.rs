@@ -7,7 +7,7 @@ use crate::ports::{
     SubscriptionCursor, SubscriptionStore,
 };
 use absync_domain::{
-    AuthorizationValue, Collection, DestinationUrl, EventFilter, SigningSecret, SubscriptionId,
+    AuthorizationValue, DestinationUrl, EventFilter, PayloadFormat, SigningSecret, SubscriptionId,
     SubscriptionStatus, TenantId,
 };
 use chrono::{DateTime, Utc};
@@ -30,7 +30,7 @@ fn new_signing_secret() -> SigningSecret {
 #[derive(Debug, Clone, PartialEq)]
 pub struct CreateSubscription {
     /// Format.
-    pub collection: Collection,
+    pub payload_format: PayloadFormat,
     /// Destination, as the caller wrote it (checked here).
     pub destination_url: String,
     /// `Authorization` value to send.
@@ -95,7 +95,7 @@ impl SubscriptionService {
     /// # Errors
     /// [`ApplicationError::InvalidInput`] naming `destination_url` or `valid_until`; store errors otherwise.
     #[tracing::instrument(name = "create_subscription", skip_all,
-        fields(tenant = %tenant, collection = request.collection.as_str(), subscription_id))]
+        fields(tenant = %tenant, collection = request.payload_format.as_str(), subscription_id))]
     pub async fn create(
         &self,
         tenant: &TenantId,
@@ -112,15 +112,17 @@ impl SubscriptionService {
                     "must lie in the future",
                 ));
             }
-            let valid_until = request.valid_until.or(match request.collection {
-                Collection::Leaves => None,
-                Collection::Absences => Some(now + chrono::Duration::days(ABSENCES_VALIDITY_DAYS)),
+            let valid_until = request.valid_until.or(match request.payload_format {
+                PayloadFormat::Leaves => None,
+                PayloadFormat::Absences => {
+                    Some(now + chrono::Duration::days(ABSENCES_VALIDITY_DAYS))
+                }
             });
             let created = self
                 .store
                 .create(NewSubscription {
                     tenant: tenant.clone(),
-                    collection: request.collection,
+                    payload_format: request.payload_format,
                     destination,
                     authorization: request.authorization,
                     event_filter: request.event_filter,
@@ -317,7 +319,7 @@ mod tests {
         Subscription {
             id: SubscriptionId::new("s1"),
             tenant: n.tenant,
-            collection: n.collection,
+            payload_format: n.payload_format,
             destination: n.destination,
             authorization: n.authorization,
             event_filter: n.event_filter,
@@ -331,7 +333,7 @@ mod tests {
 
     fn request(url: &str) -> CreateSubscription {
         CreateSubscription {
-            collection: Collection::Leaves,
+            payload_format: PayloadFormat::Leaves,
             destination_url: url.into(),
             authorization: Some(AuthorizationValue::parse("Basic abc").unwrap()),
             event_filter: EventFilter::All,
@@ -409,12 +411,12 @@ mod tests {
 
     #[tokio::test]
     async fn absences_subscriptions_expire_after_90_days_by_default_and_leaves_never() {
-        for (collection, expected) in [
+        for (payload_format, expected) in [
             (
-                Collection::Absences,
+                PayloadFormat::Absences,
                 Some(now() + chrono::Duration::days(90)),
             ),
-            (Collection::Leaves, None),
+            (PayloadFormat::Leaves, None),
         ] {
             let mut store = MockSubscriptionStore::new();
             store
@@ -423,7 +425,7 @@ mod tests {
                 .times(1)
                 .returning(|n| Ok(stored(n)));
             let mut req = request("https://example.com/hook");
-            req.collection = collection;
+            req.payload_format = payload_format;
             service(store, false)
                 .create(&TenantId::parse("acme").unwrap(), req)
                 .await

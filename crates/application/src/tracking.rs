@@ -214,7 +214,7 @@ impl DeliveryDetail {
     pub fn inspect(&self) -> InspectedMessage {
         let message = &self.message;
         let rendered = payload::render(
-            message.collection,
+            message.payload_format,
             &message.record,
             RenderContext {
                 tenant: &message.tenant,

@@ -45,7 +45,7 @@ pub use retry::{AttemptVerdict, RetryPolicy, RetryPolicyError};
 pub use revision::{RevisionDecision, decide_revision};
 pub use signing::{SigningSecret, SigningSecretError, signature_header};
 pub use subscription::{
-    AuthorizationValue, AuthorizationValueError, Collection, DestinationUrl, DestinationUrlError,
-    EventFilter, SubscriptionStatus,
+    AuthorizationValue, AuthorizationValueError, DestinationUrl, DestinationUrlError, EventFilter,
+    PayloadFormat, SubscriptionStatus,
 };
 pub use timestamp::LocalTimestamp;

@@ -5,7 +5,7 @@ pub mod timmi;
 
 use crate::event::LeaveEventRecord;
 use crate::ids::{ChangeVersion, TenantId};
-use crate::subscription::Collection;
+use crate::subscription::PayloadFormat;
 
 /// A rendered message: the format's headers and the body. Transport headers that depend on the
 /// subscription (`Authorization`) or on the attempt (signatures) are added by the sender.
@@ -26,15 +26,15 @@ pub struct RenderContext<'a> {
     pub change_version: ChangeVersion,
 }
 
-/// Renders `record` in the format of `collection`.
+/// Renders `record` in `payload_format`.
 #[must_use]
 pub fn render(
-    collection: Collection,
+    payload_format: PayloadFormat,
     record: &LeaveEventRecord,
     context: RenderContext<'_>,
 ) -> WebhookMessage {
-    match collection {
-        Collection::Leaves => timmi::render(record),
-        Collection::Absences => protime::render(record, context),
+    match payload_format {
+        PayloadFormat::Leaves => timmi::render(record),
+        PayloadFormat::Absences => protime::render(record, context),
     }
 }

@@ -5,17 +5,17 @@ use crate::leave::LeaveState;
 use crate::limits::{self, check_length};
 use serde::{Deserialize, Serialize};
 
-/// The format a subscriber receives.
+/// The payload format a subscriber receives (what the APIs and the stores call its *collection*).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum Collection {
+pub enum PayloadFormat {
     /// Timmi Absences leave v1: one POST per leave and event.
     Leaves,
     /// Protime absence v1: one delta item per leave event.
     Absences,
 }
 
-impl Collection {
-    /// The collection's name, as in the APIs (`leaves`).
+impl PayloadFormat {
+    /// The format's name, as the APIs' collection fields and the stores spell it (`leaves`).
     #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
@@ -32,7 +32,7 @@ impl Collection {
         matches!(self, Self::Absences)
     }
 
-    /// Parses a collection name.
+    /// Parses [`PayloadFormat::as_str`]'s output.
     #[must_use]
     pub fn parse(text: &str) -> Option<Self> {
         match text {
@@ -231,9 +231,12 @@ mod tests {
 
     #[test]
     fn names_round_trip() {
-        assert_eq!(Collection::parse("leaves"), Some(Collection::Leaves));
-        assert_eq!(Collection::parse("absences"), Some(Collection::Absences));
-        assert_eq!(Collection::parse("people"), None);
+        assert_eq!(PayloadFormat::parse("leaves"), Some(PayloadFormat::Leaves));
+        assert_eq!(
+            PayloadFormat::parse("absences"),
+            Some(PayloadFormat::Absences)
+        );
+        assert_eq!(PayloadFormat::parse("people"), None);
         for f in [EventFilter::All, EventFilter::ValidatedOnly] {
             assert_eq!(EventFilter::parse(f.as_str()), Some(f));
         }

@@ -8,7 +8,7 @@ use crate::fixtures::{
 };
 use absync_application::ports::{ClaimRequest, ClaimedDelivery, DeliveryStatus, NextStep};
 use absync_domain::{
-    AbsenceStatus, Collection, LeaveEvent, LeaveKey, SubscriptionId, SubscriptionStatus,
+    AbsenceStatus, LeaveEvent, LeaveKey, PayloadFormat, SubscriptionId, SubscriptionStatus,
 };
 use chrono::{Duration, Utc};
 
@@ -43,7 +43,7 @@ pub async fn claims_lease_and_keep_each_leave_in_order<S: ContractStore>(store: 
     );
     assert_eq!(first[0].tenant, tenant(ACME));
     assert_eq!(first[0].subscription, sub);
-    assert_eq!(first[0].collection, Collection::Leaves);
+    assert_eq!(first[0].payload_format, PayloadFormat::Leaves);
     assert_eq!(first[0].destination.as_str(), "https://example.com/hook");
     assert_eq!(
         first[0].authorization.as_ref().unwrap().expose(),

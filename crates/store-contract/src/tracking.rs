@@ -224,8 +224,8 @@ pub async fn a_delivery_detail_carries_its_message_and_attempts<S: ContractStore
         (&claimed.record, applied[0].change_version)
     );
     assert_eq!(
-        (message.collection, &message.destination),
-        (claimed.collection, &claimed.destination)
+        (message.payload_format, &message.destination),
+        (claimed.payload_format, &claimed.destination)
     );
     assert_eq!(message.authorization, claimed.authorization);
     assert_eq!(message.signing_secrets, [SigningSecret::from_key([3; 32])]);

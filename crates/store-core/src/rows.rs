@@ -48,7 +48,7 @@ impl TryFrom<ClaimRow> for ClaimedDelivery {
             id: DeliveryId::new(row.id),
             tenant: stored::tenant(&row.tenant_id)?,
             subscription: SubscriptionId::new(row.subscription_id),
-            collection: stored::collection(&row.collection)?,
+            payload_format: stored::payload_format(&row.collection)?,
             destination: DestinationUrl::from_trusted(row.destination),
             authorization: stored::authorization(row.authorization_value)?,
             change_version: ChangeVersion::new(row.change_version),
@@ -168,7 +168,7 @@ impl TryFrom<SubscriptionRow> for Subscription {
         Ok(Self {
             id: SubscriptionId::new(row.id),
             tenant: stored::tenant(&row.tenant_id)?,
-            collection: stored::collection(&row.collection)?,
+            payload_format: stored::payload_format(&row.collection)?,
             destination: DestinationUrl::from_trusted(row.destination),
             authorization: stored::authorization(row.authorization_value)?,
             event_filter: EventFilter::parse(&row.event_filter)

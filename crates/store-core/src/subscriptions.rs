@@ -76,7 +76,7 @@ pub async fn create<E: Engine>(
     ))
     .arg(new_uuid())
     .arg(new.tenant.as_str())
-    .arg(new.collection.as_str())
+    .arg(new.payload_format.as_str())
     .arg(new.destination.as_str())
     .arg(new.authorization.as_ref().map(AuthorizationValue::expose))
     .arg(new.event_filter.as_str())

@@ -7,8 +7,8 @@ use super::*;
 use crate::ports::sender::MockWebhookSender;
 use crate::ports::{OutboundRequest, SendErrorKind, SendOutcome, WebhookSender};
 use absync_domain::{
-    AbsenceNumber, AuthorizationValue, ChangeVersion, Collection, DeliveryId, DestinationUrl, Half,
-    LeaveEvent, LeaveEventRecord, LeaveState, SubscriptionId, TenantId, fixtures,
+    AbsenceNumber, AuthorizationValue, ChangeVersion, DeliveryId, DestinationUrl, Half, LeaveEvent,
+    LeaveEventRecord, LeaveState, PayloadFormat, SubscriptionId, TenantId, fixtures,
 };
 use chrono::{DateTime, TimeZone, Utc};
 use std::collections::HashMap;
@@ -28,7 +28,7 @@ fn claimed(id: i64, attempts_made: u32) -> ClaimedDelivery {
         id: DeliveryId::new(id),
         tenant: TenantId::parse("acme").unwrap(),
         subscription: SubscriptionId::new("s1"),
-        collection: Collection::Leaves,
+        payload_format: PayloadFormat::Leaves,
         destination: DestinationUrl::from_trusted("https://example.com/hook".into()),
         authorization: Some(AuthorizationValue::parse("Basic abc").unwrap()),
         change_version: ChangeVersion::new(id),
@@ -462,7 +462,7 @@ async fn no_answer_is_a_failure_too() {
 #[tokio::test(start_paused = true)]
 async fn exhausted_protime_deliveries_disable_their_subscription() {
     let mut protime = claimed(9, 4);
-    protime.collection = Collection::Absences;
+    protime.payload_format = PayloadFormat::Absences;
     let queue = Queue::of([protime]);
     let receivers = Receivers::answering(vec![SendOutcome::Answered {
         status: 503,

@@ -3,7 +3,7 @@
 use super::StoreError;
 use super::sender::SendOutcome;
 use absync_domain::{
-    AuthorizationValue, ChangeVersion, Collection, DeliveryId, DestinationUrl, LeaveEventRecord,
+    AuthorizationValue, ChangeVersion, DeliveryId, DestinationUrl, LeaveEventRecord, PayloadFormat,
     SigningSecret, SubscriptionId, TenantId,
 };
 use async_trait::async_trait;
@@ -20,7 +20,7 @@ pub struct ClaimedDelivery {
     /// To which subscription.
     pub subscription: SubscriptionId,
     /// In which format.
-    pub collection: Collection,
+    pub payload_format: PayloadFormat,
     /// Where.
     pub destination: DestinationUrl,
     /// The `Authorization` value to send, if any.

@@ -2,7 +2,7 @@
 //! (written by another version, or damaged) is a [`StoreError::Unexpected`] naming what it was.
 
 use super::StoreError;
-use absync_domain::{AuthorizationValue, Collection, SigningSecret, TenantId};
+use absync_domain::{AuthorizationValue, PayloadFormat, SigningSecret, TenantId};
 
 /// A stored value that does not decode (JSON written by another version, an unknown enum name).
 #[derive(Debug, thiserror::Error)]
@@ -30,12 +30,12 @@ pub fn tenant(text: &str) -> Result<TenantId, StoreError> {
     TenantId::parse(text).map_err(|e| decode_error("tenant id", e))
 }
 
-/// A stored collection name.
+/// A stored payload format name (the `collection` column of `subscriptions`).
 ///
 /// # Errors
 /// A [`DecodeError`] for an unknown name.
-pub fn collection(text: &str) -> Result<Collection, StoreError> {
-    Collection::parse(text).ok_or_else(|| decode_error("collection", text))
+pub fn payload_format(text: &str) -> Result<PayloadFormat, StoreError> {
+    PayloadFormat::parse(text).ok_or_else(|| decode_error("collection", text))
 }
 
 /// A stored `Authorization` value, if any.

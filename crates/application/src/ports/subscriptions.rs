@@ -3,7 +3,7 @@
 use super::StoreError;
 use super::tracking::CancelReason;
 use absync_domain::{
-    AuthorizationValue, Collection, DestinationUrl, EventFilter, SigningSecret, SubscriptionId,
+    AuthorizationValue, DestinationUrl, EventFilter, PayloadFormat, SigningSecret, SubscriptionId,
     SubscriptionStatus, TenantId,
 };
 use async_trait::async_trait;
@@ -15,7 +15,7 @@ pub struct NewSubscription {
     /// Whose.
     pub tenant: TenantId,
     /// In which format.
-    pub collection: Collection,
+    pub payload_format: PayloadFormat,
     /// Where deliveries go.
     pub destination: DestinationUrl,
     /// `Authorization` value to send.
@@ -69,7 +69,7 @@ pub struct Subscription {
     /// Whose.
     pub tenant: TenantId,
     /// In which format.
-    pub collection: Collection,
+    pub payload_format: PayloadFormat,
     /// Where deliveries go.
     pub destination: DestinationUrl,
     /// `Authorization` value to send.
