@@ -162,13 +162,17 @@ impl DeliveryQueue for PgStore {
         .await
         .map_err(store_error)?;
         sqlx::query(
+            // A delivery cancelled while its attempt was in flight and then delivered is succeeded:
+            // it was sent after all.
             "UPDATE deliveries d
              SET status = r.status, attempt_count = d.attempt_count + 1,
                  next_attempt_at = COALESCE(r.next_at, d.next_attempt_at), lease_until = NULL,
-                 last_http_status = r.http_status, last_error = r.error_kind, updated_at = now()
+                 last_http_status = r.http_status, last_error = r.error_kind, updated_at = now(),
+                 cancel_reason = CASE WHEN r.status = 'succeeded' THEN NULL ELSE d.cancel_reason END
              FROM UNNEST($1::bigint[], $2::text[], $3::timestamptz[], $4::int[], $5::text[])
                   AS r(id, status, next_at, http_status, error_kind)
-             WHERE d.id = r.id AND d.status = 'pending'",
+             WHERE d.id = r.id
+               AND (d.status = 'pending' OR (d.status = 'cancelled' AND r.status = 'succeeded'))",
         )
         .bind(&ids)
         .bind(&statuses)

@@ -167,11 +167,14 @@ fn record_attempts(conn: &Connection, rows: &[AttemptRow], at: i64) -> Result<()
         .map_err(sqlite_error)?;
     let mut next = conn
         .prepare_cached(
+            // A delivery cancelled while its attempt was in flight and then delivered is succeeded:
+            // it was sent after all.
             "UPDATE deliveries
              SET status = ?2, attempt_count = attempt_count + 1,
                  next_attempt_at = COALESCE(?3, next_attempt_at), lease_until = NULL,
-                 last_http_status = ?4, last_error = ?5, updated_at = ?6
-             WHERE id = ?1 AND status = 'pending'",
+                 last_http_status = ?4, last_error = ?5, updated_at = ?6,
+                 cancel_reason = CASE WHEN ?2 = 'succeeded' THEN NULL ELSE cancel_reason END
+             WHERE id = ?1 AND (status = 'pending' OR (status = 'cancelled' AND ?2 = 'succeeded'))",
         )
         .map_err(sqlite_error)?;
     for row in rows {

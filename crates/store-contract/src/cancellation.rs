@@ -208,6 +208,42 @@ pub async fn deliveries_of_an_expired_subscription_are_cancelled<S: ContractStor
     assert_eq!(store.cancel_expired(after).await.unwrap(), 0, "once");
 }
 
+/// A delivery whose subscription is deleted while its attempt is in flight is cancelled; if the
+/// attempt then succeeds, it is succeeded (it was sent after all), and a failed attempt leaves the
+/// others cancelled.
+pub async fn a_delivery_sent_while_cancelled_counts_as_succeeded<S: ContractStore>(store: S) {
+    setup(&store).await;
+    let gone = subscribe(&store, ACME).await;
+    put_new(
+        &store,
+        ACME,
+        &absence("hr-1", 1, AbsenceStatus::Approved),
+        std::slice::from_ref(&gone),
+    )
+    .await;
+    let claimed = claim_all(&store, t0()).await;
+    assert_eq!(claimed.len(), 4);
+    assert!(store.delete(&tenant(ACME), &gone).await.unwrap());
+    all_cancelled(&store, &gone, 4, CancelReason::SubscriptionDeleted).await;
+
+    let sent = answered(claimed[0].id, t0(), 200, NextStep::Succeeded);
+    let refused = answered(claimed[1].id, t0(), 503, NextStep::RetryAt(t0()));
+    store.record(vec![sent, refused]).await.unwrap();
+
+    let succeeded = of_status(&store, &gone, DeliveryStatus::Succeeded).await;
+    assert_eq!(succeeded.len(), 1);
+    assert_eq!(succeeded[0].id, claimed[0].id);
+    assert_eq!(succeeded[0].cancel_reason, None);
+    assert_eq!(succeeded[0].attempts, 1);
+    let cancelled = of_status(&store, &gone, DeliveryStatus::Cancelled).await;
+    assert_eq!(
+        cancelled.len(),
+        3,
+        "the refused one stays cancelled, not pending"
+    );
+    assert_eq!(unsent(&store, &gone).await, 0);
+}
+
 /// Cancelled deliveries are neither failures on the dashboard nor re-sent while their
 /// subscription is gone; retention purges them like succeeded ones.
 pub async fn cancelled_deliveries_are_not_failures_and_are_purged<S: ContractStore>(store: S) {

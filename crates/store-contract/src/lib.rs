@@ -126,6 +126,7 @@ macro_rules! suite {
                 cancellation::disabling_a_subscription_cancels_its_unsent_deliveries
                 cancellation::a_disabling_failure_cancels_the_rest_of_its_subscription
                 cancellation::deliveries_of_an_expired_subscription_are_cancelled
+                cancellation::a_delivery_sent_while_cancelled_counts_as_succeeded
                 cancellation::cancelled_deliveries_are_not_failures_and_are_purged
                 queue::next_due_is_when_the_next_claim_can_succeed
                 queue::only_old_succeeded_deliveries_are_purged
