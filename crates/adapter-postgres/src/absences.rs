@@ -7,8 +7,9 @@ use absync_application::logged;
 use absync_application::ports::{
     AbsenceStore, AbsenceWrite, AppliedEvent, CurrentLeave, StoreError, StoredAbsence,
 };
-use absync_domain::{AbsenceId, AbsenceNumber, Leave, LeaveKey, TenantId};
+use absync_domain::{AbsenceId, AbsenceNumber, LeaveKey, TenantId};
 use absync_store_core::rows::{AbsenceRow, LeaveRow};
+use absync_store_core::stored_forms::LeaveForm;
 use async_trait::async_trait;
 use chrono::NaiveDate;
 use sqlx::PgPool;
@@ -24,7 +25,7 @@ struct LoadedRow {
     i: i64,
     #[sqlx(flatten)]
     absence: AbsenceRow,
-    leaves: Json<Vec<Leave>>,
+    leaves: Json<Vec<LeaveForm>>,
 }
 
 /// Reads several absences in one statement (the loads asked meanwhile, coalesced): for each
@@ -140,6 +141,6 @@ impl AbsenceStore for PgStore {
         .fetch_all(&self.pool)
         .await
         .map_err(store_error)?;
-        Ok(rows.into_iter().map(CurrentLeave::from).collect())
+        rows.into_iter().map(CurrentLeave::try_from).collect()
     }
 }

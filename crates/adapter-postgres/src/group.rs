@@ -10,9 +10,10 @@
 //! version is a [`StoreError::Conflict`] with nothing of it written. If a group's statement fails, the
 //! group is written again one change at a time, so a change that breaks a constraint fails alone.
 
-use crate::error::{decode_error, store_error};
+use crate::error::store_error;
 use absync_application::ports::{AbsenceWrite, AppliedEvent, OutboxEvent, StoreError};
 use absync_domain::{ChangeVersion, LeaveState, Revision};
+use absync_store_core::stored_forms::{absence_json, leave_json, record_json};
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::pool::PoolConnection;
 use sqlx::{Connection, PgConnection, PgPool, Postgres};
@@ -109,10 +110,6 @@ SELECT COALESCE((SELECT array_agg(position ORDER BY position) FROM written), '{}
        COALESCE((SELECT array_agg(position ORDER BY position) FROM events), '{}'),
        COALESCE((SELECT array_agg(version ORDER BY position) FROM events), '{}')";
 
-fn json<T: serde::Serialize>(what: &'static str, value: &T) -> Result<String, StoreError> {
-    serde_json::to_string(value).map_err(|e| decode_error(what, e))
-}
-
 fn revision_to_db(revision: Revision) -> i64 {
     // Revision::new caps revisions at i64::MAX, so this never saturates.
     i64::try_from(revision.get()).unwrap_or(i64::MAX)
@@ -143,11 +140,7 @@ struct RoundColumns {
 
 impl RoundColumns {
     fn push(&mut self, change: &AbsenceWrite) -> Result<(), StoreError> {
-        let body = change
-            .absence
-            .as_ref()
-            .map(|a| json("absence", a))
-            .transpose()?;
+        let body = change.absence.as_ref().map(absence_json).transpose()?;
         let position = i64::try_from(self.tenants.len() + 1).unwrap_or(i64::MAX);
         for event in &change.events {
             self.push_event(position, event)?;
@@ -164,8 +157,8 @@ impl RoundColumns {
 
     fn push_event(&mut self, change: i64, event: &OutboxEvent) -> Result<(), StoreError> {
         let leave = &event.record.leave;
-        let record = json("leave event", &event.record)?;
-        let leave_json = json("leave", leave)?;
+        let record = record_json(&event.record)?;
+        let leave_document = leave_json(leave)?;
         self.event_changes.push(change);
         self.keys.push(leave.key.to_string());
         self.kinds.push(event.record.event.as_str());
@@ -176,7 +169,7 @@ impl RoundColumns {
             LeaveState::Pending => "pending",
             LeaveState::Approved => "approved",
         });
-        self.leaves.push(leave_json);
+        self.leaves.push(leave_document);
         let position = i64::try_from(self.keys.len()).unwrap_or(i64::MAX);
         for subscription in &event.subscriptions {
             self.delivery_subscriptions

@@ -1,6 +1,6 @@
 //! Absence store: current absences, the change log and the outbox, written in one transaction.
 
-use crate::error::{decode_error, sqlite_error, store_error};
+use crate::error::{sqlite_error, store_error};
 use crate::store::{SqliteStore, micros, now};
 use crate::writer::Work;
 use absync_application::logged;
@@ -8,10 +8,10 @@ use absync_application::ports::{
     AbsenceStore, AbsenceWrite, AppliedEvent, CurrentLeave, StoreError, StoredAbsence,
 };
 use absync_domain::{
-    AbsenceId, AbsenceNumber, ChangeVersion, Leave, LeaveEvent, LeaveKey, LeaveState, Revision,
-    TenantId,
+    AbsenceId, AbsenceNumber, ChangeVersion, LeaveEvent, LeaveKey, LeaveState, Revision, TenantId,
 };
 use absync_store_core::rows::{AbsenceRow, LeaveRow};
+use absync_store_core::stored_forms::{LeaveForm, absence_json, leave_json, record_json};
 use async_trait::async_trait;
 use chrono::NaiveDate;
 use rusqlite::{Connection, params};
@@ -20,10 +20,6 @@ use std::sync::Arc;
 
 /// Absence numbers taken from the counter per write.
 const NUMBERS_PER_TAKE: i64 = 64;
-
-fn json<T: serde::Serialize>(what: &'static str, value: &T) -> Result<String, StoreError> {
-    serde_json::to_string(value).map_err(|e| decode_error(what, e))
-}
 
 fn revision_to_db(revision: Revision) -> i64 {
     i64::try_from(revision.get()).unwrap_or(i64::MAX)
@@ -56,11 +52,7 @@ impl Prepared {
     /// service's peak memory), and rendering one costs a microsecond beside its row's statements.
     fn apply(&self, conn: &Connection) -> Result<(Vec<AppliedEvent>, bool), StoreError> {
         let change = &self.change;
-        let body = change
-            .absence
-            .as_ref()
-            .map(|a| json("absence", a))
-            .transpose()?;
+        let body = change.absence.as_ref().map(absence_json).transpose()?;
         let tenant = change.tenant.as_str();
         let number = change.number.get();
         let at = micros(change.at);
@@ -136,7 +128,7 @@ impl Prepared {
         let mut queued = false;
         for (version, event) in (first..).zip(&change.events) {
             let leave = &event.record.leave;
-            let record = json("leave event", &event.record)?;
+            let record = record_json(&event.record)?;
             let key = leave.key.to_string();
             let date = leave.key.date().to_string();
             let half = leave.key.half().as_str();
@@ -159,11 +151,9 @@ impl Prepared {
                     LeaveState::Pending => "pending",
                     LeaveState::Approved => "approved",
                 };
-                let leave_json = json("leave", leave)?;
-                keep.execute(params![
-                    tenant, number, date, half, state, leave_json, version
-                ])
-                .map_err(sqlite_error)?;
+                let leave = leave_json(leave)?;
+                keep.execute(params![tenant, number, date, half, state, leave, version])
+                    .map_err(sqlite_error)?;
             }
             for subscription in &event.subscriptions {
                 queue
@@ -213,7 +203,7 @@ impl AbsenceStore for SqliteStore {
         let Some(row) = row else {
             return Ok(None);
         };
-        let leaves: Vec<Json<Leave>> = sqlx::query_scalar(
+        let leaves: Vec<Json<LeaveForm>> = sqlx::query_scalar(
             "SELECT leave FROM leaves WHERE tenant_id = ?1 AND absence_number = ?2
              ORDER BY leave_date, half",
         )
@@ -222,8 +212,7 @@ impl AbsenceStore for SqliteStore {
         .fetch_all(&self.pool)
         .await
         .map_err(store_error)?;
-        row.with_leaves(leaves.into_iter().map(|l| l.0).collect())
-            .map(Some)
+        row.with_leaves(leaves.into_iter().map(|l| l.0)).map(Some)
     }
 
     #[tracing::instrument(name = "sqlite.allocate_absence_number", skip_all, err)]
@@ -308,6 +297,6 @@ impl AbsenceStore for SqliteStore {
         .fetch_all(&self.pool)
         .await
         .map_err(store_error)?;
-        Ok(rows.into_iter().map(CurrentLeave::from).collect())
+        rows.into_iter().map(CurrentLeave::try_from).collect()
     }
 }

@@ -10,6 +10,9 @@
 //! ports take as arguments are fixed (2024); "when it was queued / last changed" is the store's own
 //! wall clock, so the bodies that filter on it work around `Utc::now()` with short sleeps.
 //!
+//! [`stored_format`] is the one body outside [`suite!`]: it inserts rows that an earlier version wrote
+//! with the store's own SQL, so each adapter runs it with an insert of its dialect.
+//!
 //! This is a test-support crate beside the adapters: it depends only on the application and the domain,
 //! and adapters use it as a dev-dependency only (checked by `cargo xtask deps`).
 
@@ -25,6 +28,7 @@ pub mod cancellation;
 mod fixtures;
 pub mod groups;
 pub mod queue;
+pub mod stored_format;
 pub mod subscriptions;
 pub mod tenancy;
 pub mod tokens;

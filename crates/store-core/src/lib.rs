@@ -7,7 +7,9 @@
 //! - the queries of delivery tracking, subscriptions and tokens, with their filters, keyset paging
 //!   and the decisions of which statement a change needs ([`tracking`], [`subscriptions`],
 //!   [`tokens`]), run on any [`Engine`] and turned into port implementations by [`store_ports!`];
-//! - the mapping of sqlx errors to the ports' error ([`store_error`]).
+//! - the mapping of sqlx errors to the ports' error ([`store_error`]);
+//! - the JSON payload columns as the stores' own versioned forms of the domain's values
+//!   ([`stored_forms`]; version 1 is what the stores always wrote), never the domain's types.
 //!
 //! What stays in each store is what really differs: its [`Dialect`] (UUID casts, the clock,
 //! locking), how it binds an [`Arg`], and its write strategy (group commit, the claim).
@@ -23,6 +25,7 @@ pub mod rows;
 mod scopes;
 mod stamp;
 mod statement;
+pub mod stored_forms;
 pub mod subscriptions;
 pub mod tokens;
 pub mod tracking;

@@ -1,5 +1,6 @@
 //! The rows both stores read, and their decoding into the ports' types.
 
+use crate::stored_forms::{AbsenceForm, LeaveEventRecordForm, LeaveForm};
 use crate::{ScopeNames, Stamp};
 use absync_application::ports::stored::{self, decode_error};
 use absync_application::ports::{
@@ -7,8 +8,8 @@ use absync_application::ports::{
     PendingTask, PreviousSecret, StoreError, StoredAbsence, Subscription, TokenRecord,
 };
 use absync_domain::{
-    Absence, AbsenceNumber, ChangeVersion, DeliveryId, DestinationUrl, EventFilter, Leave,
-    LeaveEvent, LeaveEventRecord, Revision, Scope, SubscriptionId, SubscriptionStatus, TenantId,
+    AbsenceNumber, ChangeVersion, DeliveryId, DestinationUrl, EventFilter, Leave, LeaveEvent,
+    Revision, Scope, SubscriptionId, SubscriptionStatus, TenantId,
 };
 use sqlx::types::Json;
 
@@ -31,7 +32,7 @@ pub struct ClaimRow {
     /// `deliveries.change_version`.
     pub change_version: i64,
     /// `leave_events.record`.
-    pub record: Json<LeaveEventRecord>,
+    pub record: Json<LeaveEventRecordForm>,
     /// `deliveries.attempt_count`.
     pub attempt_count: i32,
     /// `subscriptions.signing_secret`.
@@ -52,7 +53,7 @@ impl TryFrom<ClaimRow> for ClaimedDelivery {
             destination: DestinationUrl::from_trusted(row.destination),
             authorization: stored::authorization(row.authorization_value)?,
             change_version: ChangeVersion::new(row.change_version),
-            record: row.record.0,
+            record: row.record.0.try_into()?,
             attempts_made: u32::try_from(row.attempt_count).unwrap_or(0),
             signing_secrets: std::iter::once(row.signing_secret)
                 .chain(row.previous_signing_secret)
@@ -237,15 +238,19 @@ pub struct AbsenceRow {
     /// `absences.row_version`.
     pub row_version: i64,
     /// `absences.body`; `None` once deleted.
-    pub body: Option<Json<Absence>>,
+    pub body: Option<Json<AbsenceForm>>,
 }
 
 impl AbsenceRow {
-    /// The stored absence with its current `leaves`.
+    /// The stored absence with its current `leaves` (`leaves.leave`, in date and half order).
     ///
     /// # Errors
-    /// [`StoreError::Unexpected`] when the number or the revision is out of range.
-    pub fn with_leaves(self, leaves: Vec<Leave>) -> Result<StoredAbsence, StoreError> {
+    /// [`StoreError::Unexpected`] when the number or the revision is out of range, or the absence or
+    /// a leave does not decode.
+    pub fn with_leaves(
+        self,
+        leaves: impl IntoIterator<Item = LeaveForm>,
+    ) -> Result<StoredAbsence, StoreError> {
         Ok(StoredAbsence {
             number: AbsenceNumber::new(self.number)
                 .map_err(|e| decode_error("absence number", e))?,
@@ -254,8 +259,11 @@ impl AbsenceRow {
                 .ok()
                 .and_then(|r| Revision::new(r).ok())
                 .ok_or_else(|| decode_error("revision", self.revision))?,
-            absence: self.body.map(|b| b.0),
-            leaves,
+            absence: self.body.map(|b| b.0.try_into()).transpose()?,
+            leaves: leaves
+                .into_iter()
+                .map(Leave::try_from)
+                .collect::<Result<_, _>>()?,
         })
     }
 }
@@ -264,17 +272,19 @@ impl AbsenceRow {
 #[derive(Debug, sqlx::FromRow)]
 pub struct LeaveRow {
     /// `leaves.leave`.
-    pub leave: Json<Leave>,
+    pub leave: Json<LeaveForm>,
     /// `leaves.change_version`.
     pub change_version: i64,
 }
 
-impl From<LeaveRow> for CurrentLeave {
-    fn from(row: LeaveRow) -> Self {
-        Self {
-            leave: row.leave.0,
+impl TryFrom<LeaveRow> for CurrentLeave {
+    type Error = StoreError;
+
+    fn try_from(row: LeaveRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            leave: row.leave.0.try_into()?,
             change_version: ChangeVersion::new(row.change_version),
-        }
+        })
     }
 }
 
