@@ -5,8 +5,8 @@
 //! Each history item `n` is what one unit absence leaves behind: an absence `history-n` with number
 //! `n` covering the morning of a weekday of 2023, its one leave, that leave's `approved` event with
 //! change version `n`, a delivery to the given subscription that succeeded on its first attempt, and
-//! that attempt. The JSON columns are the domain's own serialization of such an absence (built here as
-//! PutAbsence builds it), with the id, number and date set per row. The counters absync hands out
+//! that attempt. The JSON columns are the stores' stored forms (`absync_store_core::stored_forms`) of
+//! such an absence (built here as PutAbsence builds it), with the id, number and date set per row. The counters absync hands out
 //! absence numbers and change versions from are moved past `n`. All of it is younger than absync's
 //! retention, so nothing is purged while it runs.
 
@@ -15,6 +15,9 @@ use crate::workloads;
 use absync_domain::{
     Absence, AbsenceNumber, Deletion, DeletionReason, LeaveEvent, LeaveEventRecord, LocalTimestamp,
     derive_events, split_into_leaves,
+};
+use absync_store_core::stored_forms::{
+    AbsenceForm, LeaveEventRecordForm, absence_json, leave_json, record_json,
 };
 use anyhow::Context;
 use serde_json::Value;
@@ -73,7 +76,7 @@ const RECORD_FIELDS: [&str; 2] = ["/leave/key/absence", "/leave/key/date"];
 
 impl Templates {
     /// A unit absence converted as PutAbsence converts it, split into its leave and that leave's
-    /// event by the domain, serialized as the adapters store them.
+    /// event by the domain, in the stored forms the adapters write.
     fn new() -> anyhow::Result<Self> {
         let absence: Absence = absync_adapter_grpc::fuzzing::absence_from_proto(Some(
             workloads::half_day("history-1", 4),
@@ -97,15 +100,15 @@ impl Templates {
             "the template event is not the approval of leave 1-20240304-AM: {record:?}"
         );
         let templates = Self {
-            absence: serde_json::to_string(&absence)?,
-            leave: serde_json::to_string(&record.leave)?,
-            record: serde_json::to_string(record)?,
+            absence: absence_json(&absence)?,
+            leave: leave_json(&record.leave)?,
+            record: record_json(record)?,
         };
         templates.check_fields()?;
         Ok(templates)
     }
 
-    /// Fails if the domain's JSON no longer has a field the seed sets (the rows would not decode).
+    /// Fails if the stored forms no longer have a field the seed sets (the rows would not decode).
     fn check_fields(&self) -> anyhow::Result<()> {
         for (json, fields) in [
             (&self.absence, &ABSENCE_FIELDS[..]),
@@ -116,7 +119,7 @@ impl Templates {
             for field in fields {
                 anyhow::ensure!(
                     value.pointer(field).is_some(),
-                    "the domain's JSON has no {field} any more; update bench/src/seed.rs:\n{json}"
+                    "the stored form has no {field} any more; update bench/src/seed.rs:\n{json}"
                 );
             }
         }
@@ -144,9 +147,14 @@ impl Sample {
             self.deliveries,
             self.attempts
         );
-        let absence: Absence = serde_json::from_str(&self.body).context("seeded absence")?;
-        let record: LeaveEventRecord =
-            serde_json::from_str(&self.record).context("seeded leave event")?;
+        let absence: Absence = serde_json::from_str::<AbsenceForm>(&self.body)
+            .context("seeded absence")?
+            .try_into()
+            .context("seeded absence")?;
+        let record: LeaveEventRecord = serde_json::from_str::<LeaveEventRecordForm>(&self.record)
+            .context("seeded leave event")?
+            .try_into()
+            .context("seeded leave event")?;
         anyhow::ensure!(
             absence.id().as_str() == self.absence_id
                 && record.leave.key.to_string() == self.leave_key,
@@ -322,4 +330,25 @@ async fn on_sqlite(
     let row: SampleRow = sqlx::query_as(SAMPLE).fetch_one(&mut conn).await?;
     conn.close().await?;
     Ok(sample(row))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The templates are the stores' stored forms: absync decodes them, with the id and key the seed
+    /// gives item 1.
+    #[test]
+    fn the_templates_decode_as_absync_decodes_stored_rows() {
+        let templates = Templates::new().unwrap();
+        let sample = Sample {
+            absence_id: "history-1".into(),
+            body: templates.absence,
+            leave_key: "1-20240304-AM".into(),
+            record: templates.record,
+            deliveries: 1,
+            attempts: 1,
+        };
+        sample.check(1).unwrap();
+    }
 }

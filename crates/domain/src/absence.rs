@@ -5,7 +5,6 @@ use crate::ids::{AbsenceId, Revision};
 use crate::limits::{self, check_length};
 use crate::period::Period;
 use crate::timestamp::LocalTimestamp;
-use serde::{Deserialize, Serialize};
 
 /// Why a part of an absence was refused. [`AbsenceError::field`] names the field of the part
 /// (`name` of an [`Owner`]); the adapter puts it on its path in the request.
@@ -46,7 +45,7 @@ fn check_texts(errors: &mut Vec<AbsenceError>, texts: &[(&'static str, &str, usi
 }
 
 /// The person an absence is for. Built from outside input with [`Owner::new`], which checks it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Owner {
     id: i64,
     /// Display name.
@@ -111,7 +110,7 @@ impl Owner {
 
 /// The leave account an absence is taken from. Built from outside input with
 /// [`LeaveAccount::new`], which checks it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LeaveAccount {
     /// Account id.
     pub id: i64,
@@ -156,7 +155,7 @@ impl LeaveAccount {
 
 /// A reference to an absence or shift definition. Built from outside input with
 /// [`Definition::new`], which checks it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Definition {
     /// Internal id.
     pub id: i64,
@@ -181,7 +180,7 @@ impl Definition {
 }
 
 /// Where the absence stands in its approval workflow.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AbsenceStatus {
     /// Requested, awaiting validation.
     Pending,
@@ -194,7 +193,7 @@ pub enum AbsenceStatus {
 }
 
 /// An absence, validated. Everything but the id and revision is its *content*.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Absence {
     id: AbsenceId,
     revision: Revision,

@@ -1,11 +1,10 @@
 //! Which dates are worked: leaves are made only for worked days *(ours)*.
 
 use chrono::{Datelike, NaiveDate, Weekday};
-use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
 /// The working days of the person an absence is for.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WorkingCalendar {
     /// Worked weekdays, Monday first.
     working_weekdays: Vec<Weekday>,

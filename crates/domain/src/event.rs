@@ -2,11 +2,10 @@
 
 use crate::leave::{Leave, LeaveKey, LeaveState};
 use crate::timestamp::LocalTimestamp;
-use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// The event a subscriber is told about (`X-Event`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum LeaveEvent {
     /// The leave exists and is pending.
     Created,
@@ -50,7 +49,7 @@ impl LeaveEvent {
 }
 
 /// Why a leave stopped existing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeletionReason {
     /// The absence was refused.
     Refused,
@@ -63,7 +62,7 @@ pub enum DeletionReason {
 }
 
 /// When and why leaves that disappear in a change were deleted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Deletion {
     /// Why, for the absence as a whole; [`DeletionReason::NoLongerCovered`] is set per leave.
     pub reason: DeletionReason,
@@ -72,7 +71,7 @@ pub struct Deletion {
 }
 
 /// One leave event, before the store gives it a change version.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LeaveEventRecord {
     /// What happened.
     pub event: LeaveEvent,

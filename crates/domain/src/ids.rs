@@ -79,7 +79,7 @@ impl fmt::Display for TenantId {
 }
 
 /// The source system's id of an absence: non-empty, at most [`limits::ABSENCE_ID`] characters.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct AbsenceId(String);
 
 impl AbsenceId {
@@ -115,7 +115,7 @@ impl fmt::Display for AbsenceId {
 }
 
 /// absync's stable numeric id of an absence, assigned on first ingest (the prefix of its leave keys).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct AbsenceNumber(i64);
 
 impl AbsenceNumber {
@@ -165,9 +165,7 @@ impl LeaveNumber {
 }
 
 /// The source's version of an absence. `0` means "newer than whatever is stored" (arrival order).
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct Revision(u64);
 
 impl Revision {

@@ -5,7 +5,6 @@ use crate::ids::{AbsenceNumber, LeaveNumber};
 use crate::period::{Half, HalfDay, Period, check_date, epoch_day};
 use crate::timestamp::LocalTimestamp;
 use chrono::NaiveDate;
-use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// A leave key was not `{absence number}-{YYYYMMDD}-{AM|PM}`.
@@ -14,7 +13,7 @@ use std::fmt;
 pub struct LeaveKeyError;
 
 /// The identity of a leave: `{absence number}-{YYYYMMDD}-{AM|PM}`, e.g. `78287-20180424-PM`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct LeaveKey {
     absence: AbsenceNumber,
     date: NaiveDate,
@@ -110,7 +109,7 @@ impl fmt::Display for LeaveKey {
 }
 
 /// Where a leave stands. A leave of a refused or cancelled absence does not exist.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum LeaveState {
     /// Awaiting validation.
     Pending,
@@ -119,7 +118,7 @@ pub enum LeaveState {
 }
 
 /// One leave and everything its payloads carry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Leave {
     /// Its identity.
     pub key: LeaveKey,

@@ -1,7 +1,6 @@
 //! The period an absence covers: a range of half-days, or some minutes within one day.
 
 use chrono::{Datelike, NaiveDate};
-use serde::{Deserialize, Serialize};
 
 /// Why a period was refused. Each variant names what is wrong so an adapter can point at the field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -29,7 +28,7 @@ pub enum PeriodError {
 }
 
 /// Morning or afternoon.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Half {
     /// Morning.
     Am,
@@ -49,7 +48,7 @@ impl Half {
 }
 
 /// One half of one date.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct HalfDay {
     /// The date.
     pub date: NaiveDate,
@@ -92,7 +91,7 @@ pub(crate) fn epoch_day(date: NaiveDate) -> i64 {
 }
 
 /// An inclusive range of half-days: start ≤ end, at most 366 calendar days.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HalfDayRange {
     start: HalfDay,
     end: HalfDay,
@@ -146,7 +145,7 @@ impl HalfDayRange {
 }
 
 /// Some minutes of one date.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HourSlot {
     date: NaiveDate,
     start_minute: u16,
@@ -209,7 +208,7 @@ impl HourSlot {
 }
 
 /// What an absence covers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Period {
     /// Whole half-days.
     HalfDays(HalfDayRange),

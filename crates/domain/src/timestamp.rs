@@ -1,11 +1,10 @@
 //! Local-less timestamps, as the vendor formats carry them (`2018-04-04T22:34:47.797`).
 
 use chrono::{NaiveDateTime, Timelike};
-use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// A date and time without offset, kept to the millisecond.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct LocalTimestamp(NaiveDateTime);
 
 /// The text was not an ISO 8601 local date-time.
