@@ -5,7 +5,7 @@ use crate::auth::tenant;
 use crate::problem::Problem;
 use crate::query::Params;
 use crate::router::HttpApi;
-use absync_application::ports::Subscription;
+use absync_application::ports::{LeaveQuery, Subscription};
 use absync_application::{CreateSubscription, SubscriptionService};
 use absync_domain::payload::protime;
 use absync_domain::{
@@ -266,7 +266,12 @@ pub(crate) async fn list_absences(
         .transpose()?;
     let mut leaves = api
         .ingest
-        .list_leaves(&tenant, from, after, page_size + 1)
+        .list_leaves(LeaveQuery {
+            tenant: tenant.clone(),
+            from,
+            after,
+            limit: page_size + 1,
+        })
         .await
         .map_err(|e| Problem::from_application(&e))?;
     let more = leaves.len() > page_size as usize;

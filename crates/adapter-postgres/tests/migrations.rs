@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
 
 use absync_adapter_postgres::{MIGRATOR, PgStore};
-use absync_application::ports::{AbsenceStore, SubscriptionStore};
+use absync_application::ports::{AbsenceStore, LeaveQuery, SubscriptionStore};
 use absync_domain::{AbsenceId, TenantId};
 use sqlx::PgPool;
 use sqlx::migrate::Migrator;
@@ -66,7 +66,10 @@ async fn leaves_and_secrets_are_carried_into_the_new_tables(pool: PgPool) {
         .unwrap();
     assert_eq!(stored.leaves.len(), 1);
     assert_eq!(stored.leaves[0].key.to_string(), "7-20240304-PM");
-    let current = store.list_leaves(&tenant, None, None, 10).await.unwrap();
+    let current = store
+        .list_leaves(LeaveQuery::new(tenant.clone(), 10))
+        .await
+        .unwrap();
     assert_eq!(current[0].change_version.get(), 3);
 }
 

@@ -5,15 +5,14 @@ use crate::store::{SqliteStore, micros, now};
 use crate::writer::Work;
 use absync_application::logged;
 use absync_application::ports::{
-    AbsenceStore, AbsenceWrite, AppliedEvent, CurrentLeave, StoreError, StoredAbsence,
+    AbsenceStore, AbsenceWrite, AppliedEvent, CurrentLeave, LeaveQuery, StoreError, StoredAbsence,
 };
 use absync_domain::{
-    AbsenceId, AbsenceNumber, ChangeVersion, LeaveEvent, LeaveKey, LeaveState, Revision, TenantId,
+    AbsenceId, AbsenceNumber, ChangeVersion, LeaveEvent, LeaveState, Revision, TenantId,
 };
-use absync_store_core::rows::{AbsenceRow, LeaveRow};
+use absync_store_core::rows::AbsenceRow;
 use absync_store_core::stored_forms::{LeaveForm, absence_json, leave_json, record_json};
 use async_trait::async_trait;
-use chrono::NaiveDate;
 use rusqlite::{Connection, params};
 use sqlx::types::Json;
 use std::sync::Arc;
@@ -272,31 +271,8 @@ impl AbsenceStore for SqliteStore {
         results
     }
 
-    #[tracing::instrument(name = "sqlite.list_leaves", skip_all, err, fields(tenant = %tenant, limit))]
-    async fn list_leaves(
-        &self,
-        tenant: &TenantId,
-        from: Option<NaiveDate>,
-        after: Option<LeaveKey>,
-        limit: u32,
-    ) -> Result<Vec<CurrentLeave>, StoreError> {
-        let rows: Vec<LeaveRow> = sqlx::query_as(
-            "SELECT leave, change_version FROM leaves
-             WHERE tenant_id = ?1
-               AND (?2 IS NULL OR leave_date >= ?2)
-               AND (?3 IS NULL OR (leave_date, absence_number, half) > (?3, ?4, ?5))
-             ORDER BY leave_date, absence_number, half
-             LIMIT ?6",
-        )
-        .bind(tenant.as_str())
-        .bind(from.map(|d| d.to_string()))
-        .bind(after.map(|k| k.date().to_string()))
-        .bind(after.map(|k| k.absence().get()))
-        .bind(after.map(|k| k.half().as_str()))
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(store_error)?;
-        rows.into_iter().map(CurrentLeave::try_from).collect()
+    #[tracing::instrument(name = "sqlite.list_leaves", skip_all, err, fields(tenant = %query.tenant, limit = query.limit))]
+    async fn list_leaves(&self, query: LeaveQuery) -> Result<Vec<CurrentLeave>, StoreError> {
+        absync_store_core::absences::list_leaves(self, query).await
     }
 }

@@ -313,26 +313,16 @@ impl IngestService {
         .await
     }
 
-    /// The tenant's current leaves, dated `from` or later, after the leave `after`, at most `limit`
-    /// (the Protime initial sync).
+    /// The current leaves that `query` asks for (the Protime initial sync).
     ///
     /// # Errors
     /// Store errors.
-    #[tracing::instrument(name = "list_leaves", skip_all, fields(tenant = %tenant, limit))]
+    #[tracing::instrument(name = "list_leaves", skip_all, fields(tenant = %query.tenant, limit = query.limit))]
     pub async fn list_leaves(
         &self,
-        tenant: &TenantId,
-        from: Option<chrono::NaiveDate>,
-        after: Option<absync_domain::LeaveKey>,
-        limit: u32,
+        query: crate::ports::LeaveQuery,
     ) -> Result<Vec<crate::ports::CurrentLeave>, ApplicationError> {
-        logged(async {
-            Ok(self
-                .absences
-                .list_leaves(tenant, from, after, limit)
-                .await?)
-        })
-        .await
+        logged(async { Ok(self.absences.list_leaves(query).await?) }).await
     }
 
     async fn change(

@@ -14,7 +14,7 @@ pub mod tokens;
 pub mod tracking;
 
 pub use absences::{
-    AbsenceStore, AbsenceWrite, AppliedEvent, CurrentLeave, OutboxEvent, StoredAbsence,
+    AbsenceStore, AbsenceWrite, AppliedEvent, CurrentLeave, LeaveQuery, OutboxEvent, StoredAbsence,
 };
 pub use clock::{Clock, SystemClock};
 pub use deliveries::{AttemptReport, ClaimRequest, ClaimedDelivery, DeliveryQueue, NextStep};

@@ -7,7 +7,7 @@ use crate::fixtures::{
     put_new, setup, subscribe, t0, tenant,
 };
 use absync_application::ports::{
-    AppliedEvent, Clock, CurrentLeave, DeliveryFilter, DeliveryStatus, StoreError,
+    AppliedEvent, Clock, CurrentLeave, DeliveryFilter, DeliveryStatus, LeaveQuery, StoreError,
 };
 use absync_application::{ChangeOutcome, IngestService};
 use absync_domain::{AbsenceId, AbsenceStatus, LeaveEvent, LeaveKey, split_into_leaves};
@@ -61,7 +61,7 @@ pub async fn a_conflicting_write_writes_nothing<S: ContractStore>(store: S) {
     let applied = put_new(&store, ACME, &a, std::slice::from_ref(&sub)).await;
     let stored = store.load(&tenant(ACME), a.id()).await.unwrap().unwrap();
     let leaves = store
-        .list_leaves(&tenant(ACME), None, None, 100)
+        .list_leaves(LeaveQuery::new(tenant(ACME), 100))
         .await
         .unwrap();
     let queued = deliveries(&store, ACME).await;
@@ -88,7 +88,7 @@ pub async fn a_conflicting_write_writes_nothing<S: ContractStore>(store: S) {
         Some(stored)
     );
     let leaves_after = store
-        .list_leaves(&tenant(ACME), None, None, 100)
+        .list_leaves(LeaveQuery::new(tenant(ACME), 100))
         .await
         .unwrap();
     assert_eq!(leaves_after, leaves);
@@ -163,7 +163,7 @@ pub async fn the_same_revision_put_twice_writes_nothing<S: ContractStore>(store:
     assert_eq!(first.events.len(), 4);
     let stored = store.load(&tenant(ACME), a.id()).await.unwrap();
     let leaves = store
-        .list_leaves(&tenant(ACME), None, None, 100)
+        .list_leaves(LeaveQuery::new(tenant(ACME), 100))
         .await
         .unwrap();
     let queued = deliveries(&store, ACME).await;
@@ -174,7 +174,7 @@ pub async fn the_same_revision_put_twice_writes_nothing<S: ContractStore>(store:
     assert!(second.events.is_empty());
     assert_eq!(store.load(&tenant(ACME), a.id()).await.unwrap(), stored);
     let leaves_after = store
-        .list_leaves(&tenant(ACME), None, None, 100)
+        .list_leaves(LeaveQuery::new(tenant(ACME), 100))
         .await
         .unwrap();
     assert_eq!(leaves_after, leaves);
@@ -282,7 +282,7 @@ pub async fn current_leaves_follow_the_events_and_page_by_date<S: ContractStore>
     let mut after = None;
     loop {
         let page = store
-            .list_leaves(&tenant(ACME), None, after, 5)
+            .list_leaves(LeaveQuery::new(tenant(ACME), 5).after(after))
             .await
             .unwrap();
         assert!(page.len() <= 5);
@@ -296,7 +296,7 @@ pub async fn current_leaves_follow_the_events_and_page_by_date<S: ContractStore>
     );
     let from = "2024-03-05".parse().unwrap();
     let later = store
-        .list_leaves(&tenant(ACME), Some(from), None, 100)
+        .list_leaves(LeaveQuery::new(tenant(ACME), 100).dated_from(Some(from)))
         .await
         .unwrap();
     assert_eq!(later.len(), 6);
@@ -307,7 +307,7 @@ pub async fn current_leaves_follow_the_events_and_page_by_date<S: ContractStore>
     assert_eq!(delete.events.len(), 4);
     store.write(delete).await.unwrap();
     let left = store
-        .list_leaves(&tenant(ACME), None, None, 100)
+        .list_leaves(LeaveQuery::new(tenant(ACME), 100))
         .await
         .unwrap();
     assert_eq!(

@@ -5,7 +5,7 @@ use crate::ContractStore;
 use crate::fixtures::{
     ACME, absence, deliveries, first_write, next_write, setup, subscribe, t0, tenant,
 };
-use absync_application::ports::{AbsenceWrite, DeliveryStatus, StoreError};
+use absync_application::ports::{AbsenceWrite, DeliveryStatus, LeaveQuery, StoreError};
 use absync_domain::{AbsenceId, AbsenceStatus, LeaveEvent, SubscriptionId};
 use std::collections::HashSet;
 
@@ -142,7 +142,7 @@ pub async fn a_failing_change_in_a_group_fails_alone<S: ContractStore>(store: S)
     // hr-0's 4 created, and 4 for each of hr-1, hr-2 and hr-4: nothing of hr-3 nor of the stale one.
     assert_eq!(deliveries(&store, ACME).await.len(), 16);
     let leaves = store
-        .list_leaves(&tenant(ACME), None, None, 100)
+        .list_leaves(LeaveQuery::new(tenant(ACME), 100))
         .await
         .unwrap();
     assert_eq!(leaves.len(), 16);

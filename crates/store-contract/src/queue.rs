@@ -6,7 +6,9 @@ use crate::fixtures::{
     put_new, put_new_at, settle_due, setup, status_of, subscribe, subscribed_pending_then_approved,
     t0, tenant, timed_out,
 };
-use absync_application::ports::{ClaimRequest, ClaimedDelivery, DeliveryStatus, NextStep};
+use absync_application::ports::{
+    ClaimRequest, ClaimedDelivery, DeliveryStatus, LeaveQuery, NextStep,
+};
 use absync_domain::{
     AbsenceStatus, LeaveEvent, LeaveKey, PayloadFormat, SubscriptionId, SubscriptionStatus,
 };
@@ -523,7 +525,7 @@ pub async fn only_old_succeeded_deliveries_are_purged<S: ContractStore>(store: S
     expected.sort_by_key(|(id, _)| std::cmp::Reverse(id.get()));
     assert_eq!(left, expected);
     let store_absences = store
-        .list_leaves(&tenant(ACME), None, None, 100)
+        .list_leaves(LeaveQuery::new(tenant(ACME), 100))
         .await
         .unwrap();
     assert_eq!(

@@ -11,7 +11,7 @@ pub mod v1;
 use crate::ContractStore;
 use crate::fixtures::{lease, subscribe, t0, tenant};
 use absync_application::ports::{
-    AbsenceStore, ClaimRequest, CurrentLeave, DeliveryFilter, StoredAbsence,
+    AbsenceStore, ClaimRequest, CurrentLeave, DeliveryFilter, LeaveQuery, StoredAbsence,
 };
 use absync_domain::{
     Absence, AbsenceId, AbsenceNumber, AbsenceParts, AbsenceStatus, ChangeVersion, Definition,
@@ -300,7 +300,10 @@ where
         }
     );
 
-    let current = store.list_leaves(&acme, None, None, 10).await.unwrap();
+    let current = store
+        .list_leaves(LeaveQuery::new(acme.clone(), 10))
+        .await
+        .unwrap();
     let expected: Vec<CurrentLeave> = approved
         .into_iter()
         .zip([4, 5])

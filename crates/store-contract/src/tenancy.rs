@@ -5,7 +5,7 @@ use crate::fixtures::{
     ACME, OTHER, deliveries, one_leave, put_new, settle_due, subscribed_pending_then_approved, t0,
     tenant,
 };
-use absync_application::ports::{DeliveryFilter, NextStep, SubscriptionChanges};
+use absync_application::ports::{DeliveryFilter, LeaveQuery, NextStep, SubscriptionChanges};
 use absync_domain::{AbsenceId, AbsenceStatus, SigningSecret, SubscriptionStatus};
 use chrono::Duration;
 
@@ -24,7 +24,10 @@ pub async fn another_tenant_sees_and_changes_nothing<S: ContractStore>(store: S)
         deliveries(&store, ACME).await,
         store.get(&acme, &sub).await.unwrap(),
         store.load(&acme, &id).await.unwrap(),
-        store.list_leaves(&acme, None, None, 100).await.unwrap(),
+        store
+            .list_leaves(LeaveQuery::new(acme.clone(), 100))
+            .await
+            .unwrap(),
     );
     assert_eq!(before.0.len(), 2);
     let (t1, long_ago) = (t0() + Duration::hours(1), t0() - Duration::days(365));
@@ -77,7 +80,7 @@ pub async fn another_tenant_sees_and_changes_nothing<S: ContractStore>(store: S)
     assert!(store.load(&other, &id).await.unwrap().is_none());
     assert!(
         store
-            .list_leaves(&other, None, None, 100)
+            .list_leaves(LeaveQuery::new(other.clone(), 100))
             .await
             .unwrap()
             .is_empty()
@@ -93,7 +96,7 @@ pub async fn another_tenant_sees_and_changes_nothing<S: ContractStore>(store: S)
     .await;
     assert_eq!(
         store
-            .list_leaves(&other, None, None, 100)
+            .list_leaves(LeaveQuery::new(other.clone(), 100))
             .await
             .unwrap()
             .len(),
@@ -104,7 +107,10 @@ pub async fn another_tenant_sees_and_changes_nothing<S: ContractStore>(store: S)
         deliveries(&store, ACME).await,
         store.get(&acme, &sub).await.unwrap(),
         store.load(&acme, &id).await.unwrap(),
-        store.list_leaves(&acme, None, None, 100).await.unwrap(),
+        store
+            .list_leaves(LeaveQuery::new(acme.clone(), 100))
+            .await
+            .unwrap(),
     );
     assert_eq!(after, before);
     assert_eq!(store.pending_tasks(&acme).await.unwrap().len(), 1);

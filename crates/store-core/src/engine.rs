@@ -2,7 +2,7 @@
 
 use crate::Statement;
 use crate::rows::{
-    AttemptSummaryRow, ClaimRow, DueRow, PendingTaskRow, ResyncRow, StatusCountRow,
+    AttemptSummaryRow, ClaimRow, DueRow, LeaveRow, PendingTaskRow, ResyncRow, StatusCountRow,
     SubscriptionRow, SummaryRow, TokenRow,
 };
 use absync_application::ports::stored::decode_error;
@@ -71,6 +71,7 @@ pub trait Engine:
     + Reads<ClaimRow>
     + Reads<AttemptSummaryRow>
     + Reads<DueRow>
+    + Reads<LeaveRow>
     + Reads<ResyncRow>
     + Reads<StatusCountRow>
     + Reads<PendingTaskRow>

@@ -4,9 +4,9 @@
 //! - the shapes of the rows they read and their decoding into the ports' types ([`rows`]); where the
 //!   two stores keep a value differently (a time is a `timestamptz` in PostgreSQL and microseconds in
 //!   an SQLite `INTEGER`), a field type of this crate decodes either ([`Stamp`], [`ScopeNames`]);
-//! - the queries of delivery tracking, subscriptions and tokens, with their filters, keyset paging
-//!   and the decisions of which statement a change needs ([`tracking`], [`subscriptions`],
-//!   [`tokens`]), run on any [`Engine`] and turned into port implementations by [`store_ports!`];
+//! - the queries of delivery tracking, subscriptions, tokens and the current leaves, with their
+//!   filters, keyset paging and the decisions of which statement a change needs ([`tracking`],
+//!   [`subscriptions`], [`tokens`], [`absences`]), run on any [`Engine`] and turned into port implementations by [`store_ports!`];
 //! - the mapping of sqlx errors to the ports' error ([`store_error`]);
 //! - the JSON payload columns as the stores' own versioned forms of the domain's values
 //!   ([`stored_forms`]; version 1 is what the stores always wrote), never the domain's types.
@@ -18,6 +18,7 @@
 //! **Dependency rule:** this crate names the application's ports and the domain, and `sqlx`; never an
 //! adapter, nor a transport (tonic, axum, reqwest).
 
+pub mod absences;
 mod engine;
 mod errors;
 mod ports;

@@ -8,6 +8,46 @@ use absync_domain::{
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 
+/// Which current leaves to list: a tenant's, in (date, absence number, half) order, dated `from` or
+/// later, starting after the leave `after`, at most `limit` (keyset paging: the last leave of a page
+/// is the next page's `after`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaveQuery {
+    /// Whose leaves.
+    pub tenant: TenantId,
+    /// The earliest date listed.
+    pub from: Option<NaiveDate>,
+    /// The leave the page starts after.
+    pub after: Option<LeaveKey>,
+    /// The most leaves listed.
+    pub limit: u32,
+}
+
+impl LeaveQuery {
+    /// The first `limit` leaves of `tenant`.
+    #[must_use]
+    pub fn new(tenant: TenantId, limit: u32) -> Self {
+        Self {
+            tenant,
+            from: None,
+            after: None,
+            limit,
+        }
+    }
+
+    /// The same, dated `from` or later.
+    #[must_use]
+    pub fn dated_from(self, from: Option<NaiveDate>) -> Self {
+        Self { from, ..self }
+    }
+
+    /// The same, starting after `after`.
+    #[must_use]
+    pub fn after(self, after: Option<LeaveKey>) -> Self {
+        Self { after, ..self }
+    }
+}
+
 /// An absence as stored, with its current leaves.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredAbsence {
@@ -111,16 +151,9 @@ pub trait AbsenceStore: Send + Sync {
         changes: Vec<AbsenceWrite>,
     ) -> Vec<Result<Vec<AppliedEvent>, StoreError>>;
 
-    /// The tenant's current leaves in (date, absence number, half) order, dated `from` or later,
-    /// starting after the leave `after`, at most `limit`.
+    /// The current leaves that `query` asks for.
     ///
     /// # Errors
     /// [`StoreError::Unavailable`] or [`StoreError::Unexpected`].
-    async fn list_leaves(
-        &self,
-        tenant: &TenantId,
-        from: Option<NaiveDate>,
-        after: Option<LeaveKey>,
-        limit: u32,
-    ) -> Result<Vec<CurrentLeave>, StoreError>;
+    async fn list_leaves(&self, query: LeaveQuery) -> Result<Vec<CurrentLeave>, StoreError>;
 }
