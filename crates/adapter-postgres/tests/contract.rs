@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
 
-use absync_store_contract::stored_format::{self, Rows};
+use absync_store_contract::stored_format::{self, Cell, Rows};
 use sqlx::PgPool;
 
 absync_store_contract::suite! {
@@ -13,67 +13,24 @@ absync_store_contract::suite! {
 
 /// Writes `rows` as SQL, as the store's earlier versions did.
 async fn insert(pool: &PgPool, rows: Rows) {
-    let tenant = rows.tenant.as_str();
-    for row in rows.absences {
-        sqlx::query(
-            "INSERT INTO absences (tenant_id, absence_id, number, revision, row_version, body)
-             VALUES ($1, $2, $3, $4, $5, $6::jsonb)",
-        )
-        .bind(tenant)
-        .bind(row.absence_id)
-        .bind(row.number)
-        .bind(row.revision)
-        .bind(row.row_version)
-        .bind(row.body)
-        .execute(pool)
-        .await
-        .unwrap();
-    }
-    for row in rows.leaves {
-        sqlx::query(
-            "INSERT INTO leaves (tenant_id, absence_number, leave_date, half, state, leave, change_version)
-             VALUES ($1, $2, $3::date, $4, $5, $6::jsonb, $7)",
-        )
-        .bind(tenant)
-        .bind(row.absence_number)
-        .bind(row.leave_date)
-        .bind(row.half)
-        .bind(row.state)
-        .bind(row.leave)
-        .bind(row.change_version)
-        .execute(pool)
-        .await
-        .unwrap();
-    }
-    for row in rows.events {
-        sqlx::query(
-            "INSERT INTO leave_events (tenant_id, change_version, absence_number, leave_key, event, record)
-             VALUES ($1, $2, $3, $4, $5, $6::jsonb)",
-        )
-        .bind(tenant)
-        .bind(row.change_version)
-        .bind(row.absence_number)
-        .bind(row.leave_key)
-        .bind(row.event)
-        .bind(row.record)
-        .execute(pool)
-        .await
-        .unwrap();
-    }
-    for row in rows.deliveries {
-        sqlx::query(
-            "INSERT INTO deliveries (tenant_id, subscription_id, change_version, leave_key, status, next_attempt_at)
-             VALUES ($1, $2::uuid, $3, $4, $5, $6)",
-        )
-        .bind(tenant)
-        .bind(rows.subscription.as_str())
-        .bind(row.change_version)
-        .bind(row.leave_key)
-        .bind(row.status)
-        .bind(rows.due)
-        .execute(pool)
-        .await
-        .unwrap();
+    for insert in rows.inserts() {
+        let sql = insert.sql(|n, cell| match cell {
+            Cell::Json(_) => format!("${n}::jsonb"),
+            Cell::Date(_) => format!("${n}::date"),
+            Cell::Uuid(_) => format!("${n}::uuid"),
+            _ => format!("${n}"),
+        });
+        let mut query = sqlx::query(&sql);
+        for cell in &insert.values {
+            query = match cell {
+                Cell::Text(text) | Cell::Uuid(text) => query.bind(text.as_str()),
+                Cell::Int(n) => query.bind(*n),
+                Cell::Json(json) => query.bind(*json),
+                Cell::Date(date) => query.bind(*date),
+                Cell::Time(at) => query.bind(*at),
+            };
+        }
+        query.execute(pool).await.unwrap();
     }
 }
 

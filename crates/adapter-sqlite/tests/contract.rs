@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
 
 use absync_adapter_sqlite::{SqliteSettings, SqliteStore};
-use absync_store_contract::stored_format::{self, Rows};
+use absync_store_contract::stored_format::{self, Cell, Rows};
 use sqlx::{Connection, SqliteConnection};
 
 /// The URL of a new database file of its own.
@@ -36,74 +36,23 @@ absync_store_contract::suite! {
     || fresh_store()
 }
 
-/// Writes `rows` as SQL, as the store's earlier versions did, on a connection of its own.
+/// Writes `rows` as SQL, as the store's earlier versions did, on a connection of its own: every
+/// value as text or an integer (times in microseconds).
 async fn insert(url: &str, rows: Rows) {
     let mut conn = SqliteConnection::connect(url).await.unwrap();
-    let tenant = rows.tenant.as_str();
-    let at = rows.due.timestamp_micros();
-    for row in rows.absences {
-        sqlx::query(
-            "INSERT INTO absences (tenant_id, absence_id, number, revision, row_version, body, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
-        )
-        .bind(tenant)
-        .bind(row.absence_id)
-        .bind(row.number)
-        .bind(row.revision)
-        .bind(row.row_version)
-        .bind(row.body)
-        .bind(at)
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    }
-    for row in rows.leaves {
-        sqlx::query(
-            "INSERT INTO leaves (tenant_id, absence_number, leave_date, half, state, leave, change_version)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        )
-        .bind(tenant)
-        .bind(row.absence_number)
-        .bind(row.leave_date)
-        .bind(row.half)
-        .bind(row.state)
-        .bind(row.leave)
-        .bind(row.change_version)
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    }
-    for row in rows.events {
-        sqlx::query(
-            "INSERT INTO leave_events (tenant_id, change_version, absence_number, leave_key, event, record, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        )
-        .bind(tenant)
-        .bind(row.change_version)
-        .bind(row.absence_number)
-        .bind(row.leave_key)
-        .bind(row.event)
-        .bind(row.record)
-        .bind(at)
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    }
-    for row in rows.deliveries {
-        sqlx::query(
-            "INSERT INTO deliveries (tenant_id, subscription_id, change_version, leave_key, status,
-                                     next_attempt_at, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?6)",
-        )
-        .bind(tenant)
-        .bind(rows.subscription.as_str())
-        .bind(row.change_version)
-        .bind(row.leave_key)
-        .bind(row.status)
-        .bind(at)
-        .execute(&mut conn)
-        .await
-        .unwrap();
+    for insert in rows.inserts() {
+        let sql = insert.sql(|n, _| format!("?{n}"));
+        let query = insert
+            .values
+            .iter()
+            .fold(sqlx::query(&sql), |query, cell| match cell {
+                Cell::Text(text) | Cell::Uuid(text) => query.bind(text.as_str()),
+                Cell::Json(json) => query.bind(*json),
+                Cell::Date(date) => query.bind(*date),
+                Cell::Int(n) => query.bind(*n),
+                Cell::Time(at) => query.bind(at.timestamp_micros()),
+            });
+        query.execute(&mut conn).await.unwrap();
     }
     conn.close().await.unwrap();
 }

@@ -3,10 +3,14 @@
 //! ports, then read back through the ports (an absence's lookup, the current leaves, a claim, a
 //! delivery's detail) and compared with the domain values they were written from.
 //!
-//! Inserting takes SQL of the store's dialect, so this body is not in [`suite!`](crate::suite): each
-//! adapter's `tests/contract.rs` runs it with its own insert.
+//! Inserting bypasses the ports, so this body is not in [`suite!`](crate::suite): each adapter's
+//! `tests/contract.rs` runs it with its own insert, which writes the [`Rows::inserts`] in its dialect
+//! (placeholders, and the column type of each [`Cell`]).
 
+mod insert;
 pub mod v1;
+
+pub use insert::{Cell, Insert};
 
 use crate::ContractStore;
 use crate::fixtures::{lease, subscribe, t0, tenant};
