@@ -1,7 +1,5 @@
 //! Token scopes: what a caller may do.
 
-use serde::{Deserialize, Serialize};
-
 /// A scope was not one of the known names.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
@@ -10,7 +8,7 @@ use serde::{Deserialize, Serialize};
 pub struct ScopeError(pub String);
 
 /// One permission a token carries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Scope {
     /// Put and delete absences.
     AbsencesWrite,

@@ -1,7 +1,6 @@
 //! Identifier newtypes. Each constructor checks the value once; afterwards it is valid by construction.
 
 use crate::limits::{self, check_length};
-use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// Why an identifier was refused.
@@ -39,7 +38,7 @@ pub fn is_uuid(text: &str) -> bool {
 }
 
 /// A tenant: one customer organisation. Lower-case letters, digits, `-` and `_`, 1–64 characters.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TenantId(String);
 
 impl TenantId {
@@ -149,7 +148,7 @@ impl fmt::Display for AbsenceNumber {
 
 /// The stable numeric id of one leave (Protime's absence-instance `id`). Derived, never stored apart:
 /// `absence number × 2^17 + days since 1970-01-01 × 2 + (1 for PM)`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct LeaveNumber(i64);
 
 impl LeaveNumber {
@@ -197,7 +196,7 @@ impl Revision {
 }
 
 /// The per-tenant, strictly increasing number of a leave event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ChangeVersion(i64);
 
 impl ChangeVersion {
@@ -215,7 +214,7 @@ impl ChangeVersion {
 }
 
 /// The id of a subscription (a UUID in text form, made by the store).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct SubscriptionId(String);
 
 impl SubscriptionId {
@@ -259,7 +258,7 @@ impl fmt::Display for SubscriptionId {
 }
 
 /// The id of one delivery (one event to one subscription); stable across retries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct DeliveryId(i64);
 
 impl DeliveryId {

@@ -3,10 +3,9 @@
 use crate::event::{LeaveEvent, LeaveEventRecord};
 use crate::leave::LeaveState;
 use crate::limits::{self, check_length};
-use serde::{Deserialize, Serialize};
 
 /// The payload format a subscriber receives (what the APIs and the stores call its *collection*).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PayloadFormat {
     /// Timmi Absences leave v1: one POST per leave and event.
     Leaves,
@@ -44,7 +43,7 @@ impl PayloadFormat {
 }
 
 /// Which events a subscriber wants.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum EventFilter {
     /// created, approved and deleted.
     All,
@@ -87,7 +86,7 @@ impl EventFilter {
 }
 
 /// Whether a subscription receives new deliveries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SubscriptionStatus {
     /// Receives deliveries.
     Enabled,
@@ -141,7 +140,7 @@ pub enum DestinationUrlError {
 
 /// Where deliveries are POSTed: an absolute `https` (or allowed `http`) URL without userinfo, of at
 /// most [`limits::DESTINATION_URL`] characters.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DestinationUrl(String);
 
 impl DestinationUrl {
@@ -248,7 +247,7 @@ mod tests {
 
 /// The `Authorization` header value a subscriber asked for. Never printed: `Debug` and
 /// [`AuthorizationValue::redacted`] show only its scheme (`Basic ****`).
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct AuthorizationValue(String);
 
 impl AuthorizationValue {
