@@ -203,8 +203,8 @@ const POSTGRES_ROWS: [&str; 6] = [
                              next_attempt_at, last_http_status, created_at, updated_at)
      SELECT t.tenant, t.subscription, s.n, s.leave_key, 'succeeded', 1, s.at, 200, s.at, s.at + interval '20 ms'
      FROM seed s, seed_template t ORDER BY s.n",
-    "INSERT INTO delivery_attempts (delivery_id, tenant_id, started_at, duration_ms, http_status, response_excerpt)
-     SELECT id, tenant_id, next_attempt_at + interval '5 ms', 1, 200, ''::bytea
+    "INSERT INTO delivery_attempts (delivery_id, tenant_id, subscription_id, started_at, duration_ms, http_status, response_excerpt)
+     SELECT id, tenant_id, subscription_id, next_attempt_at + interval '5 ms', 1, 200, ''::bytea
      FROM deliveries WHERE status = 'succeeded' ORDER BY id",
     "SELECT setval('absence_numbers', max(n)), setval('change_versions', max(n)) FROM seed",
 ];
@@ -292,8 +292,8 @@ const SQLITE_ROWS: [&str; 6] = [
                              next_attempt_at, last_http_status, created_at, updated_at)
      SELECT t.tenant, t.subscription, s.n, s.leave_key, 'succeeded', 1, s.at, 200, s.at, s.at + 20000
      FROM seed s, seed_template t ORDER BY s.n",
-    "INSERT INTO delivery_attempts (delivery_id, tenant_id, started_at, duration_ms, http_status, response_excerpt)
-     SELECT id, tenant_id, next_attempt_at + 5000, 1, 200, x''
+    "INSERT INTO delivery_attempts (delivery_id, tenant_id, subscription_id, started_at, duration_ms, http_status, response_excerpt)
+     SELECT id, tenant_id, subscription_id, next_attempt_at + 5000, 1, 200, x''
      FROM deliveries WHERE status = 'succeeded' ORDER BY id",
     "UPDATE counters SET value = (SELECT max(n) FROM seed) WHERE name IN ('absence_number', 'change_version')",
 ];

@@ -162,6 +162,7 @@ impl BenchStore {
                 event_filter: EventFilter::All,
                 valid_until: None,
                 signing_secret: SigningSecret::from_key([0x5a; 32]),
+                max_per_second: None,
             })
             .await;
         adapter.close().await;

@@ -141,6 +141,7 @@ impl TestApp {
                 authorization: Some("Basic YWxhZGRpbjpvcGVuc2VzYW1l".into()),
                 event_filter: filter.into(),
                 valid_until: String::new(),
+                max_per_second: None,
             })
             .await
             .unwrap()

@@ -598,6 +598,7 @@ async fn every_invalid_subscription_request_field_is_refused_by_name() {
         authorization: Some("Basic YWxhZGRpbjpvcGVuc2VzYW1l".into()),
         event_filter: EventFilter::ValidatedOnly.into(),
         valid_until: String::new(),
+        max_per_second: None,
     };
     failures.extend(run(&app.pool, "CreateSubscription", &valid, rows, create).await);
 
@@ -780,6 +781,7 @@ async fn every_invalid_subscription_request_field_is_refused_by_name() {
         authorization: Some("Basic YWxhZGRpbjpvcGVuc2VzYW1l".into()),
         event_filter: EventFilter::ValidatedOnly.into(),
         valid_until: String::new(),
+        max_per_second: None,
     })
     .await;
     assert_eq!(created.code, Code::Ok, "{created:?}");

@@ -194,6 +194,7 @@ async fn a_receiver_that_never_answers_does_not_hold_back_a_healthy_one() {
         authorization: None,
         event_filter: EventFilter::All.into(),
         valid_until: String::new(),
+        max_per_second: None,
     });
     let stuck_subscription = app
         .clients

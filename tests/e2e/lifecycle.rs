@@ -29,6 +29,7 @@ async fn subscribe_path(
         authorization: None,
         event_filter: filter.into(),
         valid_until,
+        max_per_second: None,
     });
     app.clients
         .subscriptions

@@ -468,10 +468,13 @@ pub(crate) fn subscription_to_proto(s: &Subscription) -> proto::Subscription {
         status: match s.status {
             SubscriptionStatus::Enabled => proto::SubscriptionStatus::Enabled,
             SubscriptionStatus::Disabled => proto::SubscriptionStatus::Disabled,
+            SubscriptionStatus::Paused => proto::SubscriptionStatus::Paused,
         }
         .into(),
         valid_until: s.valid_until.map(|t| t.to_rfc3339()).unwrap_or_default(),
         created_at: s.created_at.to_rfc3339(),
+        max_per_second: s.max_per_second.map(absync_domain::MaxPerSecond::get),
+        paused_since: s.paused_since.map(|t| t.to_rfc3339()).unwrap_or_default(),
     }
 }
 

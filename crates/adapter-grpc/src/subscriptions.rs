@@ -5,12 +5,13 @@ use crate::convert::{Violation, Violations, subscription_id, subscription_to_pro
 use crate::proto;
 use crate::proto::subscriptions_server::Subscriptions;
 use crate::status::{invalid_argument, request_violations, to_status};
-use absync_application::ports::{Subscription, SubscriptionCursor};
+use absync_application::ports::{Subscription, SubscriptionCursor, SubscriptionQuery};
 use absync_application::{
     ApplicationError, CreateSubscription, SubscriptionService, UpdateSubscription,
 };
 use absync_domain::{
-    AuthorizationValue, EventFilter, PayloadFormat, Scope, SubscriptionId, SubscriptionStatus,
+    AuthorizationValue, EventFilter, MaxPerSecond, PayloadFormat, Scope, SubscriptionId,
+    SubscriptionStatus,
 };
 use chrono::{DateTime, SecondsFormat, Utc};
 use tonic::{Request, Response, Status};
@@ -107,6 +108,18 @@ fn authorization(
     }
 }
 
+/// A rate limit as written: unset for unlimited.
+fn max_per_second(
+    v: &mut Violations,
+    field: &str,
+    value: Option<u32>,
+) -> Option<Option<MaxPerSecond>> {
+    match value {
+        None => Some(None),
+        Some(n) => v.check(field, MaxPerSecond::new(n)).map(Some),
+    }
+}
+
 /// Reads an UpdateSubscription request: the id and the masked fields.
 fn update_request(
     body: proto::UpdateSubscriptionRequest,
@@ -131,14 +144,16 @@ fn update_request(
                 update.status = match proto::SubscriptionStatus::try_from(subscription.status) {
                     Ok(proto::SubscriptionStatus::Enabled) => Some(SubscriptionStatus::Enabled),
                     Ok(proto::SubscriptionStatus::Disabled) => Some(SubscriptionStatus::Disabled),
+                    Ok(proto::SubscriptionStatus::Paused) => Some(SubscriptionStatus::Paused),
                     _ => {
-                        v.add(&field, "must be SUBSCRIPTION_STATUS_ENABLED or SUBSCRIPTION_STATUS_DISABLED");
+                        v.add(&field, "must be SUBSCRIPTION_STATUS_ENABLED, SUBSCRIPTION_STATUS_DISABLED or SUBSCRIPTION_STATUS_PAUSED");
                         None
                     }
                 }
             }
             "valid_until" => update.valid_until = valid_until(&mut v, &field, &subscription.valid_until),
-            other => v.add("update_mask", format!("{other:?} cannot be changed; known: destination_url, authorization, event_filter, status, valid_until")),
+            "max_per_second" => update.max_per_second = max_per_second(&mut v, &field, subscription.max_per_second),
+            other => v.add("update_mask", format!("{other:?} cannot be changed; known: destination_url, authorization, event_filter, status, valid_until, max_per_second")),
         }
     }
     v.into_result(id.map(|id| (id, update)))
@@ -171,6 +186,7 @@ fn create_request(body: proto::CreateSubscriptionRequest) -> Result<CreateSubscr
             .map(Some),
     };
     let valid_until = valid_until(&mut v, "valid_until", &body.valid_until);
+    let rate = max_per_second(&mut v, "max_per_second", body.max_per_second);
     let request = (|| {
         Some(CreateSubscription {
             payload_format: payload_format?,
@@ -178,6 +194,7 @@ fn create_request(body: proto::CreateSubscriptionRequest) -> Result<CreateSubscr
             authorization: authorization?,
             event_filter: event_filter?,
             valid_until: valid_until?,
+            max_per_second: rate?,
         })
     })();
     v.into_result(request)
@@ -243,7 +260,10 @@ impl Subscriptions for SubscriptionsApi {
         };
         let mut listed = self
             .subscriptions
-            .page(&tenant, after, page_size + 1)
+            .page(
+                &tenant,
+                SubscriptionQuery::new(self.subscriptions.now(), page_size + 1).after(after),
+            )
             .await
             .map_err(to_status)?;
         let more = listed.len() > page_size as usize;
@@ -303,5 +323,33 @@ impl Subscriptions for SubscriptionsApi {
                 .map(|p| p.until.to_rfc3339())
                 .unwrap_or_default(),
         }))
+    }
+
+    async fn pause_subscription(
+        &self,
+        request: Request<proto::PauseSubscriptionRequest>,
+    ) -> Result<Response<proto::Subscription>, Status> {
+        let tenant = self.auth.tenant(&request, Scope::WebhooksWrite).await?;
+        let id = id_field(&request.into_inner().id)?;
+        let paused = self
+            .subscriptions
+            .pause(&tenant, &id)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(subscription_to_proto(&paused)))
+    }
+
+    async fn resume_subscription(
+        &self,
+        request: Request<proto::ResumeSubscriptionRequest>,
+    ) -> Result<Response<proto::Subscription>, Status> {
+        let tenant = self.auth.tenant(&request, Scope::WebhooksWrite).await?;
+        let id = id_field(&request.into_inner().id)?;
+        let resumed = self
+            .subscriptions
+            .resume(&tenant, &id)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(subscription_to_proto(&resumed)))
     }
 }

@@ -26,12 +26,21 @@ pub(crate) const WEBHOOKS: &str = "/connector/protimeapi/api/v1/webhooks";
 /// Where the absences collection lives.
 pub(crate) const ABSENCES: &str = "/connector/protimeapi/api/v1/absences";
 
+/// The status in Protime's vocabulary, which knows only `Enabled` and `Disabled`: a paused
+/// subscription sends nothing, so it shows as `Disabled` *(ours)*.
+fn protime_status(s: &Subscription) -> SubscriptionStatus {
+    match s.status {
+        SubscriptionStatus::Paused => SubscriptionStatus::Disabled,
+        status => status,
+    }
+}
+
 fn webhook_json(s: &Subscription) -> Value {
     json!({
         "id": s.id.as_str(),
         "destinationUrl": s.destination.as_str(),
         "collectionName": s.payload_format.as_str(),
-        "status": s.status.as_str(),
+        "status": protime_status(s).as_str(),
         "validUntil": s.valid_until.map(|t| t.to_rfc3339()),
         "createdAt": s.created_at.to_rfc3339(),
     })
@@ -107,6 +116,7 @@ pub(crate) async fn create_from_body(
                 authorization: None,
                 event_filter: EventFilter::All,
                 valid_until: None,
+                max_per_second: None,
             },
         )
         .await
@@ -143,6 +153,7 @@ fn status_filter(filter: &str) -> Result<SubscriptionStatus, Problem> {
                 .strip_prefix('\'')
                 .and_then(|v| v.strip_suffix('\''))
                 .and_then(SubscriptionStatus::parse)
+                .filter(|s| *s != SubscriptionStatus::Paused)
                 .ok_or_else(|| Problem::field("filter", "status must be 'Enabled' or 'Disabled'"))
         }
         _ => Err(Problem::field(
@@ -168,7 +179,7 @@ pub(crate) async fn list_webhooks(
         .map_err(|e| Problem::from_application(&e))?;
     let value: Vec<Value> = listed
         .iter()
-        .filter(|s| wanted.is_none_or(|status| s.status == status))
+        .filter(|s| wanted.is_none_or(|status| protime_status(s) == status))
         .map(webhook_json)
         .collect();
     Ok(Json(json!({ "value": value })))

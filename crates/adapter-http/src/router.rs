@@ -5,7 +5,9 @@ use crate::metrics::PrometheusMetrics;
 use crate::problem::Problem;
 use crate::protime::{self, ABSENCES, WEBHOOKS};
 use absync_application::ports::StoreHealth;
-use absync_application::{IngestService, SubscriptionService, TokenService, TrackingService};
+use absync_application::{
+    HealthService, IngestService, SubscriptionService, TokenService, TrackingService,
+};
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
@@ -32,6 +34,8 @@ pub struct HttpApi {
     pub tracking: TrackingService,
     /// The counters the use cases feed.
     pub metrics: Arc<PrometheusMetrics>,
+    /// Subscriptions' health figures (the console).
+    pub subscription_health: HealthService,
 }
 
 impl std::fmt::Debug for HttpApi {

@@ -12,9 +12,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 /// Picks due deliveries — pending (so first in line for their leave: later ones wait), due, not leased
-/// (or lease expired), of an enabled, undeleted subscription — in due order from the `deliveries_due`
-/// index, locks them without waiting for other claimers, leases them, and returns them with their
-/// subscription and event. Deliveries of a disabled subscription wait; re-enabling it sends them.
+/// (or lease expired), of an enabled, unpaused, undeleted subscription — in due order, locks them
+/// without waiting for other claimers, leases them, and returns them with their subscription and
+/// event. Deliveries of a disabled or paused subscription wait; resuming it sends them.
 macro_rules! claim_columns {
     () => {
         "c.id, c.tenant_id, c.subscription_id::text AS subscription_id,
@@ -24,29 +24,108 @@ macro_rules! claim_columns {
     };
 }
 
+/// The tokens in a rate-limited subscription `s`'s bucket at `$1`: what was left at `budget_at`,
+/// plus `max_per_second` a second since, at most a second's worth (NULL: never spent, full).
+macro_rules! budget_tokens {
+    () => {
+        "LEAST(s.max_per_second::float8,
+           COALESCE(s.budget_tokens
+                    + GREATEST(0, EXTRACT(EPOCH FROM ($1 - s.budget_at))::float8) * s.max_per_second,
+                    s.max_per_second))"
+    };
+}
+
+/// A subscription `s` whose deliveries may be sent at `$1`.
+macro_rules! sending {
+    () => {
+        "s.deleted_at IS NULL AND s.status = 'Enabled' AND s.paused_at IS NULL
+         AND (s.valid_until IS NULL OR s.valid_until > $1)"
+    };
+}
+
+/// A delivery `d` that can be claimed at `$1`.
+macro_rules! claimable {
+    () => {
+        "d.status = 'pending' AND d.next_attempt_at <= $1
+         AND (d.lease_until IS NULL OR d.lease_until <= $1)"
+    };
+}
+
 /// The claim. A lease is soft state: if a crash of PostgreSQL loses one, the delivery is simply
 /// claimable again; so the claim's own commit does not wait for the disk (`synchronous_commit` off
 /// for it alone). `$1` now, `$2` the limit, `$3` the lease's end, `$4` subscription ids to skip.
 /// Public so that tests can check its plan (`EXPLAIN`).
+///
+/// Subscriptions without a rate limit are served by one ordered scan of the `deliveries_due`
+/// index (`open`). A rate-limited one has a token bucket in its row (`budget_tokens` at
+/// `budget_at`), which every instance's claim locks (`budgets`, in id order, so claimers queue
+/// rather than deadlock), refills, and spends for what it takes (`spent`): the limit holds summed
+/// over every instance. It takes at most its whole tokens (`limited`), and is not looked at while it
+/// has less than one, so its backlog never crowds out the others. What goes over the budget stays
+/// pending, due, for a later claim: no attempt, no retry.
 pub const CLAIM: &str = concat!(
     "
 WITH async_commit AS MATERIALIZED (
     SELECT set_config('synchronous_commit', 'off', true)
-), due AS (
-    SELECT d.id
+), open AS (
+    SELECT d.id, d.next_attempt_at
     FROM async_commit, deliveries d
-    JOIN subscriptions s ON s.id = d.subscription_id AND s.deleted_at IS NULL AND s.status = 'Enabled'
-                        AND (s.valid_until IS NULL OR s.valid_until > $1)
-    WHERE d.status = 'pending'
-      AND d.next_attempt_at <= $1
-      AND (d.lease_until IS NULL OR d.lease_until <= $1)
+    JOIN subscriptions s ON s.id = d.subscription_id AND s.max_per_second IS NULL AND ",
+    sending!(),
+    "
+    WHERE ",
+    claimable!(),
+    "
       AND d.subscription_id <> ALL($4::text[]::uuid[])
     ORDER BY d.next_attempt_at
     LIMIT $2
     FOR UPDATE OF d SKIP LOCKED
+), budgets AS (
+    SELECT s.id, ",
+    budget_tokens!(),
+    " AS tokens
+    FROM async_commit, subscriptions s
+    WHERE s.max_per_second IS NOT NULL AND ",
+    sending!(),
+    "
+      AND s.id <> ALL($4::text[]::uuid[])
+      AND ",
+    budget_tokens!(),
+    " >= 1
+      AND EXISTS (SELECT 1 FROM deliveries d WHERE d.subscription_id = s.id AND ",
+    claimable!(),
+    ")
+    ORDER BY s.id
+    FOR UPDATE OF s
+), limited AS (
+    SELECT l.id, l.next_attempt_at, b.id AS subscription_id
+    FROM budgets b
+    CROSS JOIN LATERAL (
+        SELECT d.id, d.next_attempt_at
+        FROM deliveries d
+        WHERE d.subscription_id = b.id AND ",
+    claimable!(),
+    "
+        ORDER BY d.next_attempt_at
+        LIMIT LEAST($2, floor(b.tokens)::bigint)
+        FOR UPDATE OF d SKIP LOCKED
+    ) l
+), chosen AS (
+    SELECT c.id, c.subscription_id
+    FROM (SELECT id, next_attempt_at, NULL::uuid AS subscription_id FROM open
+          UNION ALL
+          SELECT id, next_attempt_at, subscription_id FROM limited) c
+    ORDER BY c.next_attempt_at, c.id
+    LIMIT $2
+), spent AS (
+    UPDATE subscriptions s
+    SET budget_tokens = b.tokens - (SELECT count(*) FROM chosen c WHERE c.subscription_id = b.id),
+        budget_at = GREATEST(s.budget_at, $1)
+    FROM budgets b
+    WHERE s.id = b.id
 ), claimed AS (
     UPDATE deliveries d SET lease_until = $3
-    FROM due WHERE d.id = due.id
+    FROM chosen WHERE d.id = chosen.id
     RETURNING d.id, d.tenant_id, d.subscription_id, d.change_version, d.attempt_count
 )
 SELECT ",
@@ -56,6 +135,22 @@ FROM claimed c
 JOIN subscriptions s ON s.id = c.subscription_id
 JOIN leave_events e ON e.tenant_id = c.tenant_id AND e.change_version = c.change_version
 ORDER BY c.id"
+);
+
+/// When the next delivery can be claimed: among the soonest pending deliveries, those of a
+/// subscription that is sending, each from its due time, its lease's end, and for a rate-limited
+/// subscription with an empty bucket, the time its next token comes.
+const NEXT_DUE: &str = concat!(
+    "
+SELECT min(GREATEST(d.next_attempt_at, d.lease_until,
+                    CASE WHEN s.max_per_second IS NOT NULL AND s.budget_tokens < 1
+                         THEN s.budget_at + (1 - s.budget_tokens) / s.max_per_second * interval '1 second'
+                    END))
+FROM (SELECT subscription_id, next_attempt_at, lease_until
+      FROM deliveries WHERE status = 'pending'
+      ORDER BY next_attempt_at LIMIT 1000) AS d
+JOIN subscriptions s ON s.id = d.subscription_id AND ",
+    sending!(),
 );
 
 /// Moves the next waiting delivery of each (subscription, leave) whose pending one just finished to
@@ -145,8 +240,8 @@ impl DeliveryQueue for PgStore {
         let mut tx = self.pool.begin().await.map_err(store_error)?;
         sqlx::query(
             "INSERT INTO delivery_attempts
-                 (delivery_id, tenant_id, started_at, duration_ms, http_status, error_kind, error_detail, response_excerpt)
-             SELECT r.id, d.tenant_id, r.started_at, r.duration_ms, r.http_status, r.error_kind, r.error_detail, r.excerpt
+                 (delivery_id, tenant_id, subscription_id, started_at, duration_ms, http_status, error_kind, error_detail, response_excerpt)
+             SELECT r.id, d.tenant_id, d.subscription_id, r.started_at, r.duration_ms, r.http_status, r.error_kind, r.error_detail, r.excerpt
              FROM UNNEST($1::bigint[], $2::timestamptz[], $3::int[], $4::int[], $5::text[], $6::text[], $7::bytea[])
                   AS r(id, started_at, duration_ms, http_status, error_kind, error_detail, excerpt)
              JOIN deliveries d ON d.id = r.id",
@@ -215,17 +310,11 @@ impl DeliveryQueue for PgStore {
     async fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
         // Leased deliveries count from their lease's end: that is when they can be claimed again.
         // Among the soonest pending deliveries, only those of a live subscription count.
-        let (next,): (Option<DateTime<Utc>>,) = sqlx::query_as(
-            "SELECT min(GREATEST(d.next_attempt_at, COALESCE(d.lease_until, d.next_attempt_at)))
-             FROM (SELECT subscription_id, next_attempt_at, lease_until
-                   FROM deliveries WHERE status = 'pending'
-                   ORDER BY next_attempt_at LIMIT 1000) AS d
-             JOIN subscriptions s ON s.id = d.subscription_id AND s.deleted_at IS NULL AND s.status = 'Enabled'
-                                 AND (s.valid_until IS NULL OR s.valid_until > now())",
-        )
-        .fetch_one(&self.pool)
-        .await
-        .map_err(store_error)?;
+        let (next,): (Option<DateTime<Utc>>,) = sqlx::query_as(NEXT_DUE)
+            .bind(Utc::now())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(store_error)?;
         Ok(next)
     }
 

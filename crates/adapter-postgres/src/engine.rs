@@ -23,6 +23,10 @@ impl Dialect for PgStore {
     fn uuid_text(column: &str) -> String {
         format!("{column}::text")
     }
+
+    fn hour_of(column: &str) -> String {
+        format!("date_trunc('hour', {column})")
+    }
 }
 
 impl Rows for PgStore {

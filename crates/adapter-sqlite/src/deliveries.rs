@@ -58,7 +58,23 @@ fn promote_next(conn: &Connection, finished: i64, at: i64) -> Result<(), StoreEr
     Ok(())
 }
 
+/// A subscription `s` whose deliveries may be sent at `?1`.
+const SENDING: &str = "s.deleted_at IS NULL AND s.status = 'Enabled' AND s.paused_at IS NULL
+    AND (s.valid_until IS NULL OR s.valid_until > ?1)";
+
+/// The tokens in a rate-limited subscription `s`'s bucket at `?1` (microseconds): what was left at
+/// `budget_at`, plus `max_per_second` a second since, at most a second's worth (NULL: full).
+const BUDGET_TOKENS: &str = "min(s.max_per_second,
+    COALESCE(s.budget_tokens + max(0, ?1 - s.budget_at) / 1000000.0 * s.max_per_second,
+             s.max_per_second))";
+
 /// Leases up to `limit` due deliveries and reads them with their subscription and event.
+///
+/// Subscriptions without a rate limit are served in due order from the `deliveries_due` index. Then
+/// each rate-limited one with a whole token in its bucket (`budget_tokens` at `budget_at`) gets at
+/// most that many, and its bucket is spent for them: what goes over the budget stays pending, due,
+/// for a later claim (no attempt, no retry). The writer runs one claim at a time, so the bucket needs
+/// no lock.
 fn claim_rows(
     conn: &Connection,
     now: i64,
@@ -66,21 +82,20 @@ fn claim_rows(
     lease_until: i64,
     skip: &str,
 ) -> Result<Vec<ClaimRow>, StoreError> {
-    // Pending (so first in line for its leave), due, not leased (or the lease expired), of an
-    // enabled, undeleted subscription, in due order.
-    let ids: Vec<i64> = conn
-        .prepare_cached(
+    // Pending (so first in line for its leave), due, not leased (or the lease expired), of a
+    // subscription that is sending, in due order.
+    let mut ids: Vec<i64> = conn
+        .prepare_cached(&format!(
             "UPDATE deliveries SET lease_until = ?3
              WHERE id IN (SELECT d.id FROM deliveries d
                           JOIN subscriptions s ON s.id = d.subscription_id
-                                              AND s.deleted_at IS NULL AND s.status = 'Enabled'
-                                              AND (s.valid_until IS NULL OR s.valid_until > ?1)
+                                              AND s.max_per_second IS NULL AND {SENDING}
                           WHERE d.status = 'pending' AND d.next_attempt_at <= ?1
                             AND (d.lease_until IS NULL OR d.lease_until <= ?1)
                             AND d.subscription_id NOT IN (SELECT value FROM json_each(?4))
                           ORDER BY d.next_attempt_at LIMIT ?2)
-             RETURNING id",
-        )
+             RETURNING id"
+        ))
         .and_then(|mut s| {
             s.query_map(params![now, i64::from(limit), lease_until, skip], |row| {
                 row.get(0)
@@ -88,6 +103,10 @@ fn claim_rows(
             .collect()
         })
         .map_err(sqlite_error)?;
+    let room = u32::try_from(ids.len()).map_or(0, |n| limit.saturating_sub(n));
+    if room > 0 {
+        ids.extend(claim_limited(conn, now, room, lease_until, skip)?);
+    }
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -102,6 +121,71 @@ fn claim_rows(
     ))
     .and_then(|mut s| s.query_map(params![now, list], read_claim)?.collect())
     .map_err(sqlite_error)
+}
+
+/// Claims up to `room` deliveries of the rate-limited subscriptions, each within its bucket, and
+/// spends their buckets.
+fn claim_limited(
+    conn: &Connection,
+    now: i64,
+    room: u32,
+    lease_until: i64,
+    skip: &str,
+) -> Result<Vec<i64>, StoreError> {
+    let budgets: Vec<(String, f64)> = conn
+        .prepare_cached(&format!(
+            "SELECT s.id, {BUDGET_TOKENS} FROM subscriptions s
+             WHERE s.max_per_second IS NOT NULL AND {SENDING}
+               AND s.id NOT IN (SELECT value FROM json_each(?2))
+               AND {BUDGET_TOKENS} >= 1
+             ORDER BY s.id"
+        ))
+        .and_then(|mut s| {
+            s.query_map(params![now, skip], |row| Ok((row.get(0)?, row.get(1)?)))?
+                .collect()
+        })
+        .map_err(sqlite_error)?;
+    let mut ids = Vec::new();
+    let mut room = i64::from(room);
+    for (subscription, tokens) in budgets {
+        if room == 0 {
+            break;
+        }
+        // Whole tokens only: `tokens` is at least 1 and at most 10,000 (the highest rate).
+        #[allow(clippy::cast_possible_truncation)]
+        let take = (tokens.floor() as i64).min(room);
+        let taken: Vec<i64> = conn
+            .prepare_cached(
+                "UPDATE deliveries SET lease_until = ?3
+                 WHERE id IN (SELECT id FROM deliveries
+                              WHERE subscription_id = ?4 AND status = 'pending'
+                                AND next_attempt_at <= ?1
+                                AND (lease_until IS NULL OR lease_until <= ?1)
+                              ORDER BY next_attempt_at LIMIT ?2)
+                 RETURNING id",
+            )
+            .and_then(|mut s| {
+                s.query_map(params![now, take, lease_until, subscription], |row| {
+                    row.get(0)
+                })?
+                .collect()
+            })
+            .map_err(sqlite_error)?;
+        if taken.is_empty() {
+            continue; // nothing due: the bucket keeps filling, untouched
+        }
+        #[allow(clippy::cast_precision_loss)] // at most 10,000
+        let spent = taken.len() as f64;
+        conn.prepare_cached(
+            "UPDATE subscriptions SET budget_tokens = ?3, budget_at = max(COALESCE(budget_at, ?1), ?1)
+             WHERE id = ?2",
+        )
+        .and_then(|mut s| s.execute(params![now, subscription, tokens - spent]))
+        .map_err(sqlite_error)?;
+        room -= i64::try_from(taken.len()).unwrap_or(room);
+        ids.extend(taken);
+    }
+    Ok(ids)
 }
 
 /// One attempt as stored, with the delivery's next state.
@@ -161,8 +245,8 @@ fn record_attempts(conn: &Connection, rows: &[AttemptRow], at: i64) -> Result<()
     let mut attempt = conn
         .prepare_cached(
             "INSERT INTO delivery_attempts
-                 (delivery_id, tenant_id, started_at, duration_ms, http_status, error_kind, error_detail, response_excerpt)
-             SELECT id, tenant_id, ?2, ?3, ?4, ?5, ?6, ?7 FROM deliveries WHERE id = ?1",
+                 (delivery_id, tenant_id, subscription_id, started_at, duration_ms, http_status, error_kind, error_detail, response_excerpt)
+             SELECT id, tenant_id, subscription_id, ?2, ?3, ?4, ?5, ?6, ?7 FROM deliveries WHERE id = ?1",
         )
         .map_err(sqlite_error)?;
     let mut next = conn
@@ -258,14 +342,17 @@ impl DeliveryQueue for SqliteStore {
     #[tracing::instrument(name = "sqlite.next_due", skip_all, err)]
     async fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
         // Leased deliveries count from their lease's end: that is when they can be claimed again.
-        let next: Option<i64> = sqlx::query_scalar(
-            "SELECT min(max(d.next_attempt_at, COALESCE(d.lease_until, d.next_attempt_at)))
+        // A rate-limited subscription with an empty bucket counts from its next token.
+        let next: Option<i64> = sqlx::query_scalar(&format!(
+            "SELECT min(max(d.next_attempt_at, COALESCE(d.lease_until, d.next_attempt_at),
+                            CASE WHEN s.max_per_second IS NOT NULL AND s.budget_tokens < 1
+                                 THEN s.budget_at + CAST((1 - s.budget_tokens) * 1000000 / s.max_per_second AS INTEGER)
+                                 ELSE d.next_attempt_at END))
              FROM (SELECT subscription_id, next_attempt_at, lease_until
                    FROM deliveries WHERE status = 'pending'
                    ORDER BY next_attempt_at LIMIT 1000) AS d
-             JOIN subscriptions s ON s.id = d.subscription_id AND s.deleted_at IS NULL AND s.status = 'Enabled'
-                                 AND (s.valid_until IS NULL OR s.valid_until > ?1)",
-        )
+             JOIN subscriptions s ON s.id = d.subscription_id AND {SENDING}"
+        ))
         .bind(now())
         .fetch_one(&self.pool)
         .await

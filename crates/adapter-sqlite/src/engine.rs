@@ -25,6 +25,11 @@ impl Dialect for SqliteStore {
     fn uuid_text(column: &str) -> String {
         column.to_owned()
     }
+
+    /// Times are microseconds: an hour is 3,600,000,000 of them.
+    fn hour_of(column: &str) -> String {
+        format!("({column} / 3600000000) * 3600000000")
+    }
 }
 
 impl Rows for SqliteStore {

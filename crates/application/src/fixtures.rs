@@ -25,6 +25,7 @@ pub fn new_subscription(tenant: TenantId, destination: &str) -> NewSubscription 
         event_filter: EventFilter::All,
         valid_until: None,
         signing_secret: SigningSecret::from_key([3; 32]),
+        max_per_second: None,
     }
 }
 
@@ -44,5 +45,9 @@ pub fn subscription(id: &str, tenant: TenantId, filter: EventFilter) -> Subscrip
         created_at: Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap(),
         signing_secret: SigningSecret::from_key([7; 32]),
         previous_secret: None,
+        max_per_second: None,
+        secret_created_at: Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap(),
+        paused_since: None,
+        deleted_at: None,
     }
 }

@@ -11,6 +11,7 @@ pub mod error;
 pub mod failure;
 #[cfg(any(test, feature = "test-fixtures"))]
 pub mod fixtures;
+pub mod health;
 pub mod ingest;
 pub mod ports;
 pub mod subscriptions;
@@ -20,6 +21,7 @@ pub mod tracking;
 pub use dispatch::{DispatchSettings, Dispatcher, Wakeup};
 pub use error::{ApplicationError, Field, FieldViolation};
 pub use failure::{Failure, Severity, log_failure, logged};
+pub use health::{HealthService, HealthWindow, HourFigures, SubscriptionHealth};
 pub use ingest::{ChangeOutcome, ChangeResult, IngestService};
 pub use subscriptions::{CreateSubscription, SubscriptionService, UpdateSubscription};
 pub use tokens::{IssuedToken, Principal, TokenService};

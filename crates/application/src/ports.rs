@@ -6,6 +6,7 @@
 pub mod absences;
 pub mod clock;
 pub mod deliveries;
+pub mod health;
 pub mod metrics;
 pub mod sender;
 pub mod stored;
@@ -18,6 +19,7 @@ pub use absences::{
 };
 pub use clock::{Clock, SystemClock};
 pub use deliveries::{AttemptReport, ClaimRequest, ClaimedDelivery, DeliveryQueue, NextStep};
+pub use health::{AttemptTally, FailedAttempt, HealthStore};
 pub use metrics::Metrics;
 pub use sender::{
     DestinationCheckError, DestinationGuard, OutboundRequest, SendErrorKind, SendOutcome,
@@ -25,7 +27,7 @@ pub use sender::{
 };
 pub use subscriptions::{
     NewSubscription, PreviousSecret, Subscription, SubscriptionChanges, SubscriptionCursor,
-    SubscriptionStore,
+    SubscriptionQuery, SubscriptionState, SubscriptionStore,
 };
 pub use tokens::{TokenRecord, TokenStore};
 pub use tracking::{

@@ -3,12 +3,12 @@
 use crate::error::{ApplicationError, Field};
 use crate::failure::logged;
 use crate::ports::{
-    Clock, DestinationGuard, NewSubscription, Subscription, SubscriptionChanges,
-    SubscriptionCursor, SubscriptionStore,
+    Clock, DestinationGuard, NewSubscription, Subscription, SubscriptionChanges, SubscriptionQuery,
+    SubscriptionStore,
 };
 use absync_domain::{
-    AuthorizationValue, DestinationUrl, EventFilter, PayloadFormat, SigningSecret, SubscriptionId,
-    SubscriptionStatus, TenantId,
+    AuthorizationValue, DestinationUrl, EventFilter, MaxPerSecond, PayloadFormat, SigningSecret,
+    SubscriptionId, SubscriptionStatus, TenantId,
 };
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
@@ -39,6 +39,8 @@ pub struct CreateSubscription {
     pub event_filter: EventFilter,
     /// When it stops receiving new deliveries.
     pub valid_until: Option<DateTime<Utc>>,
+    /// The most deliveries per second over every instance; `None`: unlimited.
+    pub max_per_second: Option<MaxPerSecond>,
 }
 
 /// A change to a subscription as a caller asked it; `None` leaves a field as it is.
@@ -54,6 +56,8 @@ pub struct UpdateSubscription {
     pub status: Option<SubscriptionStatus>,
     /// New expiry (`Some(None)`: never); must lie in the future.
     pub valid_until: Option<Option<DateTime<Utc>>>,
+    /// New rate limit (`Some(None)`: unlimited).
+    pub max_per_second: Option<Option<MaxPerSecond>>,
 }
 
 /// The subscription use cases.
@@ -128,6 +132,7 @@ impl SubscriptionService {
                     event_filter: request.event_filter,
                     valid_until,
                     signing_secret: new_signing_secret(),
+                    max_per_second: request.max_per_second,
                 })
                 .await?;
             tracing::Span::current()
@@ -146,18 +151,71 @@ impl SubscriptionService {
         logged(async { Ok(self.store.list(tenant).await?) }).await
     }
 
-    /// A page of the tenant's subscriptions, oldest first.
+    /// A page of the tenant's subscriptions, oldest first: those in the query's state, or every
+    /// undeleted one.
     ///
     /// # Errors
     /// Store errors.
-    #[tracing::instrument(name = "list_subscriptions_page", skip_all, fields(tenant = %tenant, limit))]
+    #[tracing::instrument(name = "list_subscriptions_page", skip_all,
+        fields(tenant = %tenant, limit = query.limit, state = query.state.map(crate::ports::SubscriptionState::as_str)))]
     pub async fn page(
         &self,
         tenant: &TenantId,
-        after: Option<SubscriptionCursor>,
-        limit: u32,
+        query: SubscriptionQuery,
     ) -> Result<Vec<Subscription>, ApplicationError> {
-        logged(async { Ok(self.store.page(tenant, after, limit).await?) }).await
+        logged(async { Ok(self.store.page(tenant, query).await?) }).await
+    }
+
+    /// The time the use cases take states at.
+    #[must_use]
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// Pauses a subscription: its deliveries queue up and are not sent until it is resumed. Pausing
+    /// a paused subscription changes nothing; a disabled one is paused as well (it queues again).
+    ///
+    /// # Errors
+    /// [`ApplicationError::NotFound`] when the tenant has no such (undeleted) subscription; store
+    /// errors otherwise.
+    #[tracing::instrument(name = "pause_subscription", skip_all, fields(tenant = %tenant, subscription_id = %id))]
+    pub async fn pause(
+        &self,
+        tenant: &TenantId,
+        id: &SubscriptionId,
+    ) -> Result<Subscription, ApplicationError> {
+        logged(self.set_status(tenant, id, SubscriptionStatus::Paused)).await
+    }
+
+    /// Resumes a paused subscription, or re-enables a disabled one (Protime's disable after exhausted
+    /// retries included): what queued up is sent, in change order per leave.
+    ///
+    /// # Errors
+    /// [`ApplicationError::NotFound`] when the tenant has no such (undeleted) subscription; store
+    /// errors otherwise.
+    #[tracing::instrument(name = "resume_subscription", skip_all, fields(tenant = %tenant, subscription_id = %id))]
+    pub async fn resume(
+        &self,
+        tenant: &TenantId,
+        id: &SubscriptionId,
+    ) -> Result<Subscription, ApplicationError> {
+        logged(self.set_status(tenant, id, SubscriptionStatus::Enabled)).await
+    }
+
+    async fn set_status(
+        &self,
+        tenant: &TenantId,
+        id: &SubscriptionId,
+        status: SubscriptionStatus,
+    ) -> Result<Subscription, ApplicationError> {
+        let changes = SubscriptionChanges {
+            status: Some(status),
+            ..SubscriptionChanges::default()
+        };
+        self.store
+            .update(tenant, id, changes)
+            .await?
+            .ok_or(ApplicationError::NotFound("subscription"))
     }
 
     /// Changes a subscription.
@@ -191,6 +249,7 @@ impl SubscriptionService {
                 event_filter: update.event_filter,
                 status: update.status,
                 valid_until: update.valid_until,
+                max_per_second: update.max_per_second,
             };
             self.store
                 .update(tenant, id, changes)
@@ -215,12 +274,32 @@ impl SubscriptionService {
         Ok(destination)
     }
 
-    /// Reads one subscription.
+    /// Reads one subscription that is not deleted.
     ///
     /// # Errors
     /// [`ApplicationError::NotFound`] when the tenant has no such subscription; store errors otherwise.
     #[tracing::instrument(name = "get_subscription", skip_all, fields(tenant = %tenant, subscription_id = %id))]
     pub async fn get(
+        &self,
+        tenant: &TenantId,
+        id: &SubscriptionId,
+    ) -> Result<Subscription, ApplicationError> {
+        logged(async {
+            self.store
+                .get(tenant, id)
+                .await?
+                .filter(|s| s.deleted_at.is_none())
+                .ok_or(ApplicationError::NotFound("subscription"))
+        })
+        .await
+    }
+
+    /// Reads one subscription, deleted or not (an operator looking into its history).
+    ///
+    /// # Errors
+    /// [`ApplicationError::NotFound`] when the tenant has no such subscription; store errors otherwise.
+    #[tracing::instrument(name = "inspect_subscription", skip_all, fields(tenant = %tenant, subscription_id = %id))]
+    pub async fn inspect(
         &self,
         tenant: &TenantId,
         id: &SubscriptionId,
@@ -328,6 +407,10 @@ mod tests {
             created_at: now(),
             signing_secret: n.signing_secret,
             previous_secret: None,
+            max_per_second: n.max_per_second,
+            secret_created_at: now(),
+            paused_since: None,
+            deleted_at: None,
         }
     }
 
@@ -338,6 +421,7 @@ mod tests {
             authorization: Some(AuthorizationValue::parse("Basic abc").unwrap()),
             event_filter: EventFilter::All,
             valid_until: None,
+            max_per_second: None,
         }
     }
 

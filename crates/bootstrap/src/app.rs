@@ -10,7 +10,8 @@ use absync_adapter_http::{HttpApi, PrometheusMetrics};
 use absync_adapter_webhook_http::{DnsGuard, HttpWebhookSender, SenderSettings};
 use absync_application::ports::SystemClock;
 use absync_application::{
-    DispatchSettings, Dispatcher, IngestService, SubscriptionService, TokenService, TrackingService,
+    DispatchSettings, Dispatcher, HealthService, IngestService, SubscriptionService, TokenService,
+    TrackingService,
 };
 use absync_domain::{DestinationPolicy, RetryPolicy};
 use anyhow::Context;
@@ -136,6 +137,11 @@ impl Application {
             health: ports.health.clone(),
             tracking: api.tracking.clone(),
             metrics: metrics.clone(),
+            subscription_health: HealthService::new(
+                ports.subscriptions.clone(),
+                ports.attempts.clone(),
+                Arc::new(SystemClock),
+            ),
         };
         Ok(Self {
             grpc_listener,

@@ -4,7 +4,8 @@
 use absync_adapter_postgres::{PgStore, PoolSettings};
 use absync_adapter_sqlite::{SqliteSettings, SqliteStore};
 use absync_application::ports::{
-    AbsenceStore, DeliveryQueue, DeliveryTracking, StoreHealth, SubscriptionStore, TokenStore,
+    AbsenceStore, DeliveryQueue, DeliveryTracking, HealthStore, StoreHealth, SubscriptionStore,
+    TokenStore,
 };
 use anyhow::{Context, bail};
 use std::sync::Arc;
@@ -59,6 +60,8 @@ pub struct Ports {
     pub tokens: Arc<dyn TokenStore>,
     /// Readiness.
     pub health: Arc<dyn StoreHealth>,
+    /// Subscriptions' attempt history, for their health figures.
+    pub attempts: Arc<dyn HealthStore>,
 }
 
 impl std::fmt::Debug for Ports {
@@ -75,6 +78,7 @@ where
         + DeliveryTracking
         + TokenStore
         + StoreHealth
+        + HealthStore
         + 'static,
 {
     let shared = Arc::new(store);
@@ -84,7 +88,8 @@ where
         queue: shared.clone(),
         tracking: shared.clone(),
         tokens: shared.clone(),
-        health: shared,
+        health: shared.clone(),
+        attempts: shared,
     }
 }
 

@@ -106,6 +106,7 @@ async fn the_binary_delivers_a_leave_and_stops_on_sigterm(
         authorization: Some("Basic c2VjcmV0LXZhbHVl".into()),
         event_filter: EventFilter::All.into(),
         valid_until: String::new(),
+        max_per_second: None,
     });
     let signing_secret = clients
         .subscriptions

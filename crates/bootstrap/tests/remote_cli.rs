@@ -83,6 +83,7 @@ async fn the_cli_lists_shows_resyncs_and_marks_processed(
         authorization: Some("Basic c2VjcmV0LXZhbHVl".into()),
         event_filter: EventFilter::All.into(),
         valid_until: String::new(),
+        max_per_second: None,
     });
     clients
         .subscriptions

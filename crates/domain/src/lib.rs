@@ -46,6 +46,6 @@ pub use revision::{RevisionDecision, decide_revision};
 pub use signing::{SigningSecret, SigningSecretError, signature_header};
 pub use subscription::{
     AuthorizationValue, AuthorizationValueError, DestinationUrl, DestinationUrlError, EventFilter,
-    PayloadFormat, SubscriptionStatus,
+    MaxPerSecond, MaxPerSecondError, PayloadFormat, SubscriptionStatus,
 };
 pub use timestamp::LocalTimestamp;

@@ -85,22 +85,25 @@ impl EventFilter {
     }
 }
 
-/// Whether a subscription receives new deliveries.
+/// Whether a subscription receives new deliveries, and whether they are sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SubscriptionStatus {
     /// Receives deliveries.
     Enabled,
     /// Receives nothing new.
     Disabled,
+    /// Its deliveries are queued and not sent until it is resumed *(ours)*.
+    Paused,
 }
 
 impl SubscriptionStatus {
-    /// `Enabled` or `Disabled`.
+    /// `Enabled`, `Disabled` or `Paused`.
     #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Enabled => "Enabled",
             Self::Disabled => "Disabled",
+            Self::Paused => "Paused",
         }
     }
 
@@ -110,8 +113,42 @@ impl SubscriptionStatus {
         match text {
             "Enabled" => Some(Self::Enabled),
             "Disabled" => Some(Self::Disabled),
+            "Paused" => Some(Self::Paused),
             _ => None,
         }
+    }
+}
+
+/// The most deliveries a subscription is sent per second, summed over every instance *(ours)*: from 1
+/// to [`MaxPerSecond::LIMIT`]. A second's worth may go at once after a quiet spell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MaxPerSecond(u32);
+
+/// A rate out of range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("must be from 1 to {} deliveries per second", MaxPerSecond::LIMIT)]
+pub struct MaxPerSecondError;
+
+impl MaxPerSecond {
+    /// The highest rate that can be set.
+    pub const LIMIT: u32 = 10_000;
+
+    /// A rate of `per_second` deliveries a second.
+    ///
+    /// # Errors
+    /// [`MaxPerSecondError`] when it is 0 or above [`MaxPerSecond::LIMIT`].
+    pub fn new(per_second: u32) -> Result<Self, MaxPerSecondError> {
+        if (1..=Self::LIMIT).contains(&per_second) {
+            Ok(Self(per_second))
+        } else {
+            Err(MaxPerSecondError)
+        }
+    }
+
+    /// The rate, per second.
+    #[must_use]
+    pub fn get(self) -> u32 {
+        self.0
     }
 }
 

@@ -20,13 +20,15 @@
 #![allow(clippy::unwrap_used)]
 
 use absync_application::ports::{
-    AbsenceStore, DeliveryQueue, DeliveryTracking, StoreHealth, SubscriptionStore, TokenStore,
+    AbsenceStore, DeliveryQueue, DeliveryTracking, HealthStore, StoreHealth, SubscriptionStore,
+    TokenStore,
 };
 
 pub mod absences;
 pub mod cancellation;
 mod fixtures;
 pub mod groups;
+pub mod operations;
 pub mod queue;
 pub mod stored_format;
 pub mod subscriptions;
@@ -43,6 +45,7 @@ pub trait ContractStore:
     + DeliveryTracking
     + TokenStore
     + StoreHealth
+    + HealthStore
     + Clone
     + Send
     + Sync
@@ -57,6 +60,7 @@ impl<S> ContractStore for S where
         + DeliveryTracking
         + TokenStore
         + StoreHealth
+        + HealthStore
         + Clone
         + Send
         + Sync
@@ -118,6 +122,10 @@ macro_rules! suite {
                 subscriptions::subscriptions_are_scoped_by_tenant_and_soft_deleted
                 subscriptions::subscriptions_page_in_creation_order_and_take_changes
                 subscriptions::a_rotated_secret_signs_beside_the_new_one_until_it_expires
+                operations::subscriptions_are_listed_by_state
+                operations::a_paused_subscription_queues_and_resume_sends_in_order
+                operations::a_rate_limited_subscription_is_claimed_within_its_budget
+                operations::health_figures_read_attempts_by_subscription_and_hour
                 queue::claims_lease_and_keep_each_leave_in_order
                 queue::claims_take_only_due_deliveries_up_to_the_limit
                 queue::claims_skip_the_subscriptions_asked

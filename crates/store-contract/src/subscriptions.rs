@@ -4,10 +4,12 @@ use crate::ContractStore;
 use crate::fixtures::{
     ACME, OTHER, absence, claim_all, new_subscription, put_new, setup, subscribe, t0, tenant,
 };
-use absync_application::ports::{SubscriptionChanges, SubscriptionCursor, SubscriptionStore};
+use absync_application::ports::{
+    SubscriptionChanges, SubscriptionCursor, SubscriptionQuery, SubscriptionStore,
+};
 use absync_domain::{
-    AbsenceStatus, AuthorizationValue, DestinationUrl, EventFilter, SigningSecret, SubscriptionId,
-    SubscriptionStatus,
+    AbsenceStatus, AuthorizationValue, DestinationUrl, EventFilter, MaxPerSecond, SigningSecret,
+    SubscriptionId, SubscriptionStatus,
 };
 use chrono::Duration;
 
@@ -33,7 +35,12 @@ pub async fn subscriptions_are_scoped_by_tenant_and_soft_deleted<S: ContractStor
         "deleted once"
     );
     assert!(store.list(&tenant(ACME)).await.unwrap().is_empty());
-    assert!(store.get(&tenant(ACME), &id).await.unwrap().is_none());
+    let deleted = store.get(&tenant(ACME), &id).await.unwrap().unwrap();
+    assert!(
+        deleted.deleted_at.is_some(),
+        "a deleted one is still read, marked"
+    );
+    assert!(store.get(&tenant(OTHER), &id).await.unwrap().is_none());
     let changes = SubscriptionChanges {
         status: Some(SubscriptionStatus::Disabled),
         ..SubscriptionChanges::default()
@@ -56,13 +63,22 @@ pub async fn subscriptions_page_in_creation_order_and_take_changes<S: ContractSt
         let new = new_subscription(ACME, &format!("https://example.com/{n}"));
         created.push(SubscriptionStore::create(&store, new).await.unwrap());
     }
-    let first = store.page(&tenant(ACME), None, 2).await.unwrap();
+    let first = store
+        .page(&tenant(ACME), SubscriptionQuery::new(t0(), 2))
+        .await
+        .unwrap();
     assert_eq!(first, created[..2]);
     let cursor = SubscriptionCursor {
         created_at: first[1].created_at,
         id: first[1].id.clone(),
     };
-    let rest = store.page(&tenant(ACME), Some(cursor), 2).await.unwrap();
+    let rest = store
+        .page(
+            &tenant(ACME),
+            SubscriptionQuery::new(t0(), 2).after(Some(cursor)),
+        )
+        .await
+        .unwrap();
     assert_eq!(rest, created[2..]);
     assert_eq!(store.list(&tenant(ACME)).await.unwrap(), created);
 
@@ -73,6 +89,7 @@ pub async fn subscriptions_page_in_creation_order_and_take_changes<S: ContractSt
         event_filter: Some(EventFilter::ValidatedOnly),
         status: Some(SubscriptionStatus::Disabled),
         valid_until: Some(Some(until)),
+        max_per_second: Some(Some(MaxPerSecond::new(20).unwrap())),
     };
     let id = &created[1].id;
     let updated = store
@@ -85,6 +102,7 @@ pub async fn subscriptions_page_in_creation_order_and_take_changes<S: ContractSt
     assert_eq!(updated.event_filter, EventFilter::ValidatedOnly);
     assert_eq!(updated.status, SubscriptionStatus::Disabled);
     assert_eq!(updated.valid_until, Some(until));
+    assert_eq!(updated.max_per_second, MaxPerSecond::new(20).ok());
     assert_eq!(updated.signing_secret, created[1].signing_secret);
     assert_eq!(
         store.get(&tenant(ACME), id).await.unwrap(),

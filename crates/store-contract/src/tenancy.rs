@@ -5,7 +5,9 @@ use crate::fixtures::{
     ACME, OTHER, deliveries, one_leave, put_new, settle_due, subscribed_pending_then_approved, t0,
     tenant,
 };
-use absync_application::ports::{DeliveryFilter, LeaveQuery, NextStep, SubscriptionChanges};
+use absync_application::ports::{
+    DeliveryFilter, LeaveQuery, NextStep, SubscriptionChanges, SubscriptionQuery,
+};
 use absync_domain::{AbsenceId, AbsenceStatus, SigningSecret, SubscriptionStatus};
 use chrono::Duration;
 
@@ -64,7 +66,13 @@ pub async fn another_tenant_sees_and_changes_nothing<S: ContractStore>(store: S)
 
     // Subscriptions.
     assert!(store.list(&other).await.unwrap().is_empty());
-    assert!(store.page(&other, None, 100).await.unwrap().is_empty());
+    assert!(
+        store
+            .page(&other, SubscriptionQuery::new(t0(), 100))
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert!(store.get(&other, &sub).await.unwrap().is_none());
     let disable = SubscriptionChanges {
         status: Some(SubscriptionStatus::Disabled),

@@ -2,8 +2,8 @@
 
 use crate::Statement;
 use crate::rows::{
-    AttemptSummaryRow, ClaimRow, DueRow, LeaveRow, PendingTaskRow, ResyncRow, StatusCountRow,
-    SubscriptionRow, SummaryRow, TokenRow,
+    AttemptSummaryRow, AttemptTallyRow, ClaimRow, DueRow, FailedAttemptRow, LeaveRow, MomentRow,
+    PendingTaskRow, ResyncRow, StatusCountRow, SubscriptionRow, SummaryRow, TokenRow,
 };
 use absync_application::ports::stored::decode_error;
 use absync_application::ports::{StoreError, Subscription, TokenRecord};
@@ -25,6 +25,9 @@ pub trait Dialect {
 
     /// A UUID column read as text (`column::text`).
     fn uuid_text(column: &str) -> String;
+
+    /// A time column truncated to the start of its hour, in the column's own type.
+    fn hour_of(column: &str) -> String;
 }
 
 /// The row type of a store's database.
@@ -77,6 +80,9 @@ pub trait Engine:
     + Reads<PendingTaskRow>
     + Reads<SubscriptionRow>
     + Reads<TokenRow>
+    + Reads<AttemptTallyRow>
+    + Reads<FailedAttemptRow>
+    + Reads<MomentRow>
     + Send
     + Sync
     + Sized

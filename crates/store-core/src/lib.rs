@@ -21,6 +21,7 @@
 pub mod absences;
 mod engine;
 mod errors;
+pub mod health;
 mod ports;
 pub mod rows;
 mod scopes;

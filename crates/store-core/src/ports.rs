@@ -1,7 +1,7 @@
 //! [`store_ports!`](crate::store_ports): the port implementations a store gets from the store core.
 
 /// Implements the ports that every store answers with the same SQL ([`DeliveryTracking`],
-/// [`SubscriptionStore`] and [`TokenStore`] of `absync_application::ports`) for a type that
+/// [`SubscriptionStore`], [`TokenStore`] and `HealthStore` of `absync_application::ports`) for a type that
 /// implements [`Engine`](crate::Engine), by calling this crate's [`tracking`](crate::tracking),
 /// [`subscriptions`](crate::subscriptions) and [`tokens`](crate::tokens) functions.
 ///
@@ -146,14 +146,13 @@ macro_rules! store_ports {
                 $crate::subscriptions::get(self, tenant, id).await
             }
 
-            #[$crate::reexport::instrument(name = "store.page_subscriptions", skip_all, err, fields(tenant = %tenant, limit))]
+            #[$crate::reexport::instrument(name = "store.page_subscriptions", skip_all, err, fields(tenant = %tenant, limit = query.limit))]
             async fn page(
                 &self,
                 tenant: &$crate::reexport::TenantId,
-                after: Option<$crate::reexport::ports::SubscriptionCursor>,
-                limit: u32,
+                query: $crate::reexport::ports::SubscriptionQuery,
             ) -> Result<Vec<$crate::reexport::ports::Subscription>, $crate::reexport::ports::StoreError> {
-                $crate::subscriptions::page(self, tenant, after, limit).await
+                $crate::subscriptions::page(self, tenant, query).await
             }
 
             #[$crate::reexport::instrument(name = "store.update_subscription", skip_all, err, fields(tenant = %tenant, subscription_id = %id))]
@@ -199,6 +198,47 @@ macro_rules! store_ports {
             #[$crate::reexport::instrument(name = "store.revoke_token", skip_all, err, fields(token_id = %id))]
             async fn revoke_token(&self, id: &str) -> Result<bool, $crate::reexport::ports::StoreError> {
                 $crate::tokens::revoke(self, id).await
+            }
+        }
+
+        #[$crate::reexport::async_trait]
+        impl $crate::reexport::ports::HealthStore for $store {
+            #[$crate::reexport::instrument(name = "store.attempt_tallies", skip_all, err, fields(tenant = %tenant, subscription_id = %subscription))]
+            async fn attempt_tallies(
+                &self,
+                tenant: &$crate::reexport::TenantId,
+                subscription: &$crate::reexport::SubscriptionId,
+                since: $crate::reexport::DateTime<$crate::reexport::Utc>,
+            ) -> Result<Vec<$crate::reexport::ports::AttemptTally>, $crate::reexport::ports::StoreError> {
+                $crate::health::attempt_tallies(self, tenant, subscription, since).await
+            }
+
+            #[$crate::reexport::instrument(name = "store.last_success", skip_all, err, fields(tenant = %tenant, subscription_id = %subscription))]
+            async fn last_success(
+                &self,
+                tenant: &$crate::reexport::TenantId,
+                subscription: &$crate::reexport::SubscriptionId,
+            ) -> Result<Option<$crate::reexport::DateTime<$crate::reexport::Utc>>, $crate::reexport::ports::StoreError> {
+                $crate::health::last_success(self, tenant, subscription).await
+            }
+
+            #[$crate::reexport::instrument(name = "store.recent_failures", skip_all, err, fields(tenant = %tenant, subscription_id = %subscription))]
+            async fn recent_failures(
+                &self,
+                tenant: &$crate::reexport::TenantId,
+                subscription: &$crate::reexport::SubscriptionId,
+                limit: u32,
+            ) -> Result<Vec<$crate::reexport::ports::FailedAttempt>, $crate::reexport::ports::StoreError> {
+                $crate::health::recent_failures(self, tenant, subscription, limit).await
+            }
+
+            #[$crate::reexport::instrument(name = "store.unsent", skip_all, err, fields(tenant = %tenant, subscription_id = %subscription))]
+            async fn unsent(
+                &self,
+                tenant: &$crate::reexport::TenantId,
+                subscription: &$crate::reexport::SubscriptionId,
+            ) -> Result<u64, $crate::reexport::ports::StoreError> {
+                $crate::health::unsent(self, tenant, subscription).await
             }
         }
     };

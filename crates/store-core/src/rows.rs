@@ -4,12 +4,13 @@ use crate::stored_forms::{AbsenceForm, LeaveEventRecordForm, LeaveForm};
 use crate::{ScopeNames, Stamp};
 use absync_application::ports::stored::{self, decode_error};
 use absync_application::ports::{
-    AttemptSummary, CancelReason, ClaimedDelivery, CurrentLeave, DeliveryStatus, DeliverySummary,
-    PendingTask, PreviousSecret, StoreError, StoredAbsence, Subscription, TokenRecord,
+    AttemptSummary, AttemptTally, CancelReason, ClaimedDelivery, CurrentLeave, DeliveryStatus,
+    DeliverySummary, FailedAttempt, PendingTask, PreviousSecret, StoreError, StoredAbsence,
+    Subscription, TokenRecord,
 };
 use absync_domain::{
     AbsenceNumber, ChangeVersion, DeliveryId, DestinationUrl, EventFilter, Leave, LeaveEvent,
-    Revision, Scope, SubscriptionId, SubscriptionStatus, TenantId,
+    MaxPerSecond, Revision, Scope, SubscriptionId, SubscriptionStatus, TenantId,
 };
 use sqlx::types::Json;
 
@@ -160,6 +161,14 @@ pub struct SubscriptionRow {
     pub previous_signing_secret: Option<String>,
     /// `subscriptions.previous_secret_expires_at`.
     pub previous_secret_expires_at: Option<Stamp>,
+    /// `subscriptions.paused_at`.
+    pub paused_at: Option<Stamp>,
+    /// `subscriptions.max_per_second`.
+    pub max_per_second: Option<i64>,
+    /// `subscriptions.secret_created_at`.
+    pub secret_created_at: Stamp,
+    /// `subscriptions.deleted_at`.
+    pub deleted_at: Option<Stamp>,
 }
 
 impl TryFrom<SubscriptionRow> for Subscription {
@@ -174,8 +183,13 @@ impl TryFrom<SubscriptionRow> for Subscription {
             authorization: stored::authorization(row.authorization_value)?,
             event_filter: EventFilter::parse(&row.event_filter)
                 .ok_or_else(|| decode_error("event filter", &row.event_filter))?,
-            status: SubscriptionStatus::parse(&row.status)
-                .ok_or_else(|| decode_error("subscription status", &row.status))?,
+            status: match SubscriptionStatus::parse(&row.status) {
+                Some(SubscriptionStatus::Enabled) if row.paused_at.is_some() => {
+                    SubscriptionStatus::Paused
+                }
+                Some(status) => status,
+                None => return Err(decode_error("subscription status", &row.status)),
+            },
             valid_until: row.valid_until.map(Into::into),
             created_at: row.created_at.into(),
             signing_secret: stored::signing_secret(&row.signing_secret)?,
@@ -186,6 +200,18 @@ impl TryFrom<SubscriptionRow> for Subscription {
                 }),
                 _ => None,
             },
+            max_per_second: row
+                .max_per_second
+                .map(|n| {
+                    u32::try_from(n)
+                        .ok()
+                        .and_then(|n| MaxPerSecond::new(n).ok())
+                        .ok_or_else(|| decode_error("max_per_second", n))
+                })
+                .transpose()?,
+            secret_created_at: row.secret_created_at.into(),
+            paused_since: row.paused_at.map(Into::into),
+            deleted_at: row.deleted_at.map(Into::into),
         })
     }
 }
@@ -413,4 +439,67 @@ mod tests {
             other => panic!("an unknown event decoded: {other:?}"),
         }
     }
+}
+
+/// Attempts of one hour, outcome and duration ([`absync_application::ports::AttemptTally`]).
+#[derive(Debug, sqlx::FromRow)]
+pub struct AttemptTallyRow {
+    /// The start of the hour.
+    pub hour: Stamp,
+    /// A 2xx answer.
+    pub succeeded: bool,
+    /// `delivery_attempts.duration_ms`.
+    pub duration_ms: i64,
+    /// How many.
+    pub n: i64,
+}
+
+impl TryFrom<AttemptTallyRow> for AttemptTally {
+    type Error = StoreError;
+
+    fn try_from(row: AttemptTallyRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            hour: row.hour.into(),
+            succeeded: row.succeeded,
+            duration_ms: u32::try_from(row.duration_ms)
+                .map_err(|_| decode_error("attempt duration", row.duration_ms))?,
+            count: u64::try_from(row.n).map_err(|_| decode_error("attempt count", row.n))?,
+        })
+    }
+}
+
+/// A failed attempt ([`absync_application::ports::FailedAttempt`]).
+#[derive(Debug, sqlx::FromRow)]
+pub struct FailedAttemptRow {
+    /// `delivery_attempts.delivery_id`.
+    pub delivery_id: i64,
+    /// `delivery_attempts.started_at`.
+    pub started_at: Stamp,
+    /// `delivery_attempts.http_status`.
+    pub http_status: Option<i64>,
+    /// `delivery_attempts.error_kind`.
+    pub error_kind: Option<String>,
+}
+
+impl TryFrom<FailedAttemptRow> for FailedAttempt {
+    type Error = StoreError;
+
+    fn try_from(row: FailedAttemptRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            delivery: DeliveryId::new(row.delivery_id),
+            at: row.started_at.into(),
+            http_status: row
+                .http_status
+                .map(|s| u16::try_from(s).map_err(|_| decode_error("http status", s)))
+                .transpose()?,
+            error: row.error_kind,
+        })
+    }
+}
+
+/// A point in time, or none (`max(...)` over no row).
+#[derive(Debug, sqlx::FromRow)]
+pub struct MomentRow {
+    /// The time.
+    pub at: Option<Stamp>,
 }

@@ -5,7 +5,7 @@ use crate::rows::SubscriptionRow;
 use crate::{Statement, new_uuid};
 use absync_application::ports::{
     CancelReason, NewSubscription, StoreError, Subscription, SubscriptionChanges,
-    SubscriptionCursor,
+    SubscriptionQuery, SubscriptionState,
 };
 use absync_domain::{
     AuthorizationValue, DestinationUrl, EventFilter, SigningSecret, SubscriptionId,
@@ -18,7 +18,8 @@ use chrono::{DateTime, Utc};
 pub fn columns<D: Dialect>() -> String {
     format!(
         "{} AS id, tenant_id, collection, destination, authorization_value, event_filter, status,
-         valid_until, created_at, signing_secret, previous_signing_secret, previous_secret_expires_at",
+         valid_until, created_at, signing_secret, previous_signing_secret, previous_secret_expires_at,
+         paused_at, CAST(max_per_second AS bigint) AS max_per_second, secret_created_at, deleted_at",
         D::uuid_text("id")
     )
 }
@@ -67,12 +68,12 @@ pub async fn create<E: Engine>(
     let insert = Statement::new(format!(
         "INSERT INTO subscriptions
              (id, tenant_id, collection, destination, authorization_value, event_filter, status,
-              valid_until, signing_secret, created_at)
-         VALUES ({}, $2, $3, $4, $5, $6, 'Enabled', $7, $8, {})
+              valid_until, signing_secret, max_per_second, created_at, secret_created_at)
+         VALUES ({}, $2, $3, $4, $5, $6, 'Enabled', $7, $8, CAST($9 AS bigint), {now}, {now})
          RETURNING {}",
         E::uuid(1),
-        E::NOW,
-        columns::<E>()
+        columns::<E>(),
+        now = E::NOW,
     ))
     .arg(new_uuid())
     .arg(new.tenant.as_str())
@@ -81,7 +82,8 @@ pub async fn create<E: Engine>(
     .arg(new.authorization.as_ref().map(AuthorizationValue::expose))
     .arg(new.event_filter.as_str())
     .arg(new.valid_until)
-    .arg(new.signing_secret.expose());
+    .arg(new.signing_secret.expose())
+    .arg(new.max_per_second.map(|r| i64::from(r.get())));
     let created = first::<E>(&tx.fetch_all(insert).await?)?;
     tx.commit().await?;
     created.ok_or_else(|| StoreError::Unexpected("the new subscription was not returned".into()))
@@ -151,10 +153,11 @@ pub async fn rotate_secret<E: Engine>(
     if !id.is_well_formed() {
         return Ok(None);
     }
-    let statement = Statement::new(update_live::<E>(
+    let statement = Statement::new(update_live::<E>(&format!(
         "previous_signing_secret = signing_secret, previous_secret_expires_at = $3,
-         signing_secret = $4",
-    ))
+         signing_secret = $4, secret_created_at = {}",
+        E::NOW
+    )))
     .arg(tenant.as_str())
     .arg(id.as_str())
     .arg(previous_until)
@@ -165,7 +168,7 @@ pub async fn rotate_secret<E: Engine>(
     Ok(rotated)
 }
 
-/// A live subscription of the tenant.
+/// A subscription of the tenant, deleted or not.
 ///
 /// # Errors
 /// [`StoreError`] when the store cannot be read.
@@ -178,8 +181,7 @@ pub async fn get<E: Engine>(
         return Ok(None);
     }
     let statement = Statement::new(format!(
-        "SELECT {} FROM subscriptions
-         WHERE tenant_id = $1 AND id = {} AND deleted_at IS NULL",
+        "SELECT {} FROM subscriptions WHERE tenant_id = $1 AND id = {}",
         columns::<E>(),
         E::uuid(2)
     ))
@@ -188,33 +190,56 @@ pub async fn get<E: Engine>(
     first::<E>(&store.fetch_all(statement).await?)
 }
 
-/// A page of the tenant's live subscriptions in creation order, after `after` (keyset paging on
-/// creation time and id).
+/// The condition on a subscription's columns for it to be in `state` at `$5`: the same order of
+/// precedence as [`Subscription::state_at`]. `None`: every undeleted subscription.
+fn in_state(state: Option<SubscriptionState>) -> &'static str {
+    match state {
+        None => "deleted_at IS NULL",
+        Some(SubscriptionState::Active) => {
+            "deleted_at IS NULL AND status = 'Enabled' AND paused_at IS NULL
+             AND (valid_until IS NULL OR valid_until > $5)"
+        }
+        Some(SubscriptionState::Paused) => {
+            "deleted_at IS NULL AND status = 'Enabled' AND paused_at IS NOT NULL
+             AND (valid_until IS NULL OR valid_until > $5)"
+        }
+        Some(SubscriptionState::Disabled) => "deleted_at IS NULL AND status = 'Disabled'",
+        Some(SubscriptionState::Expired) => {
+            "deleted_at IS NULL AND status = 'Enabled' AND valid_until <= $5"
+        }
+        Some(SubscriptionState::Deleted) => "deleted_at IS NOT NULL",
+    }
+}
+
+/// A page of the tenant's subscriptions in creation order (keyset paging on creation time and id):
+/// those in the query's state, or every undeleted one.
 ///
 /// # Errors
 /// [`StoreError`] when the store cannot be read.
 pub async fn page<E: Engine>(
     store: &E,
     tenant: &TenantId,
-    after: Option<SubscriptionCursor>,
-    limit: u32,
+    query: SubscriptionQuery,
 ) -> Result<Vec<Subscription>, StoreError> {
+    let after = query.after;
     if after.as_ref().is_some_and(|c| !c.id.is_well_formed()) {
         return Ok(Vec::new());
     }
     let statement = Statement::new(format!(
         "SELECT {} FROM subscriptions
-         WHERE tenant_id = $1 AND deleted_at IS NULL
+         WHERE tenant_id = $1 AND {}
            AND ($2 IS NULL OR (created_at, id) > ($2, {}))
          ORDER BY created_at, id
          LIMIT $4",
         columns::<E>(),
+        in_state(query.state),
         E::uuid(3)
     ))
     .arg(tenant.as_str())
     .arg(after.as_ref().map(|c| c.created_at))
     .arg(after.as_ref().map(|c| c.id.as_str()))
-    .arg(i64::from(limit));
+    .arg(i64::from(query.limit))
+    .arg(query.now);
     subscriptions::<E>(&store.fetch_all(statement).await?)
 }
 
@@ -232,14 +257,24 @@ pub async fn update<E: Engine>(
     if !id.is_well_formed() {
         return Ok(None);
     }
-    // Each change is a flag (`$3`, `$5`…) and a value: a field not changed keeps its value.
-    let statement = Statement::new(update_live::<E>(
+    // Each change is a flag (`$3`, `$5`…) and a value: a field not changed keeps its value. A
+    // paused subscription is stored `Enabled` (it queues deliveries) with the time of its pause.
+    let pausing = changes.status == Some(SubscriptionStatus::Paused);
+    let stored_status = changes.status.map(|s| match s {
+        SubscriptionStatus::Paused => SubscriptionStatus::Enabled.as_str(),
+        other => other.as_str(),
+    });
+    let statement = Statement::new(update_live::<E>(&format!(
         "destination = CASE WHEN $3 THEN $4 ELSE destination END,
          authorization_value = CASE WHEN $5 THEN $6 ELSE authorization_value END,
          event_filter = CASE WHEN $7 THEN $8 ELSE event_filter END,
          status = CASE WHEN $9 THEN $10 ELSE status END,
-         valid_until = CASE WHEN $11 THEN $12 ELSE valid_until END",
-    ))
+         paused_at = CASE WHEN $9 THEN CASE WHEN $13 THEN COALESCE(paused_at, {}) END
+                          ELSE paused_at END,
+         valid_until = CASE WHEN $11 THEN $12 ELSE valid_until END,
+         max_per_second = CASE WHEN $14 THEN CAST($15 AS bigint) ELSE max_per_second END",
+        E::NOW
+    )))
     .arg(tenant.as_str())
     .arg(id.as_str())
     .arg(changes.destination.is_some())
@@ -254,15 +289,22 @@ pub async fn update<E: Engine>(
     .arg(changes.event_filter.is_some())
     .arg(changes.event_filter.map(EventFilter::as_str))
     .arg(changes.status.is_some())
-    .arg(changes.status.map(SubscriptionStatus::as_str))
+    .arg(stored_status)
     .arg(changes.valid_until.is_some())
-    .arg(changes.valid_until.flatten());
+    .arg(changes.valid_until.flatten())
+    .arg(pausing)
+    .arg(changes.max_per_second.is_some())
+    .arg(changes.max_per_second.flatten().map(|r| i64::from(r.get())));
     let mut tx = store.write().await?;
     let updated = first::<E>(&tx.fetch_all(statement).await?)?;
     if let Some(reason) = updated.as_ref().and_then(|s| s.inactive_at(Utc::now())) {
         cancel_unsent::<E>(&mut tx, id, reason).await?;
     }
     tx.commit().await?;
+    // Resumed (or re-enabled, or given a higher rate): what queued up meanwhile is due now.
+    if updated.is_some() && (changes.status.is_some() || changes.max_per_second.is_some()) {
+        store.work_queued();
+    }
     Ok(updated)
 }
 

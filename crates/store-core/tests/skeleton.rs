@@ -5,8 +5,8 @@
 
 use absync_application::fixtures::new_subscription;
 use absync_application::ports::{
-    DeliveryFilter, DeliveryTracking, StoreError, SubscriptionChanges, SubscriptionStore,
-    TokenStore,
+    DeliveryFilter, DeliveryTracking, StoreError, SubscriptionChanges, SubscriptionQuery,
+    SubscriptionStore, TokenStore,
 };
 use absync_domain::{DeliveryId, Scope, SubscriptionStatus, TenantId};
 use absync_store_core::{Arg, Dialect, Engine, Rows, Statement, WriteTx, store_error};
@@ -42,6 +42,10 @@ impl Dialect for SketchStore {
 
     fn uuid_text(column: &str) -> String {
         column.to_owned()
+    }
+
+    fn hour_of(column: &str) -> String {
+        format!("({column} / 3600000000) * 3600000000")
     }
 }
 
@@ -184,14 +188,23 @@ async fn the_skeleton_keeps_subscriptions_per_tenant() {
         Some(first.clone())
     );
     assert_eq!(store.get(&other, &first.id).await.expect("get"), None);
-    let page = store.page(&acme, None, 1).await.expect("page");
+    let page = store
+        .page(&acme, SubscriptionQuery::new(Utc::now(), 1))
+        .await
+        .expect("page");
     assert_eq!(page, vec![first.clone()]);
     let cursor = absync_application::ports::SubscriptionCursor {
         created_at: first.created_at,
         id: first.id.clone(),
     };
     assert_eq!(
-        store.page(&acme, Some(cursor), 10).await.expect("page"),
+        store
+            .page(
+                &acme,
+                SubscriptionQuery::new(Utc::now(), 10).after(Some(cursor))
+            )
+            .await
+            .expect("page"),
         vec![second.clone()]
     );
 

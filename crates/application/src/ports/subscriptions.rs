@@ -3,8 +3,8 @@
 use super::StoreError;
 use super::tracking::CancelReason;
 use absync_domain::{
-    AuthorizationValue, DestinationUrl, EventFilter, PayloadFormat, SigningSecret, SubscriptionId,
-    SubscriptionStatus, TenantId,
+    AuthorizationValue, DestinationUrl, EventFilter, MaxPerSecond, PayloadFormat, SigningSecret,
+    SubscriptionId, SubscriptionStatus, TenantId,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -26,6 +26,8 @@ pub struct NewSubscription {
     pub valid_until: Option<DateTime<Utc>>,
     /// The secret deliveries are signed with.
     pub signing_secret: SigningSecret,
+    /// The most deliveries per second over every instance; `None`: unlimited.
+    pub max_per_second: Option<MaxPerSecond>,
 }
 
 /// Changes to a subscription, each already valid; `None` leaves a field as it is.
@@ -41,6 +43,8 @@ pub struct SubscriptionChanges {
     pub status: Option<SubscriptionStatus>,
     /// New expiry (`Some(None)`: never).
     pub valid_until: Option<Option<DateTime<Utc>>>,
+    /// New rate limit (`Some(None)`: unlimited).
+    pub max_per_second: Option<Option<MaxPerSecond>>,
 }
 
 /// Where a page of subscriptions starts: after this one, in (created_at, id) order.
@@ -50,6 +54,90 @@ pub struct SubscriptionCursor {
     pub created_at: DateTime<Utc>,
     /// Its id.
     pub id: SubscriptionId,
+}
+
+/// What an operator sees of a subscription's lifecycle, at a given time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SubscriptionState {
+    /// Enabled, not expired: its deliveries are sent.
+    Active,
+    /// Paused: its deliveries queue up until it is resumed.
+    Paused,
+    /// Disabled (by an operator, or by Protime's lifecycle): it receives nothing new.
+    Disabled,
+    /// Past its `valid_until`: it receives nothing new.
+    Expired,
+    /// Deleted: its history stays.
+    Deleted,
+}
+
+impl SubscriptionState {
+    /// Every state, in the order a filter offers them.
+    pub const ALL: [Self; 5] = [
+        Self::Active,
+        Self::Paused,
+        Self::Disabled,
+        Self::Expired,
+        Self::Deleted,
+    ];
+
+    /// `active`, `paused`, `disabled`, `expired` or `deleted`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Paused => "paused",
+            Self::Disabled => "disabled",
+            Self::Expired => "expired",
+            Self::Deleted => "deleted",
+        }
+    }
+
+    /// Parses [`SubscriptionState::as_str`]'s output.
+    #[must_use]
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+}
+
+/// Which page of a tenant's subscriptions to read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriptionQuery {
+    /// Only those in this state at `now`; `None`: every subscription not deleted.
+    pub state: Option<SubscriptionState>,
+    /// The time the states are taken at.
+    pub now: DateTime<Utc>,
+    /// Start after this one.
+    pub after: Option<SubscriptionCursor>,
+    /// At most this many.
+    pub limit: u32,
+}
+
+impl SubscriptionQuery {
+    /// The first `limit` undeleted subscriptions.
+    #[must_use]
+    pub fn new(now: DateTime<Utc>, limit: u32) -> Self {
+        Self {
+            state: None,
+            now,
+            after: None,
+            limit,
+        }
+    }
+
+    /// Only those in `state`.
+    #[must_use]
+    pub fn in_state(mut self, state: Option<SubscriptionState>) -> Self {
+        self.state = state;
+        self
+    }
+
+    /// Starting after `after`.
+    #[must_use]
+    pub fn after(mut self, after: Option<SubscriptionCursor>) -> Self {
+        self.after = after;
+        self
+    }
 }
 
 /// A secret replaced by a rotation, still signing until `until`.
@@ -76,7 +164,7 @@ pub struct Subscription {
     pub authorization: Option<AuthorizationValue>,
     /// Which events.
     pub event_filter: EventFilter,
-    /// Enabled or disabled.
+    /// Enabled, disabled or paused.
     pub status: SubscriptionStatus,
     /// When it stops receiving new deliveries.
     pub valid_until: Option<DateTime<Utc>>,
@@ -86,10 +174,34 @@ pub struct Subscription {
     pub signing_secret: SigningSecret,
     /// The secret a rotation replaced, while it still signs.
     pub previous_secret: Option<PreviousSecret>,
+    /// The most deliveries per second over every instance; `None`: unlimited.
+    pub max_per_second: Option<MaxPerSecond>,
+    /// When the current signing secret was made (at creation, or by the last rotation).
+    pub secret_created_at: DateTime<Utc>,
+    /// Since when it is paused, while it is.
+    pub paused_since: Option<DateTime<Utc>>,
+    /// When it was deleted, if it was.
+    pub deleted_at: Option<DateTime<Utc>>,
 }
 
 impl Subscription {
-    /// True when new events are to be delivered to it at `now`.
+    /// Its state at `now`, as an operator sees it.
+    #[must_use]
+    pub fn state_at(&self, now: DateTime<Utc>) -> SubscriptionState {
+        if self.deleted_at.is_some() {
+            SubscriptionState::Deleted
+        } else if self.status == SubscriptionStatus::Disabled {
+            SubscriptionState::Disabled
+        } else if self.valid_until.is_some_and(|until| until <= now) {
+            SubscriptionState::Expired
+        } else if self.status == SubscriptionStatus::Paused {
+            SubscriptionState::Paused
+        } else {
+            SubscriptionState::Active
+        }
+    }
+
+    /// True when new events are to be delivered to it at `now` (a paused subscription queues them).
     #[must_use]
     pub fn receives_at(&self, now: DateTime<Utc>) -> bool {
         self.inactive_at(now).is_none()
@@ -125,18 +237,20 @@ pub trait SubscriptionStore: Send + Sync {
     /// [`StoreError::Unavailable`] or [`StoreError::Unexpected`].
     async fn list(&self, tenant: &TenantId) -> Result<Vec<Subscription>, StoreError>;
 
-    /// A page of the tenant's undeleted subscriptions in (created_at, id) order, after `after`.
+    /// A page of the tenant's subscriptions in (created_at, id) order: those in the query's state,
+    /// or every undeleted one.
     ///
     /// # Errors
     /// [`StoreError::Unavailable`] or [`StoreError::Unexpected`].
     async fn page(
         &self,
         tenant: &TenantId,
-        after: Option<SubscriptionCursor>,
-        limit: u32,
+        query: SubscriptionQuery,
     ) -> Result<Vec<Subscription>, StoreError>;
 
     /// Applies `changes` to one of the tenant's undeleted subscriptions; `None` when there is none.
+    /// Setting the status to `Paused` keeps the time it was first paused; any other status ends the
+    /// pause, and the dispatchers are woken to send what queued up meanwhile.
     ///
     /// # Errors
     /// [`StoreError::Unavailable`] or [`StoreError::Unexpected`].
@@ -147,7 +261,7 @@ pub trait SubscriptionStore: Send + Sync {
         changes: SubscriptionChanges,
     ) -> Result<Option<Subscription>, StoreError>;
 
-    /// One of the tenant's (undeleted) subscriptions.
+    /// One of the tenant's subscriptions, deleted ones included (see [`Subscription::deleted_at`]).
     ///
     /// # Errors
     /// [`StoreError::Unavailable`] or [`StoreError::Unexpected`].

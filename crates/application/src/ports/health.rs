@@ -1,0 +1,81 @@
+//! The attempt history of a subscription, as its health figures need it.
+
+use super::StoreError;
+use absync_domain::{DeliveryId, SubscriptionId, TenantId};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+/// Attempts of one hour that ended alike and took the same time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AttemptTally {
+    /// The start of the hour.
+    pub hour: DateTime<Utc>,
+    /// True for a 2xx answer.
+    pub succeeded: bool,
+    /// How long each took, in milliseconds.
+    pub duration_ms: u32,
+    /// How many.
+    pub count: u64,
+}
+
+/// A failed attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailedAttempt {
+    /// The delivery it was an attempt of.
+    pub delivery: DeliveryId,
+    /// When it started.
+    pub at: DateTime<Utc>,
+    /// The receiver's status code, when it answered.
+    pub http_status: Option<u16>,
+    /// Why there was no answer, when there was none (`timeout`, `connect`…).
+    pub error: Option<String>,
+}
+
+/// Reads a subscription's attempts by time, through an index on (subscription, time): the cost
+/// follows the window read, not the history kept. Every query is scoped by tenant.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait HealthStore: Send + Sync {
+    /// The subscription's attempts started at or after `since`, counted by hour, outcome and
+    /// duration.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] or [`StoreError::Unexpected`].
+    async fn attempt_tallies(
+        &self,
+        tenant: &TenantId,
+        subscription: &SubscriptionId,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<AttemptTally>, StoreError>;
+
+    /// When the subscription's last successful attempt started.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] or [`StoreError::Unexpected`].
+    async fn last_success(
+        &self,
+        tenant: &TenantId,
+        subscription: &SubscriptionId,
+    ) -> Result<Option<DateTime<Utc>>, StoreError>;
+
+    /// The subscription's latest failed attempts, newest first, at most `limit`.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] or [`StoreError::Unexpected`].
+    async fn recent_failures(
+        &self,
+        tenant: &TenantId,
+        subscription: &SubscriptionId,
+        limit: u32,
+    ) -> Result<Vec<FailedAttempt>, StoreError>;
+
+    /// How many of the subscription's deliveries wait to be sent (pending or waiting).
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] or [`StoreError::Unexpected`].
+    async fn unsent(
+        &self,
+        tenant: &TenantId,
+        subscription: &SubscriptionId,
+    ) -> Result<u64, StoreError>;
+}
