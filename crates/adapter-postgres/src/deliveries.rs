@@ -25,10 +25,11 @@ macro_rules! claim_columns {
 }
 
 /// The tokens in a rate-limited subscription `s`'s bucket at `$1`: what was left at `budget_at`,
-/// plus `max_per_second` a second since, at most a second's worth (NULL: never spent, full).
+/// plus `max_per_second` a second since, at most half a second's worth and at least one token's room
+/// (NULL: never spent, full). See `absync_domain::MaxPerSecond::burst`.
 macro_rules! budget_tokens {
     () => {
-        "LEAST(s.max_per_second::float8,
+        "LEAST(GREATEST(1, s.max_per_second / 2.0)::float8,
            COALESCE(s.budget_tokens
                     + GREATEST(0, EXTRACT(EPOCH FROM ($1 - s.budget_at))::float8) * s.max_per_second,
                     s.max_per_second))"

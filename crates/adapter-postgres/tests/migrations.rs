@@ -182,3 +182,83 @@ async fn unsent_deliveries_of_gone_subscriptions_are_cancelled_and_counted(pool:
         ]
     );
 }
+
+/// Attempts written before they carried their subscription get it from their delivery; a
+/// subscription's signing-secret age starts at its creation, or at its last rotation; nothing is
+/// paused or rate-limited.
+#[sqlx::test(migrations = false)]
+async fn attempts_get_their_subscription_and_secrets_their_age(pool: PgPool) {
+    up_to(10).run(&pool).await.unwrap();
+    sqlx::query("INSERT INTO tenants (id) VALUES ('acme')")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let mut ids = Vec::new();
+    for rotated in [false, true] {
+        let id: String = sqlx::query_scalar(
+            "INSERT INTO subscriptions (tenant_id, collection, destination, event_filter, status,
+                                        signing_secret, created_at, previous_signing_secret,
+                                        previous_secret_expires_at)
+             VALUES ('acme', 'leaves', 'https://example.com/hook', 'all', 'Enabled',
+                     'whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', '2024-01-01T00:00:00Z',
+                     CASE WHEN $1 THEN 'whsec_BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB' END,
+                     CASE WHEN $1 THEN timestamptz '2024-02-02T00:00:00Z' END)
+             RETURNING id::text",
+        )
+        .bind(rotated)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        ids.push(id);
+    }
+    sqlx::query(
+        "INSERT INTO leave_events (tenant_id, change_version, absence_number, leave_key, event, record)
+         VALUES ('acme', 1, 7, '7-20240304-PM', 'approved', '{}')",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    for id in &ids {
+        sqlx::query(
+            "WITH d AS (
+                 INSERT INTO deliveries (tenant_id, subscription_id, change_version, leave_key, status,
+                                         next_attempt_at)
+                 VALUES ('acme', $1::uuid, 1, '7-20240304-PM', 'succeeded', now()) RETURNING id
+             )
+             INSERT INTO delivery_attempts (delivery_id, tenant_id, started_at, duration_ms, http_status)
+             SELECT id, 'acme', now(), 5, 200 FROM d",
+        )
+        .bind(id)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+
+    MIGRATOR.run(&pool).await.unwrap();
+
+    let attempts: Vec<(String,)> =
+        sqlx::query_as("SELECT a.subscription_id::text FROM delivery_attempts a ORDER BY a.id")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        attempts,
+        ids.iter().map(|id| (id.clone(),)).collect::<Vec<_>>()
+    );
+    let store = PgStore::from_pool(pool);
+    let listed = store.list(&TenantId::parse("acme").unwrap()).await.unwrap();
+    let mut ages: Vec<String> = listed
+        .iter()
+        .map(|s| s.secret_created_at.to_rfc3339())
+        .collect();
+    ages.sort();
+    assert_eq!(
+        ages,
+        ["2024-01-01T00:00:00+00:00", "2024-02-01T00:00:00+00:00"]
+    );
+    assert!(
+        listed
+            .iter()
+            .all(|s| s.paused_since.is_none() && s.max_per_second.is_none())
+    );
+}

@@ -63,8 +63,9 @@ const SENDING: &str = "s.deleted_at IS NULL AND s.status = 'Enabled' AND s.pause
     AND (s.valid_until IS NULL OR s.valid_until > ?1)";
 
 /// The tokens in a rate-limited subscription `s`'s bucket at `?1` (microseconds): what was left at
-/// `budget_at`, plus `max_per_second` a second since, at most a second's worth (NULL: full).
-const BUDGET_TOKENS: &str = "min(s.max_per_second,
+/// `budget_at`, plus `max_per_second` a second since, at most half a second's worth and at least one
+/// token's room (NULL: full). See `absync_domain::MaxPerSecond::burst`.
+const BUDGET_TOKENS: &str = "min(max(1, s.max_per_second / 2.0),
     COALESCE(s.budget_tokens + max(0, ?1 - s.budget_at) / 1000000.0 * s.max_per_second,
              s.max_per_second))";
 

@@ -29,7 +29,8 @@ async fn pool(path: &std::path::Path) -> SqlitePool {
 /// The rebuild of `deliveries` (for the `cancelled` status) keeps every delivery with its id, its
 /// attempts, and the id sequence past ids no longer in the table (a delivery id is the
 /// `webhook-id` receivers deduplicate by); it cancels what was left unsent for a deleted or
-/// disabled subscription; and the kept counts start right.
+/// disabled subscription; and the kept counts start right. Later migrations give attempts their
+/// subscription and secrets their age.
 #[tokio::test]
 async fn the_deliveries_rebuild_keeps_ids_attempts_and_the_sequence() {
     let folder = Folder(
@@ -113,6 +114,25 @@ async fn the_deliveries_rebuild_keeps_ids_attempts_and_the_sequence() {
             .await
             .unwrap();
     assert_eq!(attempts, [(1, 200), (5, 410)]);
+    // Attempts get their delivery's subscription, for the health figures; secrets their age.
+    let by_subscription: Vec<(i64, String)> =
+        sqlx::query_as("SELECT delivery_id, subscription_id FROM delivery_attempts ORDER BY id")
+            .fetch_all(&new)
+            .await
+            .unwrap();
+    assert_eq!(
+        by_subscription,
+        [(1, "s-live".to_owned()), (5, "s-disabled".to_owned())]
+    );
+    let unset: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM subscriptions
+         WHERE secret_created_at IS NOT created_at OR paused_at IS NOT NULL
+            OR max_per_second IS NOT NULL",
+    )
+    .fetch_one(&new)
+    .await
+    .unwrap();
+    assert_eq!(unset, 0);
     // Deleting a delivery still takes its attempts with it (the rebuilt foreign key).
     sqlx::query("DELETE FROM deliveries WHERE id = 1")
         .execute(&new)

@@ -120,7 +120,7 @@ impl SubscriptionStatus {
 }
 
 /// The most deliveries a subscription is sent per second, summed over every instance *(ours)*: from 1
-/// to [`MaxPerSecond::LIMIT`]. A second's worth may go at once after a quiet spell.
+/// to [`MaxPerSecond::LIMIT`]. After a quiet spell, [`MaxPerSecond::burst`] may go at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct MaxPerSecond(u32);
 
@@ -149,6 +149,14 @@ impl MaxPerSecond {
     #[must_use]
     pub fn get(self) -> u32 {
         self.0
+    }
+
+    /// How many deliveries may go at once after a quiet spell: half a second's worth, at least one
+    /// (the token bucket's size). Over any span of `t` seconds, at most `burst + t × rate` go; half a
+    /// second keeps that below `(t + 1) × rate` with room for the jitter of the network.
+    #[must_use]
+    pub fn burst(self) -> f64 {
+        (f64::from(self.0) / 2.0).max(1.0)
     }
 }
 
@@ -222,6 +230,16 @@ impl DestinationUrl {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rates_are_bounded_and_burst_half_a_second() {
+        assert!(MaxPerSecond::new(0).is_err());
+        assert!(MaxPerSecond::new(MaxPerSecond::LIMIT + 1).is_err());
+        let burst = |n| MaxPerSecond::new(n).unwrap().burst();
+        assert!((burst(20) - 10.0).abs() < f64::EPSILON);
+        assert!((burst(1) - 1.0).abs() < f64::EPSILON, "at least one token's room");
+        assert!((burst(3) - 1.5).abs() < f64::EPSILON);
+    }
 
     #[test]
     fn destinations_are_checked() {

@@ -173,7 +173,7 @@ pub async fn a_rate_limited_subscription_is_claimed_within_its_budget<S: Contrac
     let limited = subscribe(&store, ACME).await;
     let open = subscribe(&store, ACME).await;
     let changes = SubscriptionChanges {
-        max_per_second: Some(Some(MaxPerSecond::new(2).unwrap())),
+        max_per_second: Some(Some(MaxPerSecond::new(4).unwrap())),
         ..SubscriptionChanges::default()
     };
     let updated = store
@@ -181,49 +181,46 @@ pub async fn a_rate_limited_subscription_is_claimed_within_its_budget<S: Contrac
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(updated.max_per_second, MaxPerSecond::new(2).ok());
-    // Four leaves: four deliveries due for each subscription.
-    put_new(
-        &store,
-        ACME,
-        &absence("hr-1", 1, AbsenceStatus::Approved),
-        &[limited.clone(), open.clone()],
-    )
-    .await;
+    assert_eq!(updated.max_per_second, MaxPerSecond::new(4).ok());
+    // Eight leaves: eight deliveries due for each subscription.
+    for id in ["hr-1", "hr-2"] {
+        put_new(
+            &store,
+            ACME,
+            &absence(id, 1, AbsenceStatus::Approved),
+            &[limited.clone(), open.clone()],
+        )
+        .await;
+    }
     let count = |claimed: &[absync_application::ports::ClaimedDelivery], sub: &SubscriptionId| {
         claimed.iter().filter(|d| &d.subscription == sub).count()
     };
     let first = claim_all(&store, t0()).await;
     assert_eq!(
         (count(&first, &open), count(&first, &limited)),
-        (4, 2),
-        "a second's worth"
+        (8, 2),
+        "the bucket holds half a second's worth"
     );
     assert!(
         claim_all(&store, t0()).await.is_empty(),
         "the bucket is empty"
     );
-    let next_token = t0() + Duration::milliseconds(500);
+    let next_token = t0() + Duration::milliseconds(250);
     assert_eq!(store.next_due().await.unwrap(), Some(next_token));
     let early = next_token - Duration::milliseconds(1);
     assert!(claim_all(&store, early).await.is_empty());
     let one = claim_all(&store, next_token).await;
     assert_eq!(count(&one, &limited), 1);
-    // A long pause refills at most a second's worth; one delivery is left.
-    let last = claim_all(&store, t0() + Duration::seconds(30)).await;
-    assert_eq!(count(&last, &limited), 1);
-    // A claim asking for fewer takes no more than asked, and spends only what it took.
-    assert!(
-        store
-            .claim_due(ClaimRequest::new(
-                t0() + Duration::seconds(40),
-                1,
-                lease(t0())
-            ))
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    // A long pause refills no more than the bucket holds (2); a claim asking for fewer spends only
+    // what it took.
+    let later = t0() + Duration::seconds(30);
+    let asked_one = store
+        .claim_due(ClaimRequest::new(later, 1, lease(later)))
+        .await
+        .unwrap();
+    assert_eq!(count(&asked_one, &limited), 1);
+    assert_eq!(count(&claim_all(&store, later).await, &limited), 1);
+    assert!(claim_all(&store, later).await.is_empty());
 }
 
 /// Attempts are counted by hour and outcome for their subscription only, the last success and the

@@ -154,6 +154,10 @@ pub async fn a_rotated_secret_signs_beside_the_new_one_until_it_expires<S: Contr
         .unwrap()
         .unwrap();
     assert_eq!(rotated.signing_secret, new);
+    assert!(
+        rotated.secret_created_at >= rotated.created_at,
+        "the secret's age starts again"
+    );
     let previous = rotated.previous_secret.as_ref().unwrap();
     assert_eq!((&previous.secret, previous.until), (&old, until));
     assert_eq!(store.get(&tenant(ACME), &sub).await.unwrap(), Some(rotated));
