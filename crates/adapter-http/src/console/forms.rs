@@ -1,9 +1,10 @@
 //! What the pages share in reading requests: the CSRF-only form, the notice after an action, delivery
-//! ids in paths, the write-scope check before an action's form, and percent-encoding for links.
+//! and subscription ids in paths, the write-scope check before an action's form, and
+//! percent-encoding for links.
 
 use super::page::Failure;
 use super::session::Session;
-use absync_domain::DeliveryId;
+use absync_domain::{DeliveryId, SubscriptionId};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use std::fmt::Write as _;
@@ -27,6 +28,12 @@ impl Notice {
         Some(match self.done.as_deref()? {
             "resynced" => "Re-sync queued: the delivery is due now.".to_owned(),
             "processed" => "Marked processed: it has left the dashboard.".to_owned(),
+            "paused" => {
+                "Paused: its deliveries queue up and are not sent until it is resumed.".to_owned()
+            }
+            "resumed" => {
+                "Resumed: what queued up is being sent, in change order per leave.".to_owned()
+            }
             "resynced-failed" => format!(
                 "Re-sync queued for {} failed deliveries.",
                 self.n.unwrap_or(0)
@@ -41,6 +48,12 @@ pub(super) fn delivery_id(text: &str) -> Result<DeliveryId, Failure> {
     text.parse()
         .map(DeliveryId::new)
         .map_err(|_| Failure::new(StatusCode::NOT_FOUND, "No such delivery."))
+}
+
+/// The subscription id of a path; a page that cannot exist otherwise.
+pub(super) fn subscription_id(text: &str) -> Result<SubscriptionId, Failure> {
+    SubscriptionId::parse(text)
+        .map_err(|_| Failure::new(StatusCode::NOT_FOUND, "No such subscription."))
 }
 
 /// Refuses an action's confirmation page to a session without the write scope.

@@ -3,11 +3,14 @@
 //! Sign in with an API token that has `deliveries:read` (and `deliveries:write` for the actions);
 //! the pending-tasks dashboard, the deliveries list with filters and paging, a delivery's exact
 //! message and attempts, and the re-sync / mark-processed actions, each behind a confirmation page.
+//! With `webhooks:read`, the subscriptions list with each one's health, and a subscription's page
+//! with its charts (server-drawn SVG); with `webhooks:write`, pause and resume there.
 //! Everything is plain HTML forms and links: no script, nothing loaded from another origin.
 //!
 //! This module holds the routes; each page has a module of its own, with what the pages share in
 //! [`forms`], [`page`] (templates and view models) and [`session`].
 
+mod chart;
 mod dashboard;
 mod deliveries;
 mod delivery;
@@ -16,10 +19,13 @@ mod filter;
 mod forms;
 mod mark_processed;
 mod page;
+mod pause;
 mod resync;
 mod resync_failed;
 mod session;
 mod sign_in;
+mod subscription;
+mod subscriptions;
 
 use crate::router::HttpApi;
 use axum::Router;
@@ -50,6 +56,16 @@ pub(crate) fn routes() -> Router<HttpApi> {
         .route(
             "/admin/deliveries/{id}/mark-processed",
             get(mark_processed::confirm).post(mark_processed::mark_processed),
+        )
+        .route("/admin/subscriptions", get(subscriptions::subscriptions))
+        .route("/admin/subscriptions/{id}", get(subscription::subscription))
+        .route(
+            "/admin/subscriptions/{id}/pause",
+            get(pause::confirm_pause).post(pause::pause),
+        )
+        .route(
+            "/admin/subscriptions/{id}/resume",
+            get(pause::confirm_resume).post(pause::resume),
         )
         .route(
             "/admin/subscriptions/{id}/resync-failed",

@@ -1,8 +1,11 @@
 //! The console's pages: askama templates (in `templates/console/`, HTML-escaped by default) and the
 //! view models they show. Every page is complete HTML with one same-origin stylesheet and no script.
 
-use absync_application::ApplicationError;
-use absync_application::ports::{AttemptSummary, DeliveryStatus, DeliverySummary, PendingTask};
+use super::chart::Chart;
+use absync_application::ports::{
+    AttemptSummary, DeliveryStatus, DeliverySummary, FailedAttempt, PendingTask, SubscriptionState,
+};
+use absync_application::{ApplicationError, HourFigures, SubscriptionHealth};
 use absync_domain::LeaveEvent;
 use askama::Template;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -15,6 +18,10 @@ pub(crate) struct Nav {
     pub(crate) tenant: String,
     pub(crate) csrf: String,
     pub(crate) can_write: bool,
+    /// Whether the token may see the subscriptions pages (`webhooks:read`).
+    pub(crate) subscriptions: bool,
+    /// Whether the token may pause and resume subscriptions (`webhooks:write`).
+    pub(crate) can_change_subscriptions: bool,
 }
 
 /// The sign-in form.
@@ -193,6 +200,131 @@ pub(crate) struct DeliveryPage {
     pub(crate) can_mark: bool,
 }
 
+/// The subscriptions list's state choices: every state, by its name.
+pub(crate) fn subscription_states() -> [&'static str; SubscriptionState::ALL.len()] {
+    SubscriptionState::ALL.map(SubscriptionState::as_str)
+}
+
+/// A failed attempt: when, of which delivery, and what came back.
+pub(crate) struct FailureRow {
+    pub(crate) delivery: String,
+    pub(crate) at: String,
+    pub(crate) answer: String,
+}
+
+impl From<&FailedAttempt> for FailureRow {
+    fn from(f: &FailedAttempt) -> Self {
+        Self {
+            delivery: f.delivery.to_string(),
+            at: time(f.at),
+            answer: match (&f.http_status, &f.error) {
+                (Some(status), _) => format!("HTTP {status}"),
+                (None, Some(error)) => error.clone(),
+                (None, None) => "no answer".to_owned(),
+            },
+        }
+    }
+}
+
+/// One subscription and its health over the last 24 hours, in the list or at the top of its page.
+pub(crate) struct SubscriptionRow {
+    pub(crate) id: String,
+    pub(crate) state: &'static str,
+    pub(crate) destination: String,
+    pub(crate) format: &'static str,
+    pub(crate) events: &'static str,
+    pub(crate) succeeded: u64,
+    pub(crate) failed: u64,
+    pub(crate) success_rate: String,
+    pub(crate) p50: String,
+    pub(crate) p99: String,
+    pub(crate) last_success: String,
+    pub(crate) last_error: Option<FailureRow>,
+    pub(crate) unsent: u64,
+}
+
+impl From<&SubscriptionHealth> for SubscriptionRow {
+    fn from(h: &SubscriptionHealth) -> Self {
+        let s = &h.subscription;
+        Self {
+            id: s.id.to_string(),
+            state: s.state_at(h.now).as_str(),
+            destination: s.destination.as_str().to_owned(),
+            format: s.payload_format.as_str(),
+            events: s.event_filter.as_str(),
+            succeeded: h.day.succeeded,
+            failed: h.day.failed,
+            success_rate: h
+                .day
+                .success_rate()
+                .map_or_else(|| "—".to_owned(), |rate| format!("{rate:.1} %")),
+            p50: milliseconds(h.day.p50_ms),
+            p99: milliseconds(h.day.p99_ms),
+            last_success: h.last_success.map_or_else(|| "never".to_owned(), time),
+            last_error: h.recent_failures.first().map(FailureRow::from),
+            unsent: h.unsent,
+        }
+    }
+}
+
+/// The subscriptions list.
+#[derive(Template)]
+#[template(path = "console/subscriptions.html")]
+pub(crate) struct SubscriptionsPage {
+    pub(crate) nav: Option<Nav>,
+    /// The state filtered on, as typed (empty: every subscription not deleted).
+    pub(crate) state: String,
+    pub(crate) rows: Vec<SubscriptionRow>,
+    pub(crate) first: Option<String>,
+    pub(crate) next: Option<String>,
+}
+
+/// One hour of the charts' table.
+pub(crate) struct HourRow {
+    pub(crate) label: String,
+    pub(crate) succeeded: u64,
+    pub(crate) failed: u64,
+    pub(crate) p50: String,
+    pub(crate) p99: String,
+}
+
+impl From<&HourFigures> for HourRow {
+    fn from(h: &HourFigures) -> Self {
+        Self {
+            label: h.start.format("%Y-%m-%d %H:00").to_string(),
+            succeeded: h.succeeded,
+            failed: h.failed,
+            p50: milliseconds(h.p50_ms),
+            p99: milliseconds(h.p99_ms),
+        }
+    }
+}
+
+/// One subscription: its settings, its health charts and its recent failures.
+#[derive(Template)]
+#[template(path = "console/subscription.html")]
+pub(crate) struct SubscriptionPage {
+    pub(crate) nav: Option<Nav>,
+    pub(crate) notice: Option<String>,
+    pub(crate) row: SubscriptionRow,
+    /// Whether the charts cover the last 7 days rather than the last 24 hours.
+    pub(crate) week: bool,
+    pub(crate) attempts: Chart,
+    pub(crate) latency: Chart,
+    pub(crate) hours: Vec<HourRow>,
+    pub(crate) failures: Vec<FailureRow>,
+    pub(crate) taken_at: String,
+    pub(crate) created: String,
+    pub(crate) valid_until: String,
+    pub(crate) max_per_second: String,
+    pub(crate) secret_age: String,
+    pub(crate) secret_created: String,
+    pub(crate) paused_since: Option<String>,
+    pub(crate) deleted: Option<String>,
+    pub(crate) can_pause: bool,
+    pub(crate) can_resume: bool,
+}
+
 /// The confirmation step of an action.
 #[derive(Template)]
 #[template(path = "console/confirm.html")]
@@ -342,7 +474,50 @@ pub(crate) fn render(status: StatusCode, page: &impl Template) -> Response {
     }
 }
 
+/// A latency in milliseconds, or a dash without attempts.
+pub(crate) fn milliseconds(ms: Option<u32>) -> String {
+    ms.map_or_else(|| "—".to_owned(), |ms| format!("{ms} ms"))
+}
+
+/// How long ago `then` was at `now`, roughly: minutes, hours, then days.
+pub(crate) fn age(then: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let plural = |n: i64, unit: &str| {
+        if n == 1 {
+            format!("1 {unit}")
+        } else {
+            format!("{n} {unit}s")
+        }
+    };
+    let elapsed = now - then;
+    if elapsed.num_minutes() < 1 {
+        "under a minute".to_owned()
+    } else if elapsed.num_hours() < 1 {
+        plural(elapsed.num_minutes(), "minute")
+    } else if elapsed.num_hours() < 48 {
+        plural(elapsed.num_hours(), "hour")
+    } else {
+        plural(elapsed.num_days(), "day")
+    }
+}
+
 /// A time as the console shows it (UTC, to the second).
 pub(crate) fn time(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{Duration, TimeZone};
+
+    #[test]
+    fn ages_are_told_in_minutes_hours_then_days() {
+        let now = Utc.with_ymd_and_hms(2026, 12, 3, 12, 0, 0).unwrap();
+        let ago = |d: Duration| age(now - d, now);
+        assert_eq!(ago(Duration::seconds(30)), "under a minute");
+        assert_eq!(ago(Duration::minutes(1)), "1 minute");
+        assert_eq!(ago(Duration::minutes(59)), "59 minutes");
+        assert_eq!(ago(Duration::hours(47)), "47 hours");
+        assert_eq!(ago(Duration::hours(49)), "2 days");
+    }
 }

@@ -43,12 +43,51 @@ impl Session {
         self.principal.has(Scope::DeliveriesWrite)
     }
 
+    /// Whether the token may see the subscriptions pages.
+    pub(crate) fn can_read_subscriptions(&self) -> bool {
+        self.principal.has(Scope::WebhooksRead)
+    }
+
+    /// Whether the token may pause and resume subscriptions.
+    pub(crate) fn can_change_subscriptions(&self) -> bool {
+        self.principal.has(Scope::WebhooksWrite)
+    }
+
     /// What the page layout shows of the session.
     pub(crate) fn nav(&self) -> Nav {
         Nav {
             tenant: self.principal.tenant.to_string(),
             csrf: self.csrf.clone(),
             can_write: self.can_write(),
+            subscriptions: self.can_read_subscriptions(),
+            can_change_subscriptions: self.can_change_subscriptions(),
+        }
+    }
+
+    /// Refuses a subscriptions page to a token without `webhooks:read`.
+    pub(crate) fn require_subscriptions(&self) -> Result<(), Failure> {
+        if self.can_read_subscriptions() {
+            Ok(())
+        } else {
+            Err(Failure::new(
+                StatusCode::FORBIDDEN,
+                "This token may not see subscriptions (scope webhooks:read).",
+            )
+            .with_nav(self.nav()))
+        }
+    }
+
+    /// Refuses a subscription's action (its confirmation page or its form) to a token without
+    /// `webhooks:write`.
+    pub(crate) fn require_subscription_change(&self) -> Result<(), Failure> {
+        if self.can_change_subscriptions() {
+            Ok(())
+        } else {
+            Err(Failure::new(
+                StatusCode::FORBIDDEN,
+                "This token may see subscriptions but not pause or resume them (scope webhooks:write).",
+            )
+            .with_nav(self.nav()))
         }
     }
 
