@@ -22,7 +22,7 @@ const BOTTOM: f64 = 30.0;
 /// The plot's height in the attempts chart.
 const ATTEMPTS_HEIGHT: f64 = 170.0;
 /// The plot's height in the latency strip.
-const LATENCY_HEIGHT: f64 = 80.0;
+const LATENCY_HEIGHT: f64 = 100.0;
 
 /// A coordinate, written with one decimal.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -162,15 +162,15 @@ impl Frame {
         (width, (self.slot() - width) / 2.0)
     }
 
-    fn grid(&self, unit: &str) -> Vec<GridLine> {
+    fn grid(&self) -> Vec<GridLine> {
         let mut lines = vec![
             GridLine {
                 y: Num(self.baseline()),
-                label: format!("0{unit}"),
+                label: "0".to_owned(),
             },
             GridLine {
                 y: Num(TOP),
-                label: format!("{}{unit}", self.top_value),
+                label: self.top_value.to_string(),
             },
         ];
         // The middle line, labelled when its value is whole (not at 1, 5, 50…).
@@ -179,7 +179,7 @@ impl Frame {
             lines.push(GridLine {
                 y: Num(TOP + self.plot_height / 2.0),
                 label: if half * 2 == self.top_value {
-                    format!("{half}{unit}")
+                    half.to_string()
                 } else {
                     String::new()
                 },
@@ -230,7 +230,6 @@ impl Frame {
         title: String,
         desc: String,
         hours: &[HourFigures],
-        unit: &str,
         columns: Vec<Column>,
     ) -> Chart {
         Chart {
@@ -238,7 +237,7 @@ impl Frame {
             title,
             desc,
             height: Num(self.baseline() + BOTTOM),
-            grid: self.grid(unit),
+            grid: self.grid(),
             ticks: self.ticks(hours),
             columns,
             left: Num(LEFT),
@@ -328,7 +327,6 @@ pub(crate) fn attempts(hours: &[HourFigures], week: bool) -> Chart {
         format!("Attempts per hour, {}: succeeded and failed", period(week)),
         desc,
         hours,
-        "",
         columns,
     )
 }
@@ -400,7 +398,6 @@ pub(crate) fn latency(hours: &[HourFigures], week: bool) -> Chart {
         ),
         desc,
         hours,
-        " ms",
         columns,
     )
 }
@@ -475,7 +472,7 @@ mod tests {
         assert_eq!(chart.ticks[1].label, "Fri 12-04");
         let strip = latency(&week, true);
         assert!(
-            strip.grid.iter().any(|g| g.label == "200 ms"),
+            strip.grid.iter().any(|g| g.label == "200"),
             "{:?}",
             strip.grid
         );
