@@ -52,6 +52,15 @@ pub enum Command {
         #[command(flatten)]
         remote: RemoteArgs,
     },
+    /// Inspect, pause and resume the subscriptions of a running service (over gRPC).
+    Subscriptions {
+        /// Where and as whom.
+        #[command(flatten)]
+        remote: RemoteArgs,
+        /// What to do.
+        #[command(subcommand)]
+        command: SubscriptionsCommand,
+    },
 }
 
 /// How operator commands reach a running service.
@@ -65,7 +74,9 @@ pub struct RemoteArgs {
         global = true
     )]
     pub server: String,
-    /// A token with the deliveries:read (and, to act, deliveries:write) scope.
+    /// A token with the scopes the command needs: deliveries:read (deliveries:write to act) for
+    /// `deliveries` and `pending-tasks`, webhooks:read (webhooks:write to pause or resume) for
+    /// `subscriptions`.
     #[arg(long, env = "ABSYNC_TOKEN", value_parser = parse_secret, global = true)]
     pub token: Option<SecretString>,
     /// Output format.
@@ -120,6 +131,33 @@ pub enum DeliveriesCommand {
         /// Why.
         #[arg(long)]
         note: Option<String>,
+    },
+}
+
+/// `absync subscriptions …`.
+#[derive(Debug, Subcommand)]
+pub enum SubscriptionsCommand {
+    /// List the tenant's subscriptions, oldest first (every page; deleted ones excluded).
+    List {
+        /// Subscriptions asked for per call (1–1000); the list is complete whatever the size.
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        page_size: u32,
+    },
+    /// Show one subscription (its Authorization value redacted).
+    Show {
+        /// The subscription id (a UUID).
+        id: String,
+    },
+    /// Pause a subscription: its deliveries queue up and are not sent until it is resumed.
+    Pause {
+        /// The subscription id (a UUID).
+        id: String,
+    },
+    /// Resume a paused subscription, or re-enable a disabled one (a Protime subscription disabled
+    /// by exhausted retries included): what queued up is sent, in change order per leave.
+    Resume {
+        /// The subscription id (a UUID).
+        id: String,
     },
 }
 

@@ -16,6 +16,9 @@ async fn main() -> anyhow::Result<()> {
         Command::Token(command) => database_admin::token(command).await,
         Command::Deliveries { remote, command } => remote_cli::deliveries(&remote, command).await,
         Command::PendingTasks { remote } => remote_cli::pending_tasks(&remote).await,
+        Command::Subscriptions { remote, command } => {
+            remote_cli::subscriptions(&remote, command).await
+        }
     }
 }
 
