@@ -1,17 +1,21 @@
 //! The operator CLI over gRPC (`remote_cli`) against a running service, both as processes: list, show,
-//! re-sync, mark processed and the pending-tasks dashboard.
+//! re-sync, mark processed and the pending-tasks dashboard; list, show, pause and resume subscriptions
+//! (on both stores).
 
 #![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
+
+mod common;
 
 use absync_adapter_grpc::proto::{self, AbsenceStatus, EventFilter, HalfDay};
 use absync_adapter_postgres::{PgStore, PoolSettings};
 use absync_application::TokenService;
 use absync_domain::{Scope, TenantId};
 use absync_e2e::client::Clients;
-use absync_e2e::database::url_for;
+use absync_e2e::database::{StoreKind, TestDatabase, url_for};
 use absync_e2e::fixtures::half_days;
 use absync_e2e::process::AbsyncProcess;
 use absync_e2e::receiver::Receiver;
+use common::{token, token_for};
 use serde_json::Value;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use std::process::Command;
@@ -34,6 +38,23 @@ fn run(server: &str, token: &str, args: &[&str]) -> String {
         String::from_utf8_lossy(&output.stderr)
     );
     String::from_utf8(output.stdout).unwrap()
+}
+
+/// Runs `absync <args>`, which must fail; returns its stderr.
+fn fails(server: &str, token: &str, args: &[&str]) -> String {
+    let output = Command::new(ABSYNC)
+        .args(args)
+        .env("ABSYNC_SERVER", server)
+        .env("ABSYNC_TOKEN", token)
+        .output()
+        .unwrap();
+    assert!(
+        !output.status.success(),
+        "absync {args:?} succeeded: {}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    assert!(output.stdout.is_empty(), "nothing printed on stdout");
+    String::from_utf8(output.stderr).unwrap()
 }
 
 fn json(server: &str, token: &str, args: &[&str]) -> Value {
@@ -155,4 +176,139 @@ async fn the_cli_lists_shows_resyncs_and_marks_processed(
         .unwrap();
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("not found"));
+}
+
+#[tokio::test]
+async fn the_cli_lists_shows_pauses_and_resumes_subscriptions_on_postgres() {
+    lists_shows_pauses_and_resumes(StoreKind::Postgres).await;
+}
+
+#[tokio::test]
+async fn the_cli_lists_shows_pauses_and_resumes_subscriptions_on_sqlite() {
+    lists_shows_pauses_and_resumes(StoreKind::Sqlite).await;
+}
+
+async fn lists_shows_pauses_and_resumes(store: StoreKind) {
+    let database = TestDatabase::create_on(store).await;
+    let service = AbsyncProcess::start(ABSYNC, database.url(), &[]);
+    let token = token(database.url()).await;
+    let server = format!("http://{}", service.grpc_addr);
+    let receiver = Receiver::start().await;
+    let clients = Clients::connect(service.grpc_addr, Some(token.clone())).await;
+    // Three subscriptions: listed two a page, the CLI reads both pages.
+    let asked = [
+        (
+            "/limited",
+            proto::Collection::Leaves,
+            EventFilter::All,
+            Some(20),
+        ),
+        (
+            "/protime",
+            proto::Collection::Absences,
+            EventFilter::All,
+            None,
+        ),
+        (
+            "/approved",
+            proto::Collection::Leaves,
+            EventFilter::ValidatedOnly,
+            None,
+        ),
+    ];
+    let mut ids = Vec::new();
+    for (path, collection, filter, max_per_second) in asked {
+        let created = clients
+            .create_subscription(proto::CreateSubscriptionRequest {
+                destination_url: receiver.url(path),
+                collection: collection.into(),
+                authorization: Some("Basic c2VjcmV0LXZhbHVl".into()),
+                event_filter: filter.into(),
+                valid_until: String::new(),
+                max_per_second,
+            })
+            .await
+            .unwrap();
+        ids.push(created.subscription.unwrap().id);
+    }
+
+    let listed = json(
+        &server,
+        &token,
+        &["subscriptions", "list", "--page-size", "2"],
+    );
+    let listed = listed.as_array().unwrap();
+    let seen: Vec<&str> = listed.iter().map(|s| s["id"].as_str().unwrap()).collect();
+    assert_eq!(seen, ids, "every page, oldest first");
+    let first = &listed[0];
+    assert_eq!(first["status"], "enabled");
+    assert_eq!(first["collection"], "leaves");
+    assert_eq!(first["event_filter"], "all");
+    assert_eq!(first["max_per_second"], 20);
+    assert_eq!(first["destination_url"], receiver.url("/limited"));
+    assert_eq!(first["paused_since"], Value::Null);
+    assert_eq!(first["authorization"], "Basic ****", "redacted");
+    assert_eq!(listed[1]["collection"], "absences");
+    assert!(listed[1]["valid_until"].is_string(), "Protime's expire");
+    assert_eq!(listed[1]["max_per_second"], Value::Null, "unlimited");
+    assert_eq!(listed[2]["event_filter"], "validated_only");
+    let table = run(&server, &token, &["subscriptions", "list"]);
+    assert_eq!(table.lines().count(), 4, "a header and a row each: {table}");
+    assert!(table.contains(&receiver.url("/protime")), "{table}");
+    assert!(!table.contains("c2VjcmV0LXZhbHVl"), "never the secret");
+
+    let id = ids[0].as_str();
+    let shown = json(&server, &token, &["subscriptions", "show", id]);
+    assert_eq!(&shown, first);
+
+    let paused = json(&server, &token, &["subscriptions", "pause", id]);
+    assert_eq!(paused["id"], id);
+    assert_eq!(paused["status"], "paused");
+    let since = paused["paused_since"].as_str().unwrap();
+    chrono::DateTime::parse_from_rfc3339(since).unwrap();
+    let shown = json(&server, &token, &["subscriptions", "show", id]);
+    assert_eq!(shown, paused, "the pause is kept");
+    let table = run(&server, &token, &["subscriptions", "show", id]);
+    assert!(table.contains(&format!("paused since {since}")), "{table}");
+    // The others are not paused.
+    let listed = json(&server, &token, &["subscriptions", "list"]);
+    let statuses: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["paused", "enabled", "enabled"]);
+
+    let resumed = json(&server, &token, &["subscriptions", "resume", id]);
+    assert_eq!(resumed["status"], "enabled");
+    assert_eq!(resumed["paused_since"], Value::Null);
+    assert_eq!(resumed, *first, "as it was before the pause");
+
+    // An unknown id, and one that is no id: non-zero, saying which id and why.
+    let unknown = "00000000-0000-4000-8000-000000000000";
+    for command in ["show", "pause", "resume"] {
+        let said = fails(
+            &server,
+            &token,
+            &["subscriptions", command, unknown, "--output", "json"],
+        );
+        assert!(
+            said.contains(&format!("subscription {unknown} not found")),
+            "{command}: {said}"
+        );
+        let said = fails(&server, &token, &["subscriptions", command, "not-a-uuid"]);
+        assert!(
+            said.contains("\"not-a-uuid\"") && said.contains("id: must be a subscription id"),
+            "{command}: {said}"
+        );
+    }
+    // A token of another tenant sees none of them.
+    let beta = token_for(database.url(), "beta").await;
+    let others = json(&server, &beta, &["subscriptions", "list"]);
+    assert_eq!(others, Value::Array(Vec::new()));
+    let said = fails(&server, &beta, &["subscriptions", "pause", id]);
+    assert!(said.contains("not found"), "{said}");
+    let shown = json(&server, &token, &["subscriptions", "show", id]);
+    assert_eq!(shown["status"], "enabled");
 }
