@@ -17,6 +17,7 @@ mod isolation;
 mod lifecycle;
 mod metrics;
 mod outage;
+mod pause;
 mod rest;
 mod signing;
 mod ssrf;
