@@ -81,6 +81,9 @@ const NOT_IDS: [(&str, &str); 4] = [
     ("a UUID without dashes", "00000000000040008000000000000000"),
 ];
 
+/// Rates (`max_per_second`) refused: a set limit is 1–10000 (unset is unlimited).
+const BAD_RATES: [(&str, u32); 3] = [("0", 0), ("10001", 10_001), ("u32::MAX", u32::MAX)];
+
 /// Destinations refused whatever the operator allows (the tests allow 127.0.0.0/8 and http).
 const BAD_DESTINATIONS: [(&str, &str); 6] = [
     ("empty", ""),
@@ -573,6 +576,13 @@ async fn every_invalid_subscription_request_field_is_refused_by_name() {
         &BAD_VALID_UNTIL,
         |r: &mut Create, v: &str| r.valid_until = v.into(),
     ));
+    rows.extend(each(
+        BAD,
+        "max_per_second",
+        "max_per_second",
+        &BAD_RATES,
+        |r: &mut Create, v| r.max_per_second = Some(v),
+    ));
     let too_long = destination_of(app, 2049);
     rows.extend(rows![Create, BAD;
         "destination_url of 2049 characters" => "destination_url",
@@ -647,6 +657,28 @@ async fn every_invalid_subscription_request_field_is_refused_by_name() {
             valid,
             id_rows("id"),
             delete,
+        )
+        .await,
+    );
+
+    let pause = |id: String| {
+        let mut client = subscriptions.clone();
+        let request = app.clients.request(proto::PauseSubscriptionRequest { id });
+        async move { grpc(client.pause_subscription(request).await) }
+    };
+    failures.extend(run(&app.pool, "PauseSubscription", valid, id_rows("id"), pause).await);
+    let resume = |id: String| {
+        let mut client = subscriptions.clone();
+        let request = app.clients.request(proto::ResumeSubscriptionRequest { id });
+        async move { grpc(client.resume_subscription(request).await) }
+    };
+    failures.extend(
+        run(
+            &app.pool,
+            "ResumeSubscription",
+            valid,
+            id_rows("id"),
+            resume,
         )
         .await,
     );
@@ -740,6 +772,13 @@ async fn every_invalid_subscription_request_field_is_refused_by_name() {
         &BAD_VALID_UNTIL,
         |r: &mut Update, v: &str| masked(r, "valid_until").valid_until = v.into(),
     ));
+    rows.extend(each(
+        BAD,
+        "subscription.max_per_second",
+        "subscription.max_per_second",
+        &BAD_RATES,
+        |r: &mut Update, v| masked(r, "max_per_second").max_per_second = Some(v),
+    ));
     let too_long = destination_of(app, 2049);
     rows.extend(rows![Update, BAD;
         "subscription.destination_url of 2049 characters" => "subscription.destination_url",
@@ -772,8 +811,27 @@ async fn every_invalid_subscription_request_field_is_refused_by_name() {
     failures.extend(run(&app.pool, "UpdateSubscription", &valid, rows, update).await);
 
     assert_no_failures(&failures);
-    // The valid requests are accepted, a destination of exactly 2048 characters too.
+    // Nor was the seeded subscription changed in place: not paused, no limit.
+    let seeded = app
+        .clients
+        .get_subscription(&seed.subscription_id)
+        .await
+        .unwrap();
+    assert_eq!(seeded.status(), proto::SubscriptionStatus::Enabled);
+    assert_eq!(
+        (seeded.max_per_second, seeded.paused_since),
+        (None, String::new())
+    );
+    // The valid requests are accepted, a destination of exactly 2048 characters and the rates at
+    // either end of their range too.
     assert_eq!(get(seed.subscription_id.clone()).await.code, Code::Ok);
+    assert_eq!(pause(seed.subscription_id.clone()).await.code, Code::Ok);
+    assert_eq!(resume(seed.subscription_id.clone()).await.code, Code::Ok);
+    for rate in [1, 10_000] {
+        let mut limited = valid.clone();
+        masked(&mut limited, "max_per_second").max_per_second = Some(rate);
+        assert_eq!(update(limited).await.code, Code::Ok);
+    }
     assert_eq!(update(valid).await.code, Code::Ok);
     let created = create(Create {
         destination_url: destination_of(app, 2048),
@@ -781,7 +839,7 @@ async fn every_invalid_subscription_request_field_is_refused_by_name() {
         authorization: Some("Basic YWxhZGRpbjpvcGVuc2VzYW1l".into()),
         event_filter: EventFilter::ValidatedOnly.into(),
         valid_until: String::new(),
-        max_per_second: None,
+        max_per_second: Some(10_000),
     })
     .await;
     assert_eq!(created.code, Code::Ok, "{created:?}");

@@ -54,6 +54,40 @@ async fn another_tenant_can_neither_see_nor_touch_a_tenants_data() {
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::NotFound);
+    let pause = beta.request(proto::PauseSubscriptionRequest { id: id.clone() });
+    assert_eq!(
+        beta.subscriptions
+            .pause_subscription(pause)
+            .await
+            .unwrap_err()
+            .code(),
+        Code::NotFound
+    );
+    let resume = beta.request(proto::ResumeSubscriptionRequest { id: id.clone() });
+    assert_eq!(
+        beta.subscriptions
+            .resume_subscription(resume)
+            .await
+            .unwrap_err()
+            .code(),
+        Code::NotFound
+    );
+    let limit = beta.request(proto::UpdateSubscriptionRequest {
+        subscription: Some(proto::Subscription {
+            id: id.clone(),
+            max_per_second: Some(1),
+            ..Default::default()
+        }),
+        update_mask: Some(FieldMask {
+            paths: vec!["max_per_second".into()],
+        }),
+    });
+    let status = beta
+        .subscriptions
+        .update_subscription(limit)
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::NotFound);
     let rotate = beta.request(proto::RotateSigningSecretRequest { id: id.clone() });
     assert_eq!(
         beta.subscriptions
@@ -118,7 +152,7 @@ async fn another_tenant_can_neither_see_nor_touch_a_tenants_data() {
         .assert_stays_at(4, Duration::from_millis(400))
         .await;
 
-    // Acme's subscription is untouched.
+    // Acme's subscription is untouched (not paused, no limit).
     let get = app.clients.request(proto::GetSubscriptionRequest { id });
     let mine = app
         .clients
@@ -128,6 +162,41 @@ async fn another_tenant_can_neither_see_nor_touch_a_tenants_data() {
         .unwrap()
         .into_inner();
     assert_eq!(mine, created);
+
+    // The other way round: beta's subscription is not in acme's list, and acme reaches it by no id.
+    let theirs = beta
+        .create_subscription(proto::CreateSubscriptionRequest {
+            destination_url: app.receiver.url("/beta"),
+            collection: proto::Collection::Absences.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .subscription
+        .unwrap();
+    let listed = app.clients.list_subscriptions().await.unwrap();
+    assert_eq!(listed, [mine]);
+    let theirs_id = theirs.id.clone();
+    assert_eq!(
+        app.clients
+            .get_subscription(&theirs_id)
+            .await
+            .unwrap_err()
+            .code(),
+        Code::NotFound
+    );
+    let mut subscriptions = app.clients.subscriptions.clone();
+    let pause = app.clients.request(proto::PauseSubscriptionRequest {
+        id: theirs_id.clone(),
+    });
+    let status = subscriptions.pause_subscription(pause).await.unwrap_err();
+    assert_eq!(status.code(), Code::NotFound);
+    let resume = app
+        .clients
+        .request(proto::ResumeSubscriptionRequest { id: theirs_id });
+    let status = subscriptions.resume_subscription(resume).await.unwrap_err();
+    assert_eq!(status.code(), Code::NotFound);
+    assert_eq!(beta.get_subscription(&theirs.id).await.unwrap(), theirs);
 }
 
 #[tokio::test]
