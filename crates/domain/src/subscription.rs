@@ -237,7 +237,10 @@ mod tests {
         assert!(MaxPerSecond::new(MaxPerSecond::LIMIT + 1).is_err());
         let burst = |n| MaxPerSecond::new(n).unwrap().burst();
         assert!((burst(20) - 10.0).abs() < f64::EPSILON);
-        assert!((burst(1) - 1.0).abs() < f64::EPSILON, "at least one token's room");
+        assert!(
+            (burst(1) - 1.0).abs() < f64::EPSILON,
+            "at least one token's room"
+        );
         assert!((burst(3) - 1.5).abs() < f64::EPSILON);
     }
 
