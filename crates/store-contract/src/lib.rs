@@ -207,6 +207,7 @@ mod tests {
             ("absences", include_str!("absences.rs")),
             ("cancellation", include_str!("cancellation.rs")),
             ("groups", include_str!("groups.rs")),
+            ("operations", include_str!("operations.rs")),
             ("queue", include_str!("queue.rs")),
             ("subscriptions", include_str!("subscriptions.rs")),
             ("tenancy", include_str!("tenancy.rs")),
