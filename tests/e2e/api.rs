@@ -1,4 +1,4 @@
-//! The gRPC surface around ingest: subscriptions, GetAbsence, health and reflection.
+//! The gRPC surface around ingest: subscriptions, GetAbsence, health and reflection (v1 and v1alpha).
 
 use crate::app::spawn_app;
 use absync_adapter_grpc::proto::{self, AbsenceStatus, EventFilter};
@@ -11,6 +11,8 @@ use tonic_reflection::pb::v1::ServerReflectionRequest;
 use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
 use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
 use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+use tonic_reflection::pb::v1alpha;
+use tonic_reflection::pb::v1alpha::server_reflection_client::ServerReflectionClient as AlphaReflectionClient;
 
 #[tokio::test]
 async fn subscriptions_are_listed_redacted_and_deleted() {
@@ -126,7 +128,20 @@ async fn health_and_reflection_are_served() {
         assert_eq!(answer.status(), ServingStatus::Serving, "{service}");
     }
 
-    let mut reflection = ServerReflectionClient::new(channel);
+    let answer = health
+        .check(HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        answer.status(),
+        ServingStatus::Serving,
+        "the server as a whole"
+    );
+
+    let mut reflection = ServerReflectionClient::new(channel.clone());
     let request = ServerReflectionRequest {
         host: String::new(),
         message_request: Some(MessageRequest::ListServices(String::new())),
@@ -141,9 +156,37 @@ async fn health_and_reflection_are_served() {
         panic!("expected a service list")
     };
     let names: Vec<_> = list.service.into_iter().map(|s| s.name).collect();
+    assert_lists_every_service(&names);
+
+    // Clients that still speak v1alpha (grpcurl's older releases, Python's stock reflection client)
+    // get the same answer.
+    let mut alpha = AlphaReflectionClient::new(channel);
+    let request = v1alpha::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(
+            v1alpha::server_reflection_request::MessageRequest::ListServices(String::new()),
+        ),
+    };
+    let mut answers = alpha
+        .server_reflection_info(tokio_stream::iter([request]))
+        .await
+        .expect("v1alpha reflection is served")
+        .into_inner();
+    let answer = answers.message().await.unwrap().unwrap();
+    let Some(v1alpha::server_reflection_response::MessageResponse::ListServicesResponse(list)) =
+        answer.message_response
+    else {
+        panic!("expected a service list")
+    };
+    let names: Vec<_> = list.service.into_iter().map(|s| s.name).collect();
+    assert_lists_every_service(&names);
+}
+
+fn assert_lists_every_service(names: &[String]) {
     for service in [
         "absync.v1.AbsenceIngest",
         "absync.v1.Subscriptions",
+        "absync.v1.Deliveries",
         "grpc.health.v1.Health",
     ] {
         assert!(

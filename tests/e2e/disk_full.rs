@@ -1,6 +1,7 @@
 //! A full disk on the embedded store, simulated without privileges: the running store's database is
 //! capped at its current size (`PRAGMA max_page_count` on the writer's connections). Writes then
-//! answer `UNAVAILABLE` with nothing written and `/readyz` reports the store unavailable; once the cap
+//! answer `UNAVAILABLE` with nothing written and `/readyz` (and the gRPC health service) reports the
+//! store unavailable; once the cap
 //! is lifted, the very next write succeeds, with no restart, and every acknowledged change is
 //! delivered. (PostgreSQL has no such cap; this test runs in the suite's SQLite pass.)
 
@@ -8,10 +9,14 @@ use crate::app::{TestApp, spawn_app_with};
 use absync_adapter_grpc::proto::{AbsenceStatus, EventFilter};
 use absync_bootstrap::store::Store;
 use absync_e2e::fixtures::monday_to_tuesday;
-use absync_e2e::wait::eventually;
+use absync_e2e::wait::{eventually, ready_when};
 use std::collections::HashSet;
 use std::time::Duration;
 use tonic::Code;
+use tonic::transport::Channel;
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
 
 /// The tables an ingest writes.
 const INGEST_TABLES: [&str; 4] = ["absences", "leaves", "leave_events", "deliveries"];
@@ -22,6 +27,32 @@ async fn ingest_counts(app: &TestApp) -> Vec<i64> {
         all.push(app.count(table).await);
     }
     all
+}
+
+/// What the gRPC health service says of the server as a whole, once it says `want` (it follows the
+/// store's readiness at its probe interval).
+async fn grpc_health_becomes(app: &TestApp, want: ServingStatus) {
+    let channel = Channel::from_shared(format!("http://{}", app.grpc_addr))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut health = HealthClient::new(channel);
+    eventually(
+        &format!("gRPC health {want:?}"),
+        Duration::from_secs(10),
+        async || {
+            let now = health
+                .check(HealthCheckRequest {
+                    service: String::new(),
+                })
+                .await
+                .ok()
+                .map(|answer| answer.into_inner().status());
+            ready_when(now == Some(want), now)
+        },
+    )
+    .await;
 }
 
 async fn readyz(app: &TestApp) -> u16 {
@@ -86,6 +117,7 @@ async fn a_full_disk_is_unavailable_writes_nothing_and_the_next_write_after_spac
     let refused = refused.expect("the capped store refused a write");
     eprintln!("capped at {pages} pages; hr-{refused} refused after {acknowledged} acknowledged");
     assert_eq!(readyz(&app).await, 503, "the store is reported unavailable");
+    grpc_health_becomes(&app, ServingStatus::NotServing).await;
     // Still full: refused again, still nothing written, and the writer is not poisoned.
     let before = ingest_counts(&app).await;
     let again = app
@@ -115,6 +147,7 @@ async fn a_full_disk_is_unavailable_writes_nothing_and_the_next_write_after_spac
     assert_eq!(answer.events.len(), 4);
     acknowledged += 1;
     assert_eq!(readyz(&app).await, 200, "ready again");
+    grpc_health_becomes(&app, ServingStatus::Serving).await;
 
     // Every acknowledged change is delivered: four leaves each (at least once).
     let leaves = eventually(

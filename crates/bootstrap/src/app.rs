@@ -101,6 +101,7 @@ impl Application {
             ),
             tokens: TokenService::new(ports.tokens.clone()),
             tracking: TrackingService::new(ports.tracking.clone(), clock.clone()),
+            readiness: ports.health.clone(),
         };
         let dispatcher = Dispatcher::new(
             ports.queue.clone(),
