@@ -12,12 +12,15 @@
 mod auth;
 mod console;
 mod metrics;
+mod openapi;
 mod problem;
 mod protime;
 mod query;
+mod reference;
 mod router;
 
 pub use metrics::PrometheusMetrics;
+pub use openapi::openapi_json;
 pub use router::{BODY_LIMIT, HttpApi, router, serve};
 
 /// Entry points for the fuzz targets in `fuzz/` (see `fuzz/README.md`); not an API.

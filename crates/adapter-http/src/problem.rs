@@ -5,6 +5,7 @@ use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 /// The REST API's name of a field the application names: as its JSON spells it.
 pub(crate) const fn rest_field(field: Field) -> &'static str {
@@ -16,24 +17,76 @@ pub(crate) const fn rest_field(field: Field) -> &'static str {
     }
 }
 
-/// One bad field.
-#[derive(Debug, Clone, Serialize)]
+/// One bad field of the request.
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub(crate) struct FieldError {
+    /// The field or query parameter, as the request spells it.
+    #[schema(example = "destinationUrl")]
     pub(crate) field: String,
+    /// What is wrong with it.
+    #[schema(example = "is required")]
     pub(crate) message: String,
 }
 
-/// An error answer.
-#[derive(Debug, Clone, Serialize)]
+/// An error answer: an RFC 9457 problem document, served as `application/problem+json`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = json!({
+    "type": "about:blank",
+    "title": "Bad Request",
+    "status": 400,
+    "detail": "destinationUrl: is required",
+    "errors": [{"field": "destinationUrl", "message": "is required"}]
+}))]
 pub(crate) struct Problem {
+    /// Always `about:blank`: the status code says what kind of problem it is.
     #[serde(rename = "type")]
+    #[schema(value_type = String, example = "about:blank")]
     kind: &'static str,
+    /// The reason phrase of the status code.
+    #[schema(value_type = String, example = "Bad Request")]
     title: &'static str,
+    /// The HTTP status code of the answer.
+    #[schema(minimum = 400, maximum = 599, example = 400)]
     status: u16,
+    /// What went wrong, for people; never internal detail.
+    #[schema(example = "destinationUrl: is required")]
     detail: String,
+    /// Each bad field, when the problem is with fields of the request (400 only); absent otherwise.
     #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(required = false)]
     errors: Vec<FieldError>,
 }
+
+/// The token is missing or unknown, or lacks the operation's scope (the Protime API answers 401 for
+/// a missing scope too).
+#[derive(utoipa::ToResponse)]
+#[response(
+    content_type = "application/problem+json",
+    headers(("WWW-Authenticate" = String, description = "`Bearer`")),
+    example = json!({
+        "type": "about:blank",
+        "title": "Unauthorized",
+        "status": 401,
+        "detail": "missing Authorization: Bearer <token>"
+    }),
+)]
+#[allow(dead_code)] // Describes an answer `Problem` gives.
+pub(crate) struct Unauthorized(Problem);
+
+/// The store is unreachable (or a destination cannot be checked now): nothing was written, the call
+/// is safe to retry.
+#[derive(utoipa::ToResponse)]
+#[response(
+    content_type = "application/problem+json",
+    example = json!({
+        "type": "about:blank",
+        "title": "Service Unavailable",
+        "status": 503,
+        "detail": "the store is unavailable; nothing was written, the call is safe to retry"
+    }),
+)]
+#[allow(dead_code)] // Describes an answer `Problem` gives.
+pub(crate) struct Unavailable(Problem);
 
 impl Problem {
     pub(crate) fn new(status: StatusCode, detail: impl Into<String>) -> Self {

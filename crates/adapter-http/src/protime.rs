@@ -1,8 +1,13 @@
 //! The Protime-compatible REST API: webhooks (create, list, get, delete) and the absences collection
 //! for the initial sync.
+//!
+//! Each handler carries its `#[utoipa::path]`: the router routes it at that path and method and the
+//! OpenAPI document describes it from there (see `router::documented`).
+
+mod instance;
 
 use crate::auth::tenant;
-use crate::problem::Problem;
+use crate::problem::{Problem, Unauthorized, Unavailable};
 use crate::query::Params;
 use crate::router::HttpApi;
 use absync_application::ports::{LeaveQuery, Subscription};
@@ -19,31 +24,202 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
-use serde_json::{Value, json};
+pub(crate) use instance::AbsenceInstance;
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
 
 /// Where the webhook collection lives.
 pub(crate) const WEBHOOKS: &str = "/connector/protimeapi/api/v1/webhooks";
+/// One webhook.
+pub(crate) const WEBHOOK: &str = "/connector/protimeapi/api/v1/webhooks/{id}";
 /// Where the absences collection lives.
 pub(crate) const ABSENCES: &str = "/connector/protimeapi/api/v1/absences";
 
-/// The status in Protime's vocabulary, which knows only `Enabled` and `Disabled`: a paused
-/// subscription sends nothing, so it shows as `Disabled` *(ours)*.
-fn protime_status(s: &Subscription) -> SubscriptionStatus {
-    match s.status {
-        SubscriptionStatus::Paused => SubscriptionStatus::Disabled,
-        status => status,
+/// The format of the messages a webhook receives.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum CollectionName {
+    /// Protime absence delta items, one per leave event.
+    Absences,
+    /// Timmi leave messages.
+    Leaves,
+}
+
+impl From<PayloadFormat> for CollectionName {
+    fn from(format: PayloadFormat) -> Self {
+        match format {
+            PayloadFormat::Absences => Self::Absences,
+            PayloadFormat::Leaves => Self::Leaves,
+        }
     }
 }
 
-fn webhook_json(s: &Subscription) -> Value {
-    json!({
-        "id": s.id.as_str(),
-        "destinationUrl": s.destination.as_str(),
-        "collectionName": s.payload_format.as_str(),
-        "status": protime_status(s).as_str(),
-        "validUntil": s.valid_until.map(|t| t.to_rfc3339()),
-        "createdAt": s.created_at.to_rfc3339(),
-    })
+/// A webhook's status in Protime's vocabulary, which knows only these two: a paused subscription
+/// sends nothing, so it shows as `Disabled` *(ours)*.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+pub(crate) enum WebhookStatus {
+    /// Receives deliveries.
+    Enabled,
+    /// Receives nothing new: deleted, expired, disabled after failures, or paused.
+    Disabled,
+}
+
+impl From<SubscriptionStatus> for WebhookStatus {
+    fn from(status: SubscriptionStatus) -> Self {
+        match status {
+            SubscriptionStatus::Enabled => Self::Enabled,
+            SubscriptionStatus::Disabled | SubscriptionStatus::Paused => Self::Disabled,
+        }
+    }
+}
+
+/// The body of `POST …/webhooks`.
+///
+/// Documents the request; the handler reads the JSON object field by field so that it can name
+/// each bad field.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({
+    "destinationUrl": "https://hooks.example.com/absync",
+    "collectionName": "absences"
+}))]
+pub(crate) struct CreateWebhook {
+    /// Where the messages are POSTed: an `https://` URL of a host on the public internet.
+    #[schema(format = Uri, example = "https://hooks.example.com/absync")]
+    destination_url: String,
+    /// `absences` for Protime delta items, `leaves` for Timmi messages.
+    collection_name: CollectionName,
+}
+
+/// A webhook subscription. Its key (the signing secret) is shown only when it is created.
+///
+/// The properties are in alphabetical order, as the API has always written them.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({
+    "collectionName": "absences",
+    "createdAt": "2026-03-02T09:30:00.123456+00:00",
+    "destinationUrl": "https://hooks.example.com/absync",
+    "id": "0b6f3c1e-6d0a-4f43-9a54-3f1c2a7d9e10",
+    "status": "Enabled",
+    "validUntil": "2026-05-31T09:30:00.123456+00:00"
+}))]
+pub(crate) struct Webhook {
+    /// The format of its messages.
+    collection_name: CollectionName,
+    /// When it was created (RFC 3339, with offset).
+    #[schema(format = DateTime, example = "2026-03-02T09:30:00.123456+00:00")]
+    created_at: String,
+    /// Where its messages are POSTed.
+    #[schema(format = Uri, example = "https://hooks.example.com/absync")]
+    destination_url: String,
+    /// Its id.
+    #[schema(format = Uuid, example = "0b6f3c1e-6d0a-4f43-9a54-3f1c2a7d9e10")]
+    id: String,
+    /// Whether it receives deliveries.
+    status: WebhookStatus,
+    /// When it expires (RFC 3339, with offset): 90 days after creation for a webhook created
+    /// here; `null` for one that never expires.
+    #[schema(required = true, format = DateTime, example = "2026-05-31T09:30:00.123456+00:00")]
+    valid_until: Option<String>,
+}
+
+impl From<&Subscription> for Webhook {
+    fn from(s: &Subscription) -> Self {
+        Self {
+            collection_name: s.payload_format.into(),
+            created_at: s.created_at.to_rfc3339(),
+            destination_url: s.destination.as_str().to_owned(),
+            id: s.id.as_str().to_owned(),
+            status: s.status.into(),
+            valid_until: s.valid_until.map(|t| t.to_rfc3339()),
+        }
+    }
+}
+
+/// The answer to `POST …/webhooks`: the webhook with its key, shown only here.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({
+    "collectionName": "absences",
+    "createdAt": "2026-03-02T09:30:00.123456+00:00",
+    "destinationUrl": "https://hooks.example.com/absync",
+    "id": "0b6f3c1e-6d0a-4f43-9a54-3f1c2a7d9e10",
+    "key": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+    "status": "Enabled",
+    "validUntil": "2026-05-31T09:30:00.123456+00:00"
+}))]
+pub(crate) struct CreatedWebhook {
+    /// The format of its messages.
+    collection_name: CollectionName,
+    /// When it was created (RFC 3339, with offset).
+    #[schema(format = DateTime, example = "2026-03-02T09:30:00.123456+00:00")]
+    created_at: String,
+    /// Where its messages are POSTed.
+    #[schema(format = Uri, example = "https://hooks.example.com/absync")]
+    destination_url: String,
+    /// Its id.
+    #[schema(format = Uuid, example = "0b6f3c1e-6d0a-4f43-9a54-3f1c2a7d9e10")]
+    id: String,
+    /// The signing secret of its messages (Standard Webhooks, `whsec_` + base64): shown only in
+    /// this answer, keep it.
+    #[schema(
+        pattern = "^whsec_",
+        example = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    )]
+    key: String,
+    /// Whether it receives deliveries.
+    status: WebhookStatus,
+    /// When it expires (RFC 3339, with offset): 90 days after creation.
+    #[schema(required = true, format = DateTime, example = "2026-05-31T09:30:00.123456+00:00")]
+    valid_until: Option<String>,
+}
+
+impl From<&Subscription> for CreatedWebhook {
+    fn from(s: &Subscription) -> Self {
+        let Webhook {
+            collection_name,
+            created_at,
+            destination_url,
+            id,
+            status,
+            valid_until,
+        } = s.into();
+        Self {
+            collection_name,
+            created_at,
+            destination_url,
+            id,
+            key: s.signing_secret.expose(),
+            status,
+            valid_until,
+        }
+    }
+}
+
+/// The webhooks of the caller's tenant.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct WebhookList {
+    /// The webhooks, deleted ones included (as `Disabled`).
+    value: Vec<Webhook>,
+}
+
+/// One page of the absences collection.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct AbsencePage {
+    /// The URL path and query of the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(
+        value_type = String,
+        required = false,
+        example = "/connector/protimeapi/api/v1/absences?pageSize=2&pageToken=1-20240304-PM&filter=date%20ge%20%272024-03-01%27"
+    )]
+    next_link: Option<String>,
+    /// The current leaves, in absence number, date and half-day order.
+    #[schema(value_type = Vec<AbsenceInstance>)]
+    value: Vec<Value>,
 }
 
 /// Reads a JSON object body: `application/json`, at most the router's body limit, valid JSON.
@@ -123,7 +299,83 @@ pub(crate) async fn create_from_body(
         .map_err(|e| Problem::from_application(&e))
 }
 
-/// `POST …/webhooks`.
+/// Create a webhook
+///
+/// Subscribes `destinationUrl` to the tenant's leave events: every change of an absence is POSTed
+/// there, signed with the key of the answer (Standard Webhooks), in the format `collectionName`
+/// names. The webhook is valid for 90 days; it is not renewed: replace an expired or disabled
+/// webhook with a new one after a full sync (`GET …/absences`).
+///
+/// Scope `connector-protimeapi-webhooks.write` (alias of `webhooks:write`).
+#[utoipa::path(
+    post,
+    path = WEBHOOKS,
+    tag = "webhooks",
+    operation_id = "createWebhook",
+    security(("bearer" = ["connector-protimeapi-webhooks.write"])),
+    request_body(
+        content = CreateWebhook,
+        content_type = "application/json",
+        example = json!({
+            "destinationUrl": "https://hooks.example.com/absync",
+            "collectionName": "absences"
+        }),
+    ),
+    responses(
+        (
+            status = CREATED,
+            description = "Created; the answer is the only one that shows the key.",
+            body = CreatedWebhook,
+            headers(("Location" = String, description = "The path of the new webhook.")),
+            example = json!({
+                "collectionName": "absences",
+                "createdAt": "2026-03-02T09:30:00.123456+00:00",
+                "destinationUrl": "https://hooks.example.com/absync",
+                "id": "0b6f3c1e-6d0a-4f43-9a54-3f1c2a7d9e10",
+                "key": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+                "status": "Enabled",
+                "validUntil": "2026-05-31T09:30:00.123456+00:00"
+            }),
+        ),
+        (
+            status = BAD_REQUEST,
+            description = "The body is not a JSON object, or a field is missing or wrong (named in `errors`): \
+                           an unknown collection, a destination that is not a public `https://` URL.",
+            body = Problem,
+            content_type = "application/problem+json",
+            example = json!({
+                "type": "about:blank",
+                "title": "Bad Request",
+                "status": 400,
+                "detail": "collectionName: unknown collection \"holidays\"; known: absences, leaves",
+                "errors": [{
+                    "field": "collectionName",
+                    "message": "unknown collection \"holidays\"; known: absences, leaves"
+                }]
+            }),
+        ),
+        (status = UNAUTHORIZED, response = Unauthorized),
+        (
+            status = PAYLOAD_TOO_LARGE,
+            description = "The body is larger than 64 KiB.",
+            body = Problem,
+            content_type = "application/problem+json",
+        ),
+        (
+            status = UNSUPPORTED_MEDIA_TYPE,
+            description = "The body is not `Content-Type: application/json`.",
+            body = Problem,
+            content_type = "application/problem+json",
+            example = json!({
+                "type": "about:blank",
+                "title": "Unsupported Media Type",
+                "status": 415,
+                "detail": "the body must be JSON with Content-Type: application/json"
+            }),
+        ),
+        (status = SERVICE_UNAVAILABLE, response = Unavailable),
+    ),
+)]
 pub(crate) async fn create_webhook(
     State(api): State<HttpApi>,
     headers: HeaderMap,
@@ -132,10 +384,8 @@ pub(crate) async fn create_webhook(
     let tenant = tenant(&api.tokens, &headers, Scope::WebhooksWrite).await?;
     let object = json_object(&headers, body)?;
     let created = create_from_body(&api.subscriptions, &tenant, &object).await?;
-    let mut body = webhook_json(&created);
-    body["key"] = Value::String(created.signing_secret.expose());
     let location = format!("{WEBHOOKS}/{}", created.id);
-    let mut response = (StatusCode::CREATED, Json(body)).into_response();
+    let mut response = (StatusCode::CREATED, Json(CreatedWebhook::from(&created))).into_response();
     if let Ok(value) = HeaderValue::from_str(&location) {
         response.headers_mut().insert(header::LOCATION, value);
     }
@@ -143,7 +393,7 @@ pub(crate) async fn create_webhook(
 }
 
 /// Parses `status eq 'Disabled'` (the one filter the list supports).
-fn status_filter(filter: &str) -> Result<SubscriptionStatus, Problem> {
+fn status_filter(filter: &str) -> Result<WebhookStatus, Problem> {
     let words: Vec<&str> = filter.split_whitespace().collect();
     match words.as_slice() {
         [field, op, value]
@@ -154,6 +404,7 @@ fn status_filter(filter: &str) -> Result<SubscriptionStatus, Problem> {
                 .and_then(|v| v.strip_suffix('\''))
                 .and_then(SubscriptionStatus::parse)
                 .filter(|s| *s != SubscriptionStatus::Paused)
+                .map(WebhookStatus::from)
                 .ok_or_else(|| Problem::field("filter", "status must be 'Enabled' or 'Disabled'"))
         }
         _ => Err(Problem::field(
@@ -163,12 +414,86 @@ fn status_filter(filter: &str) -> Result<SubscriptionStatus, Problem> {
     }
 }
 
-/// `GET …/webhooks`.
+/// The path parameter of one webhook.
+#[derive(Debug, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)] // Documents the `{id}` the handlers take as `Path<String>`.
+pub(crate) struct WebhookId {
+    /// The webhook's id, as `POST …/webhooks` answered it. Another tenant's id is not found.
+    #[param(format = Uuid, example = "0b6f3c1e-6d0a-4f43-9a54-3f1c2a7d9e10")]
+    id: String,
+}
+
+/// No webhook of the caller's tenant has this id.
+#[derive(utoipa::ToResponse)]
+#[response(
+    content_type = "application/problem+json",
+    example = json!({
+        "type": "about:blank",
+        "title": "Not Found",
+        "status": 404,
+        "detail": "subscription 0b6f3c1e-6d0a-4f43-9a54-3f1c2a7d9e10 not found"
+    }),
+)]
+#[allow(dead_code)] // Describes an answer `Problem` gives.
+pub(crate) struct WebhookNotFound(Problem);
+
+/// List the webhooks
+///
+/// The tenant's webhooks, deleted ones included (as `Disabled`): history is kept.
+///
+/// Scope `connector-protimeapi-webhooks.read` (alias of `webhooks:read`).
+#[utoipa::path(
+    get,
+    path = WEBHOOKS,
+    tag = "webhooks",
+    operation_id = "listWebhooks",
+    security(("bearer" = ["connector-protimeapi-webhooks.read"])),
+    params((
+        "filter" = Option<String>,
+        Query,
+        description = "Only the webhooks of one status: `status eq 'Enabled'` or `status eq 'Disabled'`.",
+        example = "status eq 'Enabled'",
+    )),
+    responses(
+        (
+            status = OK,
+            description = "The webhooks.",
+            body = WebhookList,
+            example = json!({"value": [{
+                "collectionName": "absences",
+                "createdAt": "2026-03-02T09:30:00.123456+00:00",
+                "destinationUrl": "https://hooks.example.com/absync",
+                "id": "0b6f3c1e-6d0a-4f43-9a54-3f1c2a7d9e10",
+                "status": "Enabled",
+                "validUntil": "2026-05-31T09:30:00.123456+00:00"
+            }]}),
+        ),
+        (
+            status = BAD_REQUEST,
+            description = "The filter is not one this API supports, or is given twice.",
+            body = Problem,
+            content_type = "application/problem+json",
+            example = json!({
+                "type": "about:blank",
+                "title": "Bad Request",
+                "status": 400,
+                "detail": "filter: supported: status eq 'Enabled' | status eq 'Disabled'",
+                "errors": [{
+                    "field": "filter",
+                    "message": "supported: status eq 'Enabled' | status eq 'Disabled'"
+                }]
+            }),
+        ),
+        (status = UNAUTHORIZED, response = Unauthorized),
+        (status = SERVICE_UNAVAILABLE, response = Unavailable),
+    ),
+)]
 pub(crate) async fn list_webhooks(
     State(api): State<HttpApi>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<WebhookList>, Problem> {
     let tenant = tenant(&api.tokens, &headers, Scope::WebhooksRead).await?;
     let query = Params::parse(query.as_deref(), &["filter"])?;
     let wanted = query.get("filter").map(status_filter).transpose()?;
@@ -177,30 +502,78 @@ pub(crate) async fn list_webhooks(
         .list(&tenant)
         .await
         .map_err(|e| Problem::from_application(&e))?;
-    let value: Vec<Value> = listed
+    let value = listed
         .iter()
-        .filter(|s| wanted.is_none_or(|status| protime_status(s) == status))
-        .map(webhook_json)
+        .map(Webhook::from)
+        .filter(|webhook| wanted.is_none_or(|status| webhook.status == status))
         .collect();
-    Ok(Json(json!({ "value": value })))
+    Ok(Json(WebhookList { value }))
 }
 
-/// `GET …/webhooks/{id}`: never the key.
+/// Get a webhook
+///
+/// One webhook of the tenant, never its key.
+///
+/// Scope `connector-protimeapi-webhooks.read` (alias of `webhooks:read`).
+#[utoipa::path(
+    get,
+    path = WEBHOOK,
+    tag = "webhooks",
+    operation_id = "getWebhook",
+    security(("bearer" = ["connector-protimeapi-webhooks.read"])),
+    params(WebhookId),
+    responses(
+        (
+            status = OK,
+            description = "The webhook.",
+            body = Webhook,
+            example = json!({
+                "collectionName": "absences",
+                "createdAt": "2026-03-02T09:30:00.123456+00:00",
+                "destinationUrl": "https://hooks.example.com/absync",
+                "id": "0b6f3c1e-6d0a-4f43-9a54-3f1c2a7d9e10",
+                "status": "Enabled",
+                "validUntil": "2026-05-31T09:30:00.123456+00:00"
+            }),
+        ),
+        (status = UNAUTHORIZED, response = Unauthorized),
+        (status = NOT_FOUND, response = WebhookNotFound),
+        (status = SERVICE_UNAVAILABLE, response = Unavailable),
+    ),
+)]
 pub(crate) async fn get_webhook(
     State(api): State<HttpApi>,
     headers: HeaderMap,
     Path(id): Path<String>,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<Webhook>, Problem> {
     let tenant = tenant(&api.tokens, &headers, Scope::WebhooksRead).await?;
     let found = api
         .subscriptions
         .get(&tenant, &SubscriptionId::new(id))
         .await
         .map_err(|e| Problem::from_application(&e))?;
-    Ok(Json(webhook_json(&found)))
+    Ok(Json(Webhook::from(&found)))
 }
 
-/// `DELETE …/webhooks/{id}`: soft delete, history kept.
+/// Delete a webhook
+///
+/// A soft delete: the webhook receives nothing new and shows as `Disabled`; its history is kept.
+///
+/// Scope `connector-protimeapi-webhooks.write` (alias of `webhooks:write`).
+#[utoipa::path(
+    delete,
+    path = WEBHOOK,
+    tag = "webhooks",
+    operation_id = "deleteWebhook",
+    security(("bearer" = ["connector-protimeapi-webhooks.write"])),
+    params(WebhookId),
+    responses(
+        (status = NO_CONTENT, description = "Deleted."),
+        (status = UNAUTHORIZED, response = Unauthorized),
+        (status = NOT_FOUND, response = WebhookNotFound),
+        (status = SERVICE_UNAVAILABLE, response = Unavailable),
+    ),
+)]
 pub(crate) async fn delete_webhook(
     State(api): State<HttpApi>,
     headers: HeaderMap,
@@ -251,12 +624,110 @@ fn query_escape(text: &str) -> String {
         .collect()
 }
 
-/// `GET …/absences`: the tenant's current absence instances, paged, for the full initial sync.
+/// List the current absences
+///
+/// The tenant's current absence instances (one per half-day leave), paged: the full initial sync a
+/// subscriber does before it creates (or re-creates) a webhook. Each item has the properties of the
+/// webhook's delta item, without `changeType`. Follow `nextLink` until it is absent.
+///
+/// Scope `connector-protimeapi-absences.read` (alias of `absences:read`) *(ours)*.
+#[utoipa::path(
+    get,
+    path = ABSENCES,
+    tag = "absences",
+    operation_id = "listAbsences",
+    security(("bearer" = ["connector-protimeapi-absences.read"])),
+    params(
+        (
+            "filter" = Option<String>,
+            Query,
+            description = "Only the leaves from a date on: `date ge 'YYYY-MM-DD'`.",
+            example = "date ge '2024-03-01'",
+        ),
+        (
+            "pageSize" = Option<u32>,
+            Query,
+            description = "Items per page, 1 to 1000; 100 when not given.",
+            minimum = 1,
+            maximum = 1000,
+            example = 2,
+        ),
+        (
+            "pageToken" = Option<String>,
+            Query,
+            description = "Where the page starts: as the previous page's `nextLink` gives it.",
+            example = "1-20240304-PM",
+        ),
+    ),
+    responses(
+        (
+            status = OK,
+            description = "One page of absence instances.",
+            body = AbsencePage,
+            example = json!({
+                "nextLink": "/connector/protimeapi/api/v1/absences?pageSize=2&pageToken=1-20240304-PM&filter=date%20ge%20%272024-03-01%27",
+                "value": [
+                    {
+                        "changeVersion": "00000000000000000002",
+                        "id": 170_644,
+                        "person": {"id": 134, "@employee-number": "00001", "@badge-number": "B-17"},
+                        "resultingAbsenceDefinition": {"id": 12, "@absence-code": null},
+                        "requestedAbsenceDefinition": {"id": 11, "@absence-code": "VAC"},
+                        "shiftDefinition": {"id": null, "@shift-code": null},
+                        "date": "2024-03-04",
+                        "startTimeInMinutes": 0,
+                        "durationInMinutes": 720,
+                        "calculatedDurationInMinutes": 720,
+                        "dayPart": "First",
+                        "request": {"id": "acme-134-1"},
+                        "status": "Manual",
+                        "approvalLevel": "Approved",
+                        "isLocked": false,
+                        "periodType": "Day"
+                    },
+                    {
+                        "changeVersion": "00000000000000000002",
+                        "id": 170_645,
+                        "person": {"id": 134, "@employee-number": "00001", "@badge-number": "B-17"},
+                        "resultingAbsenceDefinition": {"id": 12, "@absence-code": null},
+                        "requestedAbsenceDefinition": {"id": 11, "@absence-code": "VAC"},
+                        "shiftDefinition": {"id": null, "@shift-code": null},
+                        "date": "2024-03-04",
+                        "startTimeInMinutes": 720,
+                        "durationInMinutes": 720,
+                        "calculatedDurationInMinutes": 720,
+                        "dayPart": "Second",
+                        "request": {"id": "acme-134-1"},
+                        "status": "Manual",
+                        "approvalLevel": "Approved",
+                        "isLocked": false,
+                        "periodType": "Day"
+                    }
+                ]
+            }),
+        ),
+        (
+            status = BAD_REQUEST,
+            description = "A query parameter is wrong or given twice (named in `errors`).",
+            body = Problem,
+            content_type = "application/problem+json",
+            example = json!({
+                "type": "about:blank",
+                "title": "Bad Request",
+                "status": 400,
+                "detail": "pageSize: must be 1..=1000",
+                "errors": [{"field": "pageSize", "message": "must be 1..=1000"}]
+            }),
+        ),
+        (status = UNAUTHORIZED, response = Unauthorized),
+        (status = SERVICE_UNAVAILABLE, response = Unavailable),
+    ),
+)]
 pub(crate) async fn list_absences(
     State(api): State<HttpApi>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<AbsencePage>, Problem> {
     let tenant = tenant(&api.tokens, &headers, Scope::AbsencesRead).await?;
     let query = Params::parse(query.as_deref(), &["filter", "pageSize", "pageToken"])?;
     let from = query.get("filter").map(date_filter).transpose()?;
@@ -287,7 +758,7 @@ pub(crate) async fn list_absences(
         .map_err(|e| Problem::from_application(&e))?;
     let more = leaves.len() > page_size as usize;
     leaves.truncate(page_size as usize);
-    let value: Vec<Value> = leaves
+    let value = leaves
         .iter()
         .map(|current| {
             protime::instance(
@@ -299,8 +770,7 @@ pub(crate) async fn list_absences(
             )
         })
         .collect();
-    let mut body = json!({ "value": value });
-    if more && let Some(last) = leaves.last() {
+    let next_link = leaves.last().filter(|_| more).map(|last| {
         let mut next = format!(
             "{ABSENCES}?pageSize={page_size}&pageToken={}",
             last.leave.key
@@ -309,9 +779,9 @@ pub(crate) async fn list_absences(
             next.push_str("&filter=");
             next.push_str(&query_escape(filter));
         }
-        body["nextLink"] = Value::String(next);
-    }
-    Ok(Json(body))
+        next
+    });
+    Ok(Json(AbsencePage { next_link, value }))
 }
 
 #[cfg(test)]
@@ -322,8 +792,9 @@ mod tests {
     fn filters_parse_or_name_the_field() {
         assert_eq!(
             status_filter("status eq 'Disabled'").unwrap(),
-            SubscriptionStatus::Disabled
+            WebhookStatus::Disabled
         );
+        assert!(status_filter("status eq 'Paused'").is_err());
         assert!(status_filter("status eq Disabled").is_err());
         assert_eq!(
             date_filter("date ge '2024-03-04'").unwrap(),

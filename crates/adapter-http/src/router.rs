@@ -2,8 +2,10 @@
 
 use crate::console;
 use crate::metrics::PrometheusMetrics;
+use crate::openapi::ApiDoc;
 use crate::problem::Problem;
-use crate::protime::{self, ABSENCES, WEBHOOKS};
+use crate::protime;
+use crate::reference;
 use absync_application::ports::StoreHealth;
 use absync_application::{
     HealthService, IngestService, SubscriptionService, TokenService, TrackingService,
@@ -15,6 +17,9 @@ use axum::routing::get;
 use std::future::Future;
 use std::sync::Arc;
 use tokio::net::TcpListener;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// Largest request body accepted.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -44,10 +49,56 @@ impl std::fmt::Debug for HttpApi {
     }
 }
 
+/// Liveness
+///
+/// Answers `ok` while the process runs; says nothing about the store.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "operations",
+    operation_id = "healthz",
+    responses((
+        status = OK,
+        description = "The process is up.",
+        body = String,
+        content_type = "text/plain",
+        example = "ok",
+    )),
+)]
 async fn healthz() -> &'static str {
     "ok"
 }
 
+/// Readiness
+///
+/// Answers `ready` while the store answers, 503 while it does not.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "operations",
+    operation_id = "readyz",
+    responses(
+        (
+            status = OK,
+            description = "The store is reachable.",
+            body = String,
+            content_type = "text/plain",
+            example = "ready",
+        ),
+        (
+            status = SERVICE_UNAVAILABLE,
+            description = "The store is unreachable.",
+            body = Problem,
+            content_type = "application/problem+json",
+            example = json!({
+                "type": "about:blank",
+                "title": "Service Unavailable",
+                "status": 503,
+                "detail": "the store is unreachable"
+            }),
+        ),
+    ),
+)]
 async fn readyz(State(api): State<HttpApi>) -> Result<&'static str, Problem> {
     api.health
         .ping()
@@ -76,25 +127,33 @@ async fn not_found() -> Problem {
     Problem::new(StatusCode::NOT_FOUND, "no such resource")
 }
 
-/// Every route, with the body limit.
-pub fn router(api: HttpApi) -> Router {
-    Router::new()
-        .route(
-            WEBHOOKS,
-            get(protime::list_webhooks).post(protime::create_webhook),
-        )
-        .route(
-            &format!("{WEBHOOKS}/{{id}}"),
-            get(protime::get_webhook).delete(protime::delete_webhook),
-        )
-        .route(ABSENCES, get(protime::list_absences))
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
+/// The documented routes: each handler is routed at the path and method of its `#[utoipa::path]`,
+/// and the OpenAPI document is collected from the same attributes as they are routed (utoipa-axum),
+/// so that no operation is routed undocumented or documented unrouted.
+pub(crate) fn documented() -> OpenApiRouter<HttpApi> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(protime::create_webhook, protime::list_webhooks))
+        .routes(routes!(protime::get_webhook, protime::delete_webhook))
+        .routes(routes!(protime::list_absences))
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+}
+
+/// Every route, with the body limit, before the state is given: the documented ones, then those the
+/// document leaves out on purpose (`/metrics`, the `/admin` console, and the reference itself).
+pub(crate) fn routes() -> Router<HttpApi> {
+    let (documented, openapi) = documented().split_for_parts();
+    documented
         .route("/metrics", get(metrics))
         .merge(console::routes())
+        .merge(reference::routes(crate::openapi::to_json(&openapi)))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .with_state(api)
+}
+
+/// Every route, with the body limit.
+pub fn router(api: HttpApi) -> Router {
+    routes().with_state(api)
 }
 
 /// Serves the HTTP API on `listener` until `shutdown` resolves, letting in-flight requests finish.
