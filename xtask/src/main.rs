@@ -5,6 +5,8 @@
 //! - `ci`: formatting check, clippy with `-D warnings`, the dependency rule, then `test`.
 //! - `deps`: check the crate dependency rule over `cargo metadata`.
 //! - `docs`: check that the documentation's relative links lead to files of the repository.
+//! - `openapi`: write the HTTP API's OpenAPI document to `docs/openapi.json` (the test suite fails
+//!   while the committed copy is stale).
 //! - `bench [--store postgres|sqlite|both]`: build release, then measure throughput, latency, claim
 //!   cost and memory on each store.
 
@@ -13,6 +15,7 @@ mod browser;
 mod ci;
 mod deps;
 mod docs;
+mod openapi;
 mod postgres;
 mod test;
 
@@ -29,6 +32,8 @@ commands:
   ci            cargo fmt --check, clippy -D warnings, the dependency rule, then test
   deps          check that inner crates never depend on outer ones (domain stays free of I/O crates)
   docs          check that every relative link of README.md, ARCHITECTURE.md and docs/*.md leads to a file
+  openapi       write the HTTP API's OpenAPI document, generated from the code, to docs/openapi.json
+                (`test` fails while the committed copy differs)
   bench [--store postgres|sqlite|both]
                 build absync and the benchmark in release mode, run them against fresh databases (both
                 stores unless --store says one) and a local receiver, print (a)–(f) with one column
@@ -43,6 +48,7 @@ fn main() -> ExitCode {
         Some("ci") => ci::run(),
         Some("deps") => deps::run(),
         Some("docs") => docs::run(),
+        Some("openapi") => openapi::run(),
         Some("bench") => bench::run(&rest),
         Some("help" | "--help" | "-h") | None => {
             println!("{USAGE}");

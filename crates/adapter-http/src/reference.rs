@@ -3,8 +3,10 @@
 //!
 //! Swagger UI's files are shipped in `utoipa-swagger-ui` (feature `vendored`): the page loads
 //! nothing from another host, and its Content-Security-Policy says so to the browser. Unlike the
-//! console it needs script, its own files only; React sets inline `style` attributes, and the icons
-//! of its stylesheet are `data:` images.
+//! console it needs script: its own files only, no inline script and no `eval`. Its icons are
+//! `data:` images, and the one inline stylesheet it writes (in its logo's SVG) is allowed by its
+//! hash, not by `'unsafe-inline'`. A Swagger UI update that changes that stylesheet is caught by the
+//! browser test (`tests/e2e/reference.rs`), which fails on any CSP violation the page reports.
 
 use crate::router::HttpApi;
 use axum::Router;
@@ -19,10 +21,12 @@ pub(crate) const DOCUMENT: &str = "/openapi.json";
 pub(crate) const PAGE: &str = "/docs";
 
 /// The policy of the reference page: its own scripts, stylesheets, images and calls, nothing from
-/// another origin, no framing, no forms sent anywhere.
+/// another origin, no framing, no forms sent anywhere. The hash is that of the stylesheet in Swagger
+/// UI's logo (`.logo_small_svg__cls-2{…}`).
 pub(crate) const PAGE_POLICY: &str = "default-src 'none'; script-src 'self'; \
-     style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; \
-     base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+     style-src 'self' 'sha256-RL3ie0nH+Lzz2YNqQN83mnU0J1ot4QL7b99vMdIX99w='; \
+     img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; \
+     frame-ancestors 'none'";
 
 async fn page_headers(mut response: Response) -> Response {
     let headers = response.headers_mut();

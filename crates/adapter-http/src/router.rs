@@ -169,3 +169,73 @@ pub async fn serve(
         .with_graceful_shutdown(shutdown)
         .await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    /// What the router serves outside the OpenAPI document, on purpose, by path or path prefix:
+    /// Prometheus' scrape endpoint, the `/admin` web console (HTML pages for people), and the
+    /// reference itself.
+    const UNDOCUMENTED: [&str; 4] = ["/metrics", "/admin", "/openapi.json", "/docs"];
+
+    /// The paths `router` routes. axum has no API that lists them, but its `Debug` names each one
+    /// (`RouteId(n): "/path"` in the path router's node); the fallback router's own entries come after
+    /// `fallback_router` and are left out.
+    fn routed_paths(router: &Router<HttpApi>) -> BTreeSet<String> {
+        let debug = format!("{router:?}");
+        let paths = debug
+            .split_once("fallback_router")
+            .map_or(debug.as_str(), |(paths, _)| paths);
+        paths
+            .split("RouteId(")
+            .skip(1)
+            .filter_map(|entry| {
+                let (_, rest) = entry.split_once("): \"")?;
+                rest.split_once('"').map(|(path, _)| path.to_owned())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_route_is_documented_and_every_documented_path_is_routed() {
+        let routed = routed_paths(&routes());
+        // Fails loudly if axum's `Debug` ever stops naming the paths.
+        for known in ["/healthz", "/metrics", "/admin/login", "/docs/"] {
+            assert!(routed.contains(known), "{known} not found in {routed:?}");
+        }
+        let documented: BTreeSet<String> = documented()
+            .into_openapi()
+            .paths
+            .paths
+            .into_keys()
+            .collect();
+        let left_out = |path: &str| {
+            UNDOCUMENTED.iter().any(|prefix| {
+                path.strip_prefix(prefix)
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+            })
+        };
+        let undocumented: Vec<&String> = routed
+            .iter()
+            .filter(|path| !documented.contains(*path) && !left_out(path))
+            .collect();
+        assert!(
+            undocumented.is_empty(),
+            "routed but not in the OpenAPI document: {undocumented:?}; route them through \
+             `documented` with a `#[utoipa::path]`, or add them to UNDOCUMENTED saying why"
+        );
+        let unrouted: Vec<&String> = documented.difference(&routed).collect();
+        assert!(
+            unrouted.is_empty(),
+            "documented but not routed: {unrouted:?}"
+        );
+        let documented_left_out: Vec<&String> =
+            documented.iter().filter(|path| left_out(path)).collect();
+        assert!(
+            documented_left_out.is_empty(),
+            "documented although listed as left out: {documented_left_out:?}"
+        );
+    }
+}
