@@ -16,6 +16,7 @@ mod ingest;
 mod isolation;
 mod lifecycle;
 mod metrics;
+mod openapi;
 mod outage;
 mod pause;
 mod rest;

@@ -1,11 +1,14 @@
-//! A headless Chromium driven over WebDriver, for the web console's tests.
+//! A headless Chromium driven over WebDriver, for the web console's and the API reference's tests.
 //!
 //! [`Browser::start`] runs Debian's `chromedriver` on an ephemeral loopback port (in its own process
 //! group, so nothing outlives the test) and opens a session with JavaScript switched off, every
 //! background service disabled and a dead proxy for anything that is not loopback: a page that
-//! needs a script or a resource from elsewhere cannot work. `cargo xtask test` installs the
+//! needs a script or a resource from elsewhere cannot work. [`Browser::start_with_javascript`] is
+//! the same with JavaScript on (the API reference page is a script); [`Browser::console`] reads what
+//! the page logged (CSP violations, failed loads, script errors). `cargo xtask test` installs the
 //! `chromium` and `chromium-driver` packages when they are missing.
 
+use fantoccini::wd::WebDriverCompatibleCommand;
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use std::net::{TcpListener, TcpStream};
@@ -51,13 +54,55 @@ pub fn screenshot_dir() -> PathBuf {
     target.join("screenshots")
 }
 
+/// One entry of the browser's console log.
+#[derive(Debug, Clone)]
+pub struct ConsoleEntry {
+    /// `SEVERE`, `WARNING`, `INFO`, …
+    pub level: String,
+    /// What was logged, with its source.
+    pub message: String,
+}
+
+/// ChromeDriver's command for the browser's console log (not part of W3C WebDriver).
+#[derive(Debug)]
+struct BrowserLog;
+
+impl WebDriverCompatibleCommand for BrowserLog {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/se/log",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _request_url: &url::Url) -> (reqwest::Method, Option<String>) {
+        (reqwest::Method::POST, Some(r#"{"type":"browser"}"#.into()))
+    }
+}
+
 impl Browser {
-    /// Starts chromedriver and a headless Chromium session.
+    /// Starts chromedriver and a headless Chromium session, JavaScript off.
     ///
     /// # Panics
     /// When chromedriver or Chromium is not installed (`cargo xtask test` installs them), or the
     /// session cannot be opened within 30 s.
     pub async fn start() -> Self {
+        Self::start_session(false).await
+    }
+
+    /// [`Browser::start`] with JavaScript on.
+    ///
+    /// # Panics
+    /// As [`Browser::start`].
+    pub async fn start_with_javascript() -> Self {
+        Self::start_session(true).await
+    }
+
+    async fn start_session(javascript: bool) -> Self {
         let driver_path = find("CHROMEDRIVER", &DRIVERS).expect(
             "chromedriver is not installed: run `cargo xtask test` (it installs Debian's chromium and \
              chromium-driver) or `apt-get install chromium chromium-driver`",
@@ -81,7 +126,10 @@ impl Browser {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         let profile = std::env::temp_dir().join(format!("absync-chromium-{port}"));
+        // 1 allows JavaScript, 2 blocks it.
+        let javascript = if javascript { 1 } else { 2 };
         let capabilities = serde_json::json!({
+            "goog:loggingPrefs": { "browser": "ALL" },
             "goog:chromeOptions": {
                 "binary": chromium,
                 "args": [
@@ -100,7 +148,7 @@ impl Browser {
                     "--proxy-server=http://127.0.0.1:9",
                     format!("--user-data-dir={}", profile.display()),
                 ],
-                "prefs": { "profile.managed_default_content_settings.javascript": 2 },
+                "prefs": { "profile.managed_default_content_settings.javascript": javascript },
             }
         });
         let serde_json::Value::Object(capabilities) = capabilities else {
@@ -135,6 +183,27 @@ impl Browser {
         let path = screenshot_dir().join(format!("{name}.png"));
         std::fs::write(&path, png).expect("write the screenshot");
         path
+    }
+
+    /// What the page logged to the console since the last call (Chromium's `browser` log): script
+    /// errors, failed loads, CSP violations.
+    ///
+    /// # Panics
+    /// When the log cannot be read.
+    pub async fn console(&self) -> Vec<ConsoleEntry> {
+        let log = self
+            .client
+            .issue_cmd(BrowserLog)
+            .await
+            .expect("the console log");
+        log.as_array()
+            .into_iter()
+            .flatten()
+            .map(|entry| ConsoleEntry {
+                level: entry["level"].as_str().unwrap_or_default().to_owned(),
+                message: entry["message"].as_str().unwrap_or_default().to_owned(),
+            })
+            .collect()
     }
 
     /// The first element matching `css`, waiting up to 10 s for it (a click's navigation may still be

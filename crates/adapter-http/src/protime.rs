@@ -61,7 +61,7 @@ impl From<PayloadFormat> for CollectionName {
 pub(crate) enum WebhookStatus {
     /// Receives deliveries.
     Enabled,
-    /// Receives nothing new: deleted, expired, disabled after failures, or paused.
+    /// Receives nothing new: expired, disabled, or paused.
     Disabled,
 }
 
@@ -201,7 +201,7 @@ impl From<&Subscription> for CreatedWebhook {
 /// The webhooks of the caller's tenant.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct WebhookList {
-    /// The webhooks, deleted ones included (as `Disabled`).
+    /// The webhooks (deleted ones are left out).
     value: Vec<Webhook>,
 }
 
@@ -440,7 +440,7 @@ pub(crate) struct WebhookNotFound(Problem);
 
 /// List the webhooks
 ///
-/// The tenant's webhooks, deleted ones included (as `Disabled`): history is kept.
+/// The tenant's webhooks, enabled and disabled; deleted ones are left out.
 ///
 /// Scope `connector-protimeapi-webhooks.read` (alias of `webhooks:read`).
 #[utoipa::path(
@@ -557,7 +557,8 @@ pub(crate) async fn get_webhook(
 
 /// Delete a webhook
 ///
-/// A soft delete: the webhook receives nothing new and shows as `Disabled`; its history is kept.
+/// A soft delete: the webhook receives nothing new and is no longer listed or found; the history of
+/// its deliveries is kept.
 ///
 /// Scope `connector-protimeapi-webhooks.write` (alias of `webhooks:write`).
 #[utoipa::path(
