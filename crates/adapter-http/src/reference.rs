@@ -6,7 +6,7 @@
 //! console it needs script: its own files only, no inline script and no `eval`. Its icons are
 //! `data:` images, and the one inline stylesheet it writes (in its logo's SVG) is allowed by its
 //! hash, not by `'unsafe-inline'`. A Swagger UI update that changes that stylesheet is caught by the
-//! browser test (`tests/e2e/reference.rs`), which fails on any CSP violation the page reports.
+//! browser test (`tests/e2e/openapi.rs`), which fails on any CSP violation the page reports.
 
 use crate::router::HttpApi;
 use axum::Router;
