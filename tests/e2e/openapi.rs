@@ -526,7 +526,7 @@ fn sources<'a>(policy: &'a str, directive: &str) -> Vec<&'a str> {
 }
 
 #[tokio::test]
-async fn the_reference_page_works_in_chromium_with_nothing_from_another_host() {
+async fn the_reference_page_works_in_a_browser_with_nothing_from_another_host() {
     let (app, document) = app_and_document().await;
     let origin = app.http("");
 
