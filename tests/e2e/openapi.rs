@@ -471,6 +471,14 @@ async fn every_documented_path_answers_its_documented_methods_and_no_other() {
     }
     let nowhere = reqwest::get(app.http("/nowhere")).await.unwrap();
     assert_eq!(nowhere.status(), 404);
+    // The served document is the committed one, byte for byte.
+    let served = reqwest::get(app.http("/openapi.json")).await.unwrap();
+    let committed = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/openapi.json");
+    assert_eq!(
+        served.text().await.unwrap(),
+        std::fs::read_to_string(committed).unwrap(),
+        "docs/openapi.json is stale: run `cargo xtask openapi`"
+    );
 }
 
 #[tokio::test]
