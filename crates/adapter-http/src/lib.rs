@@ -16,6 +16,7 @@ mod problem;
 mod protime;
 mod query;
 mod router;
+mod traced;
 
 pub use metrics::PrometheusMetrics;
 pub use router::{BODY_LIMIT, HttpApi, router, serve};

@@ -4,7 +4,7 @@ use crate::console;
 use crate::metrics::PrometheusMetrics;
 use crate::problem::Problem;
 use crate::protime::{self, ABSENCES, WEBHOOKS};
-use absync_application::ports::StoreHealth;
+use absync_application::ports::{StoreHealth, TraceContext};
 use absync_application::{
     HealthService, IngestService, SubscriptionService, TokenService, TrackingService,
 };
@@ -36,6 +36,9 @@ pub struct HttpApi {
     pub metrics: Arc<PrometheusMetrics>,
     /// Subscriptions' health figures (the console).
     pub subscription_health: HealthService,
+    /// When traces are exported: each request gets a server span, the child of the caller's
+    /// `traceparent`.
+    pub trace: Option<Arc<dyn TraceContext>>,
 }
 
 impl std::fmt::Debug for HttpApi {
@@ -94,6 +97,10 @@ pub fn router(api: HttpApi) -> Router {
         .merge(console::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn_with_state(
+            api.trace.clone(),
+            crate::traced::server_span,
+        ))
         .with_state(api)
 }
 

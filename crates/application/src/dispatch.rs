@@ -96,8 +96,8 @@ impl Dispatcher {
         self
     }
 
-    /// With tracing: links the attempt's `span` to the change of `delivery`, notes the request's
-    /// attributes, and gives the `traceparent` naming the span.
+    /// With tracing: links the attempt's `span` to the change of `delivery`, and gives the
+    /// `traceparent` naming the span.
     fn trace_attempt(
         &self,
         span: &tracing::Span,
@@ -107,9 +107,6 @@ impl Dispatcher {
         if let Some(cause) = &delivery.traceparent {
             trace.link(span, cause);
         }
-        span.record("otel.kind", "client");
-        span.record("http.request.method", "POST");
-        span.record("url.full", delivery.destination.redacted());
         trace.traceparent(span)
     }
 
@@ -145,11 +142,15 @@ impl Dispatcher {
     }
 
     /// One attempt, in a span of its own: its answer's status (`http.response.status_code`) or why
-    /// none came (`error.type`); when traced, the OpenTelemetry HTTP client attributes too.
+    /// none came (`error.type`); when traced, the OpenTelemetry HTTP client attributes too (a
+    /// span's kind is read when it is made, so they are fields of its making).
     #[tracing::instrument(name = "deliver", skip_all, fields(
         tenant = %delivery.tenant, delivery_id = %delivery.id, subscription_id = %delivery.subscription,
         leave_id = %delivery.record.key(), event = delivery.record.event.as_str(), attempt = delivery.attempts_made + 1,
-        http.response.status_code, error.type, otel.kind, http.request.method, url.full))]
+        http.response.status_code, error.type,
+        otel.kind = self.trace.as_ref().map(|_| "client"),
+        http.request.method = self.trace.as_ref().map(|_| "POST"),
+        url.full = self.trace.as_ref().map(|_| tracing::field::display(delivery.destination.redacted()))))]
     async fn attempt(&self, delivery: ClaimedDelivery) -> AttemptReport {
         let span = tracing::Span::current();
         let traceparent = self.trace_attempt(&span, &delivery);

@@ -60,6 +60,12 @@ impl TraceParent {
     pub fn span_id(&self) -> &str {
         &self.0[36..52]
     }
+
+    /// The trace flags (bit 0: sampled).
+    #[must_use]
+    pub fn flags(&self) -> u8 {
+        u8::from_str_radix(&self.0[53..], 16).unwrap_or(0)
+    }
 }
 
 impl std::fmt::Display for TraceParent {
@@ -96,6 +102,7 @@ mod tests {
         assert_eq!(parent.as_str(), VALID);
         assert_eq!(parent.trace_id(), "4bf92f3577b34da6a3ce929d0e0e4736");
         assert_eq!(parent.span_id(), "00f067aa0ba902b7");
+        assert_eq!(parent.flags(), 1);
         assert_eq!(parent.to_string(), VALID);
         assert_eq!(TraceParent::parse(&format!(" {VALID} ")), Some(parent));
     }
