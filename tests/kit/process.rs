@@ -27,8 +27,25 @@ impl AbsyncProcess {
     /// When it cannot start or does not come up within 30 s.
     #[must_use]
     pub fn start(binary: &str, database_url: &str, extra: &[&str]) -> Self {
+        Self::start_with_env(binary, database_url, extra, &[])
+    }
+
+    /// Runs `binary serve` as [`AbsyncProcess::start`] does, with the environment variables `env`
+    /// set.
+    ///
+    /// # Panics
+    /// When it cannot start or does not come up within 30 s.
+    #[must_use]
+    pub fn start_with_env(
+        binary: &str,
+        database_url: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Self {
         let mut command = Command::new(binary);
-        command.args(["serve", "--database-url", database_url]);
+        command
+            .args(["serve", "--database-url", database_url])
+            .envs(env.iter().copied());
         Self::launch(command, extra)
     }
 
@@ -48,6 +65,16 @@ impl AbsyncProcess {
     }
 
     fn launch(mut command: Command, extra: &[&str]) -> Self {
+        // Traces only where a test asks for them, whatever the environment of the test run.
+        for variable in [
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+            "ABSYNC_OTLP_ENDPOINT",
+        ] {
+            if !command.get_envs().any(|(name, _)| name == variable) {
+                command.env_remove(variable);
+            }
+        }
         let mut child = command
             .args(["--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"])
             .args([

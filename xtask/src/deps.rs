@@ -19,7 +19,8 @@ const IO_CRATES: &[&str] = &[
     "hyper",
     "mockall",
 ];
-/// Crates the application must never reach.
+/// Crates the application must never reach: the adapters' technologies, and the tracing system
+/// (its `TraceContext` port speaks `traceparent` values; bootstrap implements it on OpenTelemetry).
 const ADAPTER_CRATES: &[&str] = &[
     "tokio",
     "sqlx",
@@ -28,6 +29,10 @@ const ADAPTER_CRATES: &[&str] = &[
     "reqwest",
     "axum",
     "hyper",
+    "opentelemetry",
+    "opentelemetry_sdk",
+    "opentelemetry-otlp",
+    "tracing-opentelemetry",
 ];
 
 /// Transports the store core must never reach: it serves the store adapters only.
@@ -371,6 +376,34 @@ mod tests {
         }
         // sqlx is the store core's own; a dev-dependency (tonic) does not count.
         assert_eq!(found.len(), expected.len(), "{found:#?}");
+    }
+
+    #[test]
+    fn the_application_names_no_tracing_system() {
+        let metadata = json!({
+            "packages": [
+                {"id": "d", "name": "absync-domain"},
+                {"id": "a", "name": "absync-application"},
+                {"id": "t", "name": "tracing-opentelemetry"},
+                {"id": "o", "name": "opentelemetry"},
+                {"id": "b", "name": "absync"}
+            ],
+            "resolve": {"nodes": [
+                node("d", &[]),
+                node("a", &[("d", None), ("t", None)]),
+                node("t", &[("o", None)]),
+                node("o", &[]),
+                node("b", &[("a", None), ("t", None), ("o", None)])
+            ]}
+        });
+        let found = violations(&metadata);
+        assert_eq!(found.len(), 2, "{found:#?}");
+        assert!(
+            found
+                .iter()
+                .all(|f| f.starts_with("absync-application must not depend on")),
+            "{found:#?}"
+        );
     }
 
     #[test]

@@ -16,6 +16,7 @@ mod oversized;
 mod server;
 mod status;
 mod subscriptions;
+mod traced;
 
 pub use deliveries::UnspecifiedStatus;
 pub use server::{GrpcApi, ServeError, serve};

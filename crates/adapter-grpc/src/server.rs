@@ -13,7 +13,8 @@ use crate::proto::absence_ingest_server::AbsenceIngestServer;
 use crate::proto::deliveries_server::DeliveriesServer;
 use crate::proto::subscriptions_server::SubscriptionsServer;
 use crate::subscriptions::SubscriptionsApi;
-use absync_application::ports::StoreHealth;
+use crate::traced::ServerSpans;
+use absync_application::ports::{StoreHealth, TraceContext};
 use absync_application::{IngestService, SubscriptionService, TokenService, TrackingService};
 use std::future::Future;
 use std::sync::Arc;
@@ -42,6 +43,9 @@ pub struct GrpcApi {
     pub tracking: TrackingService,
     /// Readiness: whether the store answers (what `/readyz` asks too).
     pub readiness: Arc<dyn StoreHealth>,
+    /// When traces are exported: each call gets a server span, the child of the caller's
+    /// `traceparent`.
+    pub trace: Option<Arc<dyn TraceContext>>,
 }
 
 impl std::fmt::Debug for GrpcApi {
@@ -138,6 +142,7 @@ pub async fn serve(
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()?;
     tonic::transport::Server::builder()
+        .layer(ServerSpans(api.trace))
         .add_service(health_service)
         .add_service(reflection)
         .add_service(reflection_v1alpha)

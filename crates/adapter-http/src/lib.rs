@@ -20,6 +20,7 @@ mod protime;
 mod query;
 mod reference;
 mod router;
+mod traced;
 
 pub use metrics::PrometheusMetrics;
 pub use openapi::openapi_json;

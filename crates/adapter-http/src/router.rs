@@ -6,7 +6,7 @@ use crate::openapi::ApiDoc;
 use crate::problem::Problem;
 use crate::protime;
 use crate::reference;
-use absync_application::ports::StoreHealth;
+use absync_application::ports::{StoreHealth, TraceContext};
 use absync_application::{
     HealthService, IngestService, SubscriptionService, TokenService, TrackingService,
 };
@@ -41,6 +41,9 @@ pub struct HttpApi {
     pub metrics: Arc<PrometheusMetrics>,
     /// Subscriptions' health figures (the console).
     pub subscription_health: HealthService,
+    /// When traces are exported: each request gets a server span, the child of the caller's
+    /// `traceparent`.
+    pub trace: Option<Arc<dyn TraceContext>>,
 }
 
 impl std::fmt::Debug for HttpApi {
@@ -151,9 +154,15 @@ pub(crate) fn routes() -> Router<HttpApi> {
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
 }
 
-/// Every route, with the body limit.
+/// Every route, with the body limit, each request in a server span that honours an incoming
+/// `traceparent`.
 pub fn router(api: HttpApi) -> Router {
-    routes().with_state(api)
+    routes()
+        .layer(axum::middleware::from_fn_with_state(
+            api.trace.clone(),
+            crate::traced::server_span,
+        ))
+        .with_state(api)
 }
 
 /// Serves the HTTP API on `listener` until `shutdown` resolves, letting in-flight requests finish.

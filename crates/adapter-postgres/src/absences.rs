@@ -87,7 +87,8 @@ impl AbsenceStore for PgStore {
 
     // A conflict is a race the use case retries, not a fault: logged by its severity, not at ERROR.
     #[tracing::instrument(name = "pg.write_absence", skip_all,
-        fields(tenant = %change.tenant, absence_id = %change.absence_id, events = change.events.len()))]
+        fields(tenant = %change.tenant, absence_id = %change.absence_id, events = change.events.len(),
+               deliveries = change.deliveries()))]
     async fn write(&self, change: AbsenceWrite) -> Result<Vec<AppliedEvent>, StoreError> {
         logged(async {
             self.write_many(vec![change])
@@ -98,7 +99,9 @@ impl AbsenceStore for PgStore {
         .await
     }
 
-    #[tracing::instrument(name = "pg.write_absences", skip_all, fields(changes = changes.len()))]
+    #[tracing::instrument(name = "pg.write_absences", skip_all, fields(changes = changes.len(),
+        events = changes.iter().map(|c| c.events.len()).sum::<usize>(),
+        deliveries = changes.iter().map(AbsenceWrite::deliveries).sum::<usize>()))]
     async fn write_many(
         &self,
         changes: Vec<AbsenceWrite>,

@@ -20,7 +20,8 @@ macro_rules! claim_columns {
         "c.id, c.tenant_id, c.subscription_id::text AS subscription_id,
     s.collection, s.destination, s.authorization_value, c.change_version, e.record, c.attempt_count,
     s.signing_secret,
-    CASE WHEN s.previous_secret_expires_at > $1 THEN s.previous_signing_secret END AS previous_signing_secret"
+    CASE WHEN s.previous_secret_expires_at > $1 THEN s.previous_signing_secret END AS previous_signing_secret,
+    e.traceparent"
     };
 }
 

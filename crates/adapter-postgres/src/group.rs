@@ -46,8 +46,9 @@ const WRITE_ROUND: &str = "
 /* absync group write: absences, leave_events, leaves, deliveries */
 WITH changes AS MATERIALIZED (
     SELECT * FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::bigint[],
-                         $7::timestamptz[])
-         WITH ORDINALITY AS c(tenant_id, absence_id, number, revision, body, expected, at, position)
+                         $7::timestamptz[], $18::text[])
+         WITH ORDINALITY AS c(tenant_id, absence_id, number, revision, body, expected, at, traceparent,
+                              position)
 ), inserted AS (
     INSERT INTO absences (tenant_id, absence_id, number, revision, row_version, body)
     SELECT tenant_id, absence_id, number, revision, 1, body::jsonb FROM changes WHERE expected = 0
@@ -61,14 +62,15 @@ WITH changes AS MATERIALIZED (
       AND a.row_version = c.expected AND a.number = c.number
     RETURNING c.position
 ), written AS MATERIALIZED (
-    SELECT c.position, c.tenant_id, c.number, c.at
+    SELECT c.position, c.tenant_id, c.number, c.at, c.traceparent
     FROM changes c JOIN inserted i ON i.tenant_id = c.tenant_id AND i.absence_id = c.absence_id
     WHERE c.expected = 0
     UNION ALL
-    SELECT c.position, c.tenant_id, c.number, c.at FROM changes c JOIN updated u ON u.position = c.position
+    SELECT c.position, c.tenant_id, c.number, c.at, c.traceparent
+    FROM changes c JOIN updated u ON u.position = c.position
 ), listed AS MATERIALIZED (
-    SELECT e.position, w.tenant_id, w.number, w.at, e.leave_key, e.event, e.record, e.leave_date, e.half,
-           e.state, e.leave, row_number() OVER (ORDER BY e.position) AS rank
+    SELECT e.position, w.tenant_id, w.number, w.at, w.traceparent, e.leave_key, e.event, e.record,
+           e.leave_date, e.half, e.state, e.leave, row_number() OVER (ORDER BY e.position) AS rank
     FROM UNNEST($8::bigint[], $9::text[], $10::text[], $11::text[], $12::date[], $13::text[], $14::text[],
                 $15::text[])
          WITH ORDINALITY AS e(change, leave_key, event, record, leave_date, half, state, leave, position)
@@ -81,8 +83,9 @@ WITH changes AS MATERIALIZED (
 ), events AS MATERIALIZED (
     SELECT l.*, v.version FROM listed l JOIN versions v ON v.rank = l.rank
 ), logged AS (
-    INSERT INTO leave_events (tenant_id, change_version, absence_number, leave_key, event, record)
-    SELECT tenant_id, version, number, leave_key, event, record::jsonb FROM events
+    INSERT INTO leave_events (tenant_id, change_version, absence_number, leave_key, event, record,
+                              traceparent)
+    SELECT tenant_id, version, number, leave_key, event, record::jsonb, traceparent FROM events
 ), gone AS (
     DELETE FROM leaves l USING events e
     WHERE e.event = 'deleted' AND l.tenant_id = e.tenant_id AND l.absence_number = e.number
@@ -115,8 +118,8 @@ fn revision_to_db(revision: Revision) -> i64 {
     i64::try_from(revision.get()).unwrap_or(i64::MAX)
 }
 
-/// The column arrays of one round: a change per position (1-based), an event per position with the
-/// position of its change, and a delivery per (subscription, event position).
+/// The column arrays of one round: a change per position (1-based; with its trace, `$18`), an event
+/// per position with the position of its change, and a delivery per (subscription, event position).
 #[derive(Default)]
 struct RoundColumns {
     tenants: Vec<String>,
@@ -126,6 +129,7 @@ struct RoundColumns {
     bodies: Vec<Option<String>>,
     expected: Vec<i64>,
     at: Vec<DateTime<Utc>>,
+    traceparents: Vec<Option<String>>,
     event_changes: Vec<i64>,
     keys: Vec<String>,
     kinds: Vec<&'static str>,
@@ -152,6 +156,8 @@ impl RoundColumns {
         self.bodies.push(body);
         self.expected.push(change.expected_row_version.unwrap_or(0));
         self.at.push(change.at);
+        self.traceparents
+            .push(change.traceparent.as_ref().map(|t| t.as_str().to_owned()));
         Ok(())
     }
 
@@ -212,6 +218,7 @@ async fn write_round(
             .bind(&columns.leaves)
             .bind(&columns.delivery_subscriptions)
             .bind(&columns.delivery_events)
+            .bind(&columns.traceparents)
             .fetch_one(conn)
             .await
             .map_err(store_error)?;

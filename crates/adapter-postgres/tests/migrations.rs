@@ -262,3 +262,63 @@ async fn attempts_get_their_subscription_and_secrets_their_age(pool: PgPool) {
             .all(|s| s.paused_since.is_none() && s.max_per_second.is_none())
     );
 }
+
+/// Events written before traces were kept have no trace context: their deliveries are claimed
+/// without one, and a new change keeps its own beside them.
+#[sqlx::test(migrations = false)]
+async fn events_written_before_traces_are_claimed_without_one(pool: PgPool) {
+    up_to(11).run(&pool).await.unwrap();
+    sqlx::query("INSERT INTO tenants (id) VALUES ('acme')")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let subscription: String = sqlx::query_scalar(
+        "INSERT INTO subscriptions (tenant_id, collection, destination, event_filter, status,
+                                    signing_secret)
+         VALUES ('acme', 'leaves', 'https://example.com/hook', 'all', 'Enabled',
+                 'whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA')
+         RETURNING id::text",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    // An event as version 1 wrote it.
+    let event = absync_store_contract::stored_format::v1::EVENTS[0];
+    sqlx::query(
+        "INSERT INTO leave_events (tenant_id, change_version, absence_number, leave_key, event, record)
+         VALUES ('acme', $1, $2, $3, $4, $5::jsonb)",
+    )
+    .bind(event.change_version)
+    .bind(event.absence_number)
+    .bind(event.leave_key)
+    .bind(event.event)
+    .bind(event.record)
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO deliveries (tenant_id, subscription_id, change_version, leave_key, status,
+                                 next_attempt_at)
+         VALUES ('acme', $1::uuid, $2, $3, 'pending', now() - interval '1 minute')",
+    )
+    .bind(&subscription)
+    .bind(event.change_version)
+    .bind(event.leave_key)
+    .execute(&pool)
+    .await
+    .unwrap();
+
+    MIGRATOR.run(&pool).await.unwrap();
+
+    let store = PgStore::from_pool(pool);
+    let now = chrono::Utc::now();
+    let claimed = absync_application::ports::DeliveryQueue::claim_due(
+        &store,
+        absync_application::ports::ClaimRequest::new(now, 10, now + chrono::Duration::minutes(1)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].record.key().to_string(), event.leave_key);
+    assert_eq!(claimed[0].traceparent, None);
+}

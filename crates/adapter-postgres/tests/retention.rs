@@ -60,6 +60,7 @@ async fn a_purged_delivery_takes_its_attempts_along(pool: PgPool) {
                 })
                 .collect(),
             at: now,
+            traceparent: None,
         })
         .await
         .unwrap();

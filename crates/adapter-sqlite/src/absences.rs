@@ -6,6 +6,7 @@ use crate::writer::Work;
 use absync_application::logged;
 use absync_application::ports::{
     AbsenceStore, AbsenceWrite, AppliedEvent, CurrentLeave, LeaveQuery, StoreError, StoredAbsence,
+    TraceParent,
 };
 use absync_domain::{
     AbsenceId, AbsenceNumber, ChangeVersion, LeaveEvent, LeaveState, Revision, TenantId,
@@ -58,6 +59,7 @@ impl Prepared {
         let written_at = now();
         let revision = revision_to_db(change.revision);
         let id = change.absence_id.as_str();
+        let traceparent = change.traceparent.as_ref().map(TraceParent::as_str);
         let written = match change.expected_row_version {
             None => conn
                 .prepare_cached(
@@ -91,8 +93,8 @@ impl Prepared {
         };
         let mut log = conn
             .prepare_cached(
-                "INSERT INTO leave_events (tenant_id, change_version, absence_number, leave_key, event, record, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO leave_events (tenant_id, change_version, absence_number, leave_key, event, record, created_at, traceparent)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )
             .map_err(sqlite_error)?;
         let mut remove = conn
@@ -138,7 +140,8 @@ impl Prepared {
                 key,
                 event.record.event.as_str(),
                 record,
-                written_at
+                written_at,
+                traceparent
             ])
             .map_err(sqlite_error)?;
             if event.record.event == LeaveEvent::Deleted {
@@ -231,7 +234,8 @@ impl AbsenceStore for SqliteStore {
 
     // A conflict is a race the use case retries, not a fault: logged by its severity, not at ERROR.
     #[tracing::instrument(name = "sqlite.write_absence", skip_all,
-        fields(tenant = %change.tenant, absence_id = %change.absence_id, events = change.events.len()))]
+        fields(tenant = %change.tenant, absence_id = %change.absence_id, events = change.events.len(),
+               deliveries = change.deliveries()))]
     async fn write(&self, change: AbsenceWrite) -> Result<Vec<AppliedEvent>, StoreError> {
         logged(async {
             let change = Arc::new(Prepared { change });
@@ -244,7 +248,9 @@ impl AbsenceStore for SqliteStore {
         .await
     }
 
-    #[tracing::instrument(name = "sqlite.write_absences", skip_all, fields(changes = changes.len()))]
+    #[tracing::instrument(name = "sqlite.write_absences", skip_all, fields(changes = changes.len(),
+        events = changes.iter().map(|c| c.events.len()).sum::<usize>(),
+        deliveries = changes.iter().map(AbsenceWrite::deliveries).sum::<usize>()))]
     async fn write_many(
         &self,
         changes: Vec<AbsenceWrite>,

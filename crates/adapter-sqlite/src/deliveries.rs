@@ -17,7 +17,8 @@ use sqlx::types::Json;
 /// is now (in microseconds).
 pub(crate) const CLAIM_COLUMNS: &str = "c.id, c.tenant_id, c.subscription_id, s.collection, s.destination,
     s.authorization_value, c.change_version, e.record, c.attempt_count, s.signing_secret,
-    CASE WHEN s.previous_secret_expires_at > ?1 THEN s.previous_signing_secret END AS previous_signing_secret";
+    CASE WHEN s.previous_secret_expires_at > ?1 THEN s.previous_signing_secret END AS previous_signing_secret,
+    e.traceparent";
 
 /// Reads a row of [`CLAIM_COLUMNS`], in their order, on the writer's connection.
 fn read_claim(row: &rusqlite::Row<'_>) -> rusqlite::Result<ClaimRow> {
@@ -36,6 +37,7 @@ fn read_claim(row: &rusqlite::Row<'_>) -> rusqlite::Result<ClaimRow> {
         attempt_count: row.get(8)?,
         signing_secret: row.get(9)?,
         previous_signing_secret: row.get(10)?,
+        traceparent: row.get(11)?,
     })
 }
 

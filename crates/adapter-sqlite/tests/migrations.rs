@@ -171,3 +171,74 @@ async fn the_deliveries_rebuild_keeps_ids_attempts_and_the_sequence() {
         ]
     );
 }
+
+/// Events written before traces were kept have no trace context: their deliveries are claimed
+/// without one.
+#[tokio::test]
+async fn events_written_before_traces_are_claimed_without_one() {
+    let folder = Folder(std::env::temp_dir().join(format!(
+        "absync-sqlite-migration-trace-{}",
+        std::process::id()
+    )));
+    std::fs::create_dir_all(&folder.0).unwrap();
+    let path = folder.0.join("absync.db");
+    let before = Migrator {
+        migrations: Cow::Owned(MIGRATOR.migrations[..3].to_vec()),
+        ..Migrator::DEFAULT
+    };
+    let old = pool(&path).await;
+    before.run(&old).await.unwrap();
+    // An event as version 1 wrote it, and its pending delivery.
+    let event = absync_store_contract::stored_format::v1::EVENTS[0];
+    for statement in [
+        "INSERT INTO tenants (id, created_at) VALUES ('acme', 0)",
+        "INSERT INTO subscriptions (id, tenant_id, collection, destination, event_filter, status,
+                                    created_at, signing_secret, secret_created_at)
+         VALUES ('s-live', 'acme', 'leaves', 'https://example.com/a', 'all', 'Enabled', 0,
+                 'whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', 0)",
+    ] {
+        sqlx::query(statement).execute(&old).await.unwrap();
+    }
+    sqlx::query(
+        "INSERT INTO leave_events (tenant_id, change_version, absence_number, leave_key, event, record, created_at)
+         VALUES ('acme', ?1, ?2, ?3, ?4, ?5, 0)",
+    )
+    .bind(event.change_version)
+    .bind(event.absence_number)
+    .bind(event.leave_key)
+    .bind(event.event)
+    .bind(event.record)
+    .execute(&old)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO deliveries (tenant_id, subscription_id, change_version, leave_key, status,
+                                 next_attempt_at, created_at, updated_at)
+         VALUES ('acme', 's-live', ?1, ?2, 'pending', 0, 0, 0)",
+    )
+    .bind(event.change_version)
+    .bind(event.leave_key)
+    .execute(&old)
+    .await
+    .unwrap();
+    old.close().await;
+
+    let url = format!("sqlite://{}", path.display());
+    let settings = SqliteSettings {
+        exclusive: false,
+        ..SqliteSettings::default()
+    };
+    let store = SqliteStore::open(&url, &settings).await.unwrap();
+    store.migrate().await.unwrap();
+    let now = chrono::Utc::now();
+    let claimed = absync_application::ports::DeliveryQueue::claim_due(
+        &store,
+        absync_application::ports::ClaimRequest::new(now, 10, now + chrono::Duration::minutes(1)),
+    )
+    .await
+    .unwrap();
+    store.close().await;
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].record.key().to_string(), event.leave_key);
+    assert_eq!(claimed[0].traceparent, None);
+}

@@ -100,6 +100,11 @@ impl HttpWebhookSender {
                 .map_err(|_| format!("invalid value for header {name}"))?;
             headers.append(header, value);
         }
+        if let Some(traceparent) = &request.traceparent {
+            let value = HeaderValue::from_str(traceparent.as_str())
+                .map_err(|_| "invalid traceparent".to_owned())?;
+            headers.insert(HeaderName::from_static("traceparent"), value);
+        }
         Ok(headers)
     }
 }

@@ -48,6 +48,7 @@ fn post(url: String) -> OutboundRequest {
         url,
         headers: vec![("Content-Type".into(), "application/json".into())],
         body: br#"{"id":"1-20240304-AM"}"#.to_vec(),
+        traceparent: None,
     }
 }
 

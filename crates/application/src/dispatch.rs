@@ -7,7 +7,7 @@ pub use pipeline::Wakeup;
 
 use crate::ports::{
     AttemptReport, ClaimRequest, ClaimedDelivery, Clock, DeliveryQueue, Metrics, NextStep,
-    OutboundRequest, StoreError, WebhookSender,
+    OutboundRequest, StoreError, TraceContext, TraceParent, WebhookSender,
 };
 use absync_domain::SubscriptionId;
 use absync_domain::{AttemptVerdict, RenderContext, RetryPolicy, payload, signature_header};
@@ -50,6 +50,7 @@ pub struct Dispatcher {
     clock: Arc<dyn Clock>,
     settings: DispatchSettings,
     metrics: Option<Arc<dyn Metrics>>,
+    trace: Option<Arc<dyn TraceContext>>,
 }
 
 impl std::fmt::Debug for Dispatcher {
@@ -75,6 +76,7 @@ impl Dispatcher {
             clock,
             settings,
             metrics: None,
+            trace: None,
         }
     }
 
@@ -83,6 +85,29 @@ impl Dispatcher {
     pub fn with_metrics(mut self, metrics: Arc<dyn Metrics>) -> Self {
         self.metrics = Some(metrics);
         self
+    }
+
+    /// Traces every attempt through `trace`: its span is linked to the change that queued the
+    /// delivery, carries the HTTP attributes of the conventions, and is named by the `traceparent`
+    /// the POST sends.
+    #[must_use]
+    pub fn with_tracing(mut self, trace: Arc<dyn TraceContext>) -> Self {
+        self.trace = Some(trace);
+        self
+    }
+
+    /// With tracing: links the attempt's `span` to the change of `delivery`, and gives the
+    /// `traceparent` naming the span.
+    fn trace_attempt(
+        &self,
+        span: &tracing::Span,
+        delivery: &ClaimedDelivery,
+    ) -> Option<TraceParent> {
+        let trace = self.trace.as_ref()?;
+        if let Some(cause) = &delivery.traceparent {
+            trace.link(span, cause);
+        }
+        trace.traceparent(span)
     }
 
     /// Claims up to `limit` due deliveries (of no subscription in `skip`), leased for the lease time.
@@ -116,11 +141,19 @@ impl Dispatcher {
         }
     }
 
+    /// One attempt, in a span of its own: its answer's status (`http.response.status_code`) or why
+    /// none came (`error.type`); when traced, the OpenTelemetry HTTP client attributes too (a
+    /// span's kind is read when it is made, so they are fields of its making).
     #[tracing::instrument(name = "deliver", skip_all, fields(
         tenant = %delivery.tenant, delivery_id = %delivery.id, subscription_id = %delivery.subscription,
         leave_id = %delivery.record.key(), event = delivery.record.event.as_str(), attempt = delivery.attempts_made + 1,
-        status, error))]
+        http.response.status_code, error.type,
+        otel.kind = self.trace.as_ref().map(|_| "client"),
+        http.request.method = self.trace.as_ref().map(|_| "POST"),
+        url.full = self.trace.as_ref().map(|_| tracing::field::display(delivery.destination.redacted()))))]
     async fn attempt(&self, delivery: ClaimedDelivery) -> AttemptReport {
+        let span = tracing::Span::current();
+        let traceparent = self.trace_attempt(&span, &delivery);
         let message = payload::render(
             delivery.payload_format,
             &delivery.record,
@@ -154,6 +187,7 @@ impl Dispatcher {
                 url: delivery.destination.as_str().to_owned(),
                 headers,
                 body: message.body,
+                traceparent,
             })
             .await;
         let duration = timer.elapsed();
@@ -182,13 +216,12 @@ impl Dispatcher {
             };
             metrics.attempt(outcome, duration);
         }
-        let span = tracing::Span::current();
         match &outcome {
             crate::ports::SendOutcome::Answered { status, .. } => {
-                span.record("status", status);
+                span.record("http.response.status_code", status);
             }
             crate::ports::SendOutcome::NoAnswer { kind, .. } => {
-                span.record("error", kind.as_str());
+                span.record("error.type", kind.as_str());
             }
         }
         tracing::debug!(?next, elapsed_ms = duration.as_millis(), "attempt finished");

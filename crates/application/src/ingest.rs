@@ -7,7 +7,7 @@ use crate::error::ApplicationError;
 use crate::failure::{log_failure, logged};
 use crate::ports::{
     AbsenceStore, AbsenceWrite, AppliedEvent, Clock, Metrics, OutboxEvent, StoreError,
-    StoredAbsence, Subscription, SubscriptionStore,
+    StoredAbsence, Subscription, SubscriptionStore, TraceContext,
 };
 use absync_domain::{
     Absence, AbsenceId, AbsenceNumber, AbsenceStatus, Deletion, DeletionReason, Leave,
@@ -52,6 +52,7 @@ pub struct IngestService {
     subscriptions: Arc<dyn SubscriptionStore>,
     clock: Arc<dyn Clock>,
     metrics: Option<Arc<dyn Metrics>>,
+    trace: Option<Arc<dyn TraceContext>>,
 }
 
 impl std::fmt::Debug for IngestService {
@@ -88,6 +89,7 @@ impl IngestService {
             subscriptions,
             clock,
             metrics: None,
+            trace: None,
         }
     }
 
@@ -95,6 +97,14 @@ impl IngestService {
     #[must_use]
     pub fn with_metrics(mut self, metrics: Arc<dyn Metrics>) -> Self {
         self.metrics = Some(metrics);
+        self
+    }
+
+    /// Stores with every change the trace of its use case's span, as `trace` tells it, for the
+    /// delivery attempts to link to.
+    #[must_use]
+    pub fn with_tracing(mut self, trace: Arc<dyn TraceContext>) -> Self {
+        self.trace = Some(trace);
         self
     }
 
@@ -116,7 +126,8 @@ impl IngestService {
     /// [`ApplicationError::Contended`] when concurrent writers keep winning; store errors otherwise.
     /// Nothing is written on error.
     #[tracing::instrument(name = "put_absence", skip_all,
-        fields(tenant = %tenant, absence_id = %absence.id(), revision = absence.revision().get(), outcome, events))]
+        fields(tenant = %tenant, absence_id = %absence.id(), revision = absence.revision().get(), outcome, events,
+               deliveries))]
     pub async fn put_absence(
         &self,
         tenant: &TenantId,
@@ -135,7 +146,7 @@ impl IngestService {
     /// that cannot be planned or whose write fails is tried again on its own, with every later change
     /// of the same absence, as [`IngestService::put_absence`] does.
     #[tracing::instrument(name = "put_absences", skip_all,
-        fields(tenant = %tenant, absences = absences.len(), written))]
+        fields(tenant = %tenant, absences = absences.len(), written, deliveries))]
     pub async fn put_absences(
         &self,
         tenant: &TenantId,
@@ -162,6 +173,10 @@ impl IngestService {
         let (places, writes): (Vec<(usize, usize)>, Vec<AbsenceWrite>) =
             planned.into_iter().unzip();
         tracing::Span::current().record("written", writes.len());
+        tracing::Span::current().record(
+            "deliveries",
+            writes.iter().map(AbsenceWrite::deliveries).sum::<usize>(),
+        );
         let meta: Vec<(Revision, AbsenceNumber)> =
             writes.iter().map(|w| (w.revision, w.number)).collect();
         let written = self.absences.write_many(writes).await;
@@ -280,7 +295,7 @@ impl IngestService {
     /// # Errors
     /// [`ApplicationError::NotFound`] for an unknown absence; otherwise as [`IngestService::put_absence`].
     #[tracing::instrument(name = "delete_absence", skip_all,
-        fields(tenant = %tenant, absence_id = %id, revision = revision.get(), outcome, events))]
+        fields(tenant = %tenant, absence_id = %id, revision = revision.get(), outcome, events, deliveries))]
     pub async fn delete_absence(
         &self,
         tenant: &TenantId,
@@ -344,8 +359,10 @@ impl IngestService {
                 .plan(tenant, id, stored.as_ref(), &target, None)
                 .await?;
             let (number, revision) = (write.number, write.revision);
+            let deliveries = write.deliveries();
             match self.absences.write(write).await {
                 Ok(events) => {
+                    tracing::Span::current().record("deliveries", deliveries);
                     return Ok(ChangeResult {
                         outcome: ChangeOutcome::Applied,
                         revision,
@@ -437,6 +454,10 @@ impl IngestService {
                 absence,
                 events,
                 at: now,
+                traceparent: self
+                    .trace
+                    .as_ref()
+                    .and_then(|trace| trace.traceparent(&tracing::Span::current())),
             },
             after,
         ))

@@ -12,6 +12,7 @@ pub mod sender;
 pub mod stored;
 pub mod subscriptions;
 pub mod tokens;
+pub mod trace;
 pub mod tracking;
 
 pub use absences::{
@@ -30,6 +31,7 @@ pub use subscriptions::{
     SubscriptionQuery, SubscriptionState, SubscriptionStore,
 };
 pub use tokens::{TokenRecord, TokenStore};
+pub use trace::{TraceContext, TraceParent};
 pub use tracking::{
     AttemptSummary, CancelReason, DeliveryDetail, DeliveryFilter, DeliveryStatus, DeliverySummary,
     DeliveryTracking, PendingTask, QueueStats, ResyncRefusal,

@@ -1,10 +1,12 @@
 //! The service: built from [`ServeArgs`] (the store, the use cases, and the gRPC and HTTP listeners,
 //! bound first so that port 0 works and the addresses can be read back), then run until a shutdown
-//! signal: both APIs, the webhook dispatcher, the store's background tasks and the queue's upkeep.
+//! signal: both APIs, the webhook dispatcher, the store's background tasks and the queue's upkeep;
+//! then the traces still buffered are exported, within the shutdown timeout.
 
 use crate::config::ServeArgs;
 use crate::dispatch_loop;
 use crate::store::{Store, StoreSettings};
+use crate::telemetry::Traces;
 use absync_adapter_grpc::GrpcApi;
 use absync_adapter_http::{HttpApi, PrometheusMetrics};
 use absync_adapter_webhook_http::{DnsGuard, HttpWebhookSender, SenderSettings};
@@ -43,6 +45,7 @@ pub struct Application {
     poll_interval: Duration,
     shutdown_timeout: Duration,
     retention: Duration,
+    traces: Option<Traces>,
 }
 
 impl Application {
@@ -53,11 +56,22 @@ impl Application {
     }
 
     /// Connects to the database (creating it if needed), applies migrations, binds the gRPC and HTTP
-    /// listeners and wires every adapter to its use cases.
+    /// listeners and wires every adapter to its use cases. No traces.
     ///
     /// # Errors
     /// When the database cannot be reached or migrated, or an address cannot be bound.
     pub async fn build(args: &ServeArgs) -> anyhow::Result<Self> {
+        Self::build_traced(args, None).await
+    }
+
+    /// [`Application::build`], with `traces` (from [`telemetry::init`](crate::telemetry::init)):
+    /// the use cases and both APIs trace through its context, and shutdown flushes it within the
+    /// shutdown timeout.
+    ///
+    /// # Errors
+    /// As [`Application::build`].
+    pub async fn build_traced(args: &ServeArgs, traces: Option<Traces>) -> anyhow::Result<Self> {
+        let trace = traces.as_ref().map(Traces::context);
         let url = args.database.database_url.expose_secret();
         let store = Store::open(
             url,
@@ -86,13 +100,17 @@ impl Application {
 
         let clock = Arc::new(SystemClock);
         let metrics = Arc::new(PrometheusMetrics::default());
+        let mut ingest = IngestService::new(
+            ports.absences.clone(),
+            ports.subscriptions.clone(),
+            clock.clone(),
+        )
+        .with_metrics(metrics.clone());
+        if let Some(trace) = &trace {
+            ingest = ingest.with_tracing(trace.clone());
+        }
         let api = GrpcApi {
-            ingest: IngestService::new(
-                ports.absences.clone(),
-                ports.subscriptions.clone(),
-                clock.clone(),
-            )
-            .with_metrics(metrics.clone()),
+            ingest,
             subscriptions: SubscriptionService::new(
                 ports.subscriptions.clone(),
                 clock.clone(),
@@ -102,8 +120,9 @@ impl Application {
             tokens: TokenService::new(ports.tokens.clone()),
             tracking: TrackingService::new(ports.tracking.clone(), clock.clone()),
             readiness: ports.health.clone(),
+            trace: trace.clone(),
         };
-        let dispatcher = Dispatcher::new(
+        let mut dispatcher = Dispatcher::new(
             ports.queue.clone(),
             Arc::new(sender),
             clock,
@@ -116,6 +135,9 @@ impl Application {
             },
         )
         .with_metrics(metrics.clone());
+        if let Some(trace) = &trace {
+            dispatcher = dispatcher.with_tracing(trace.clone());
+        }
 
         let grpc_listener = TcpListener::bind(args.grpc_addr).await.with_context(|| {
             format!(
@@ -143,6 +165,7 @@ impl Application {
                 ports.attempts.clone(),
                 Arc::new(SystemClock),
             ),
+            trace,
         };
         Ok(Self {
             grpc_listener,
@@ -156,6 +179,7 @@ impl Application {
             poll_interval: args.dispatch_poll_interval,
             shutdown_timeout: args.shutdown_timeout,
             retention: args.retention,
+            traces,
         })
     }
 
@@ -222,6 +246,7 @@ impl Application {
             result = &mut grpc => Some(result),
         };
         tracing::info!("shutting down");
+        let stopping_since = std::time::Instant::now();
         let _ = stop_tx.send(true);
         let grpc_result = match early {
             Some(result) => result,
@@ -262,6 +287,15 @@ impl Application {
         }
         purge.abort();
         self.store.close().await;
+        if let Some(traces) = &self.traces {
+            // What is left of the shutdown timeout.
+            traces
+                .flush_within(
+                    self.shutdown_timeout
+                        .saturating_sub(stopping_since.elapsed()),
+                )
+                .await;
+        }
         grpc_result
             .context("the gRPC server task failed")?
             .context("the gRPC server failed")?;

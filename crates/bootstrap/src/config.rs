@@ -262,6 +262,10 @@ pub struct ServeArgs {
     /// writes all go through one writer].
     #[arg(long, env = "ABSYNC_DATABASE_MAX_CONNECTIONS", value_parser = clap::value_parser!(u32).range(1..))]
     pub database_max_connections: Option<u32>,
+    /// Export traces over OTLP/gRPC to this collector (`http://collector:4317`); the standard
+    /// OTEL_EXPORTER_OTLP_ENDPOINT does the same. Unset: no traces are exported.
+    #[arg(long, env = "ABSYNC_OTLP_ENDPOINT")]
+    pub otlp_endpoint: Option<String>,
 }
 
 /// `absync token …`.

@@ -1,15 +1,21 @@
-//! The `absync` binary: parse configuration, install logging, run the command.
+//! The `absync` binary: parse configuration, install logging (and the trace export), run the command.
 
-use absync_bootstrap::{Application, Cli, Command, database_admin, remote_cli, telemetry};
+use absync_bootstrap::telemetry::{self, TraceExport};
+use absync_bootstrap::{Application, Cli, Command, database_admin, remote_cli};
 use clap::Parser;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    telemetry::init(cli.log_format);
+    // Only the service exports traces; the operator commands log.
+    let export = match &cli.command {
+        Command::Serve(args) => TraceExport::configured(args.otlp_endpoint.as_deref()),
+        _ => None,
+    };
+    let traces = telemetry::init(cli.log_format, export.as_ref())?;
     match cli.command {
         Command::Serve(args) => {
-            let app = Application::build(&args).await?;
+            let app = Application::build_traced(&args, traces).await?;
             app.run_until_stopped(shutdown_signal()).await
         }
         Command::Migrate(database) => database_admin::migrate(&database).await,

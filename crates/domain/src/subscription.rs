@@ -225,6 +225,40 @@ impl DestinationUrl {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The URL as telemetry may show it (OpenTelemetry's `url.full`): a user name and password
+    /// (never accepted, but a stored URL is not checked again) and the values of the query
+    /// parameters that conventionally carry signatures or keys read `REDACTED`.
+    #[must_use]
+    pub fn redacted(&self) -> String {
+        const SECRET_PARAMETERS: [&str; 4] =
+            ["AWSAccessKeyId", "Signature", "sig", "X-Goog-Signature"];
+        let Ok(mut url) = url::Url::parse(&self.0) else {
+            return "REDACTED".to_owned();
+        };
+        if !url.username().is_empty() || url.password().is_some() {
+            let _ = url.set_username("REDACTED");
+            let _ = url.set_password(Some("REDACTED"));
+        }
+        if url
+            .query_pairs()
+            .any(|(name, _)| SECRET_PARAMETERS.contains(&name.as_ref()))
+        {
+            let pairs: Vec<(String, String)> = url
+                .query_pairs()
+                .map(|(name, value)| {
+                    let value = if SECRET_PARAMETERS.contains(&name.as_ref()) {
+                        "REDACTED".to_owned()
+                    } else {
+                        value.into_owned()
+                    };
+                    (name.into_owned(), value)
+                })
+                .collect();
+            url.query_pairs_mut().clear().extend_pairs(pairs);
+        }
+        url.into()
+    }
 }
 
 #[cfg(test)]
@@ -242,6 +276,24 @@ mod tests {
             "at least one token's room"
         );
         assert!((burst(3) - 1.5).abs() < f64::EPSILON);
+    }
+
+    #[test]
+    fn telemetry_sees_destinations_without_credentials() {
+        let shown = |url: &str| DestinationUrl::from_trusted(url.to_owned()).redacted();
+        assert_eq!(
+            shown("https://example.com/hook?a=1"),
+            "https://example.com/hook?a=1"
+        );
+        assert_eq!(
+            shown("https://user:pass@example.com/hook"),
+            "https://REDACTED:REDACTED@example.com/hook"
+        );
+        assert_eq!(
+            shown("https://example.com/hook?sig=abc&a=1&Signature=x"),
+            "https://example.com/hook?sig=REDACTED&a=1&Signature=REDACTED"
+        );
+        assert_eq!(shown("not a url"), "REDACTED");
     }
 
     #[test]

@@ -110,6 +110,7 @@ pub(crate) fn first_write(
         absence: Some(absence.clone()),
         events: outbox(derive_events(&[], &leaves, deletion()), to),
         at: t0(),
+        traceparent: None,
     }
 }
 
@@ -140,6 +141,7 @@ pub(crate) async fn next_write<S: ContractStore>(
         absence: absence.cloned(),
         events: outbox(derive_events(&stored.leaves, &after, deletion()), to),
         at,
+        traceparent: None,
     }
 }
 

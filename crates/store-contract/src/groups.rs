@@ -3,9 +3,12 @@
 
 use crate::ContractStore;
 use crate::fixtures::{
-    ACME, absence, deliveries, first_write, next_write, setup, subscribe, t0, tenant,
+    ACME, absence, answered, claim_all, deliveries, first_write, next_write, setup, subscribe, t0,
+    tenant,
 };
-use absync_application::ports::{AbsenceWrite, DeliveryStatus, LeaveQuery, StoreError};
+use absync_application::ports::{
+    AbsenceWrite, DeliveryStatus, LeaveQuery, StoreError, TraceParent,
+};
 use absync_domain::{AbsenceId, AbsenceStatus, LeaveEvent, SubscriptionId};
 use std::collections::HashSet;
 
@@ -232,4 +235,105 @@ pub async fn two_changes_of_one_absence_in_a_group_apply_in_order<S: ContractSto
             .count(),
         4
     );
+}
+
+/// The trace of each change (its `traceparent`) is kept with its events: a claim of their
+/// deliveries, and a delivery's detail, give it back; a change written untraced gives none. Changes
+/// of one group, and two changes of one absence in a group, each keep their own.
+pub async fn each_change_keeps_its_trace_for_its_deliveries<S: ContractStore>(store: S) {
+    setup(&store).await;
+    let sub = subscribe(&store, ACME).await;
+    let to = std::slice::from_ref(&sub);
+    let trace = |n: u8| {
+        TraceParent::parse(&format!(
+            "00-{:032x}-{:016x}-01",
+            0x4bf9_2f35_77b3_4da6_u128 + u128::from(n),
+            0x00f0_67aa_0ba9_02b7_u64 + u64::from(n)
+        ))
+    };
+    let pending = absence("hr-1", 1, AbsenceStatus::Pending);
+    let approved = absence("hr-1", 2, AbsenceStatus::Approved);
+    let number = store.allocate_number().await.unwrap();
+    let first = AbsenceWrite {
+        traceparent: trace(1),
+        ..first_write(ACME, number, &pending, to)
+    };
+    let leaves = absync_domain::split_into_leaves(number, &pending);
+    let after = absync_domain::split_into_leaves(number, &approved);
+    let second = AbsenceWrite {
+        expected_row_version: Some(1),
+        revision: approved.revision(),
+        absence: Some(approved.clone()),
+        events: absync_domain::derive_events(
+            &leaves,
+            &after,
+            absync_domain::Deletion {
+                reason: absync_domain::DeletionReason::NoLongerCovered,
+                at: absync_domain::LocalTimestamp::from_naive(t0().naive_utc()),
+            },
+        )
+        .into_iter()
+        .map(|record| absync_application::ports::OutboxEvent {
+            record,
+            subscriptions: vec![sub.clone()],
+        })
+        .collect(),
+        traceparent: trace(2),
+        ..first.clone()
+    };
+    let other_number = store.allocate_number().await.unwrap();
+    let untraced = first_write(
+        ACME,
+        other_number,
+        &absence("hr-2", 1, AbsenceStatus::Approved),
+        to,
+    );
+    assert!(untraced.traceparent.is_none());
+    let results = store.write_many(vec![first, second, untraced]).await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+
+    // The first change's deliveries are claimable; the second's wait behind them.
+    let mut claimed = Vec::new();
+    let mut now = t0();
+    loop {
+        let batch = claim_all(&store, now).await;
+        if batch.is_empty() {
+            break;
+        }
+        store
+            .record(
+                batch
+                    .iter()
+                    .map(|d| {
+                        answered(
+                            d.id,
+                            now,
+                            200,
+                            absync_application::ports::NextStep::Succeeded,
+                        )
+                    })
+                    .collect(),
+            )
+            .await
+            .unwrap();
+        claimed.extend(batch);
+        now += chrono::Duration::seconds(1);
+    }
+    assert_eq!(claimed.len(), 12, "4 created, 4 approved, 4 of hr-2");
+    for delivery in &claimed {
+        let expected = if delivery.record.key().absence() == other_number {
+            None
+        } else if delivery.record.event == LeaveEvent::Created {
+            trace(1)
+        } else {
+            trace(2)
+        };
+        assert_eq!(delivery.traceparent, expected, "{:?}", delivery.record);
+        let detail = store
+            .get_delivery(&tenant(ACME), delivery.id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(detail.message.traceparent, expected);
+    }
 }

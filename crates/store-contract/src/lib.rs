@@ -154,6 +154,7 @@ macro_rules! suite {
                 groups::concurrent_writes_each_get_their_own_result
                 groups::a_failing_change_in_a_group_fails_alone
                 groups::two_changes_of_one_absence_in_a_group_apply_in_order
+                groups::each_change_keeps_its_trace_for_its_deliveries
             );
         }
     };

@@ -328,6 +328,10 @@ where
     for delivery in &claimed {
         assert_eq!(delivery.subscription, subscription);
         assert_eq!(&delivery.record, history.event(delivery.change_version));
+        assert_eq!(
+            delivery.traceparent, None,
+            "written before traces were kept"
+        );
     }
 
     let listed = store

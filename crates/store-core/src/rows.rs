@@ -6,7 +6,7 @@ use absync_application::ports::stored::{self, decode_error};
 use absync_application::ports::{
     AttemptSummary, AttemptTally, CancelReason, ClaimedDelivery, CurrentLeave, DeliveryStatus,
     DeliverySummary, FailedAttempt, PendingTask, PreviousSecret, StoreError, StoredAbsence,
-    Subscription, TokenRecord,
+    Subscription, TokenRecord, TraceParent,
 };
 use absync_domain::{
     AbsenceNumber, ChangeVersion, DeliveryId, DestinationUrl, EventFilter, Leave, LeaveEvent,
@@ -40,6 +40,8 @@ pub struct ClaimRow {
     pub signing_secret: String,
     /// `subscriptions.previous_signing_secret`, while it is still valid.
     pub previous_signing_secret: Option<String>,
+    /// `leave_events.traceparent`.
+    pub traceparent: Option<String>,
 }
 
 impl TryFrom<ClaimRow> for ClaimedDelivery {
@@ -60,6 +62,8 @@ impl TryFrom<ClaimRow> for ClaimedDelivery {
                 .chain(row.previous_signing_secret)
                 .map(|s| stored::signing_secret(&s))
                 .collect::<Result<_, _>>()?,
+            // A damaged trace context costs a link, never the delivery.
+            traceparent: row.traceparent.as_deref().and_then(TraceParent::parse),
         })
     }
 }

@@ -21,7 +21,7 @@ pub fn claim_columns<D: Dialect>() -> String {
         "c.id, c.tenant_id, {} AS subscription_id, s.collection, s.destination, s.authorization_value,
          c.change_version, e.record, c.attempt_count, s.signing_secret,
          CASE WHEN s.previous_secret_expires_at > $1 THEN s.previous_signing_secret END
-             AS previous_signing_secret",
+             AS previous_signing_secret, e.traceparent",
         D::uuid_text("c.subscription_id")
     )
 }

@@ -1,4 +1,5 @@
 use super::*;
+use absync_application::ports::TraceParent;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -26,6 +27,7 @@ fn request(url: String) -> OutboundRequest {
             ("X-Event".into(), "approved".into()),
         ],
         body: br#"{"id":"1-20240304-AM"}"#.to_vec(),
+        traceparent: None,
     }
 }
 
@@ -68,6 +70,30 @@ async fn a_2xx_is_answered_and_the_receiver_sees_exactly_what_was_given() {
             .to_str()
             .unwrap()
             .starts_with("absync/")
+    );
+    assert!(got.headers.get("traceparent").is_none());
+}
+
+#[tokio::test]
+async fn the_traceparent_given_is_sent() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(204))
+        .mount(&server)
+        .await;
+    let traceparent =
+        TraceParent::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").unwrap();
+    let outcome = sender(Duration::from_secs(5))
+        .send(OutboundRequest {
+            traceparent: Some(traceparent.clone()),
+            ..request(format!("{}/hook", server.uri()))
+        })
+        .await;
+    assert!(outcome.is_success());
+    let received = server.received_requests().await.unwrap();
+    assert_eq!(
+        received[0].headers.get("traceparent").unwrap(),
+        traceparent.as_str()
     );
 }
 

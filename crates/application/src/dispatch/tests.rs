@@ -5,6 +5,7 @@
 
 use super::*;
 use crate::ports::sender::MockWebhookSender;
+use crate::ports::trace::MockTraceContext;
 use crate::ports::{OutboundRequest, SendErrorKind, SendOutcome, WebhookSender};
 use absync_domain::{
     AbsenceNumber, AuthorizationValue, ChangeVersion, DeliveryId, DestinationUrl, Half, LeaveEvent,
@@ -45,6 +46,7 @@ fn claimed(id: i64, attempts_made: u32) -> ClaimedDelivery {
         },
         attempts_made,
         signing_secrets: vec![absync_domain::SigningSecret::from_key([7; 32])],
+        traceparent: None,
     }
 }
 
@@ -374,6 +376,7 @@ async fn a_success_is_recorded_as_succeeded_with_the_rendered_message() {
                     )
                 })
                 && req.body.starts_with(b"{\"id\":\"1-20240304-AM\"")
+                && req.traceparent.is_none()
         })
         .times(1)
         .returning(|_| SendOutcome::Answered {
@@ -401,6 +404,50 @@ async fn a_success_is_recorded_as_succeeded_with_the_rendered_message() {
         }
     );
     assert!(queue.releases().is_empty());
+}
+
+/// The name of `span`'s callsite (`None` for a disabled span).
+fn span_name(span: &tracing::Span) -> Option<&'static str> {
+    span.metadata().map(tracing::Metadata::name)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_traced_attempt_is_linked_to_its_change_and_sends_its_own_traceparent() {
+    let _spans = tracing::subscriber::set_default(tracing_subscriber::registry());
+    let cause =
+        TraceParent::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").unwrap();
+    let own =
+        TraceParent::parse("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01").unwrap();
+    let queue = Queue::of([ClaimedDelivery {
+        traceparent: Some(cause.clone()),
+        ..claimed(1, 0)
+    }]);
+    let mut trace = MockTraceContext::new();
+    trace
+        .expect_link()
+        .withf(move |span, to| span_name(span) == Some("deliver") && *to == cause)
+        .times(1)
+        .return_const(());
+    let named = own.clone();
+    trace
+        .expect_traceparent()
+        .withf(|span| span_name(span) == Some("deliver"))
+        .times(1)
+        .returning(move |_| Some(named.clone()));
+    trace.expect_set_parent().never();
+    let mut sender = MockWebhookSender::new();
+    sender
+        .expect_send()
+        .withf(move |req| req.traceparent.as_ref() == Some(&own))
+        .times(1)
+        .returning(|_| SendOutcome::Answered {
+            status: 204,
+            body_excerpt: Vec::new(),
+        });
+    let dispatcher = dispatcher(queue.clone(), Arc::new(sender), DispatchSettings::default())
+        .with_tracing(Arc::new(trace));
+    run(&dispatcher, &TestWakeup::default(), SECOND, SECOND).await;
+    assert_eq!(queue.recorded(), [(1, NextStep::Succeeded)]);
 }
 
 #[tokio::test(start_paused = true)]

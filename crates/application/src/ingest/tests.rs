@@ -1,8 +1,9 @@
 use super::*;
-use crate::ports::Subscription;
 use crate::ports::absences::MockAbsenceStore;
 use crate::ports::clock::MockClock;
 use crate::ports::subscriptions::MockSubscriptionStore;
+use crate::ports::trace::MockTraceContext;
+use crate::ports::{Subscription, TraceParent};
 use absync_domain::fixtures::{self, number};
 use absync_domain::{ChangeVersion, EventFilter, LeaveEvent, SubscriptionId};
 use chrono::{TimeZone, Utc};
@@ -68,6 +69,7 @@ async fn a_new_approved_absence_is_applied_with_four_approved_events_for_each_su
         .expect_write()
         .withf(|w| {
             w.expected_row_version.is_none()
+                && w.traceparent.is_none()
                 && w.events.len() == 4
                 && w.events.iter().all(|e| {
                     e.record.event == LeaveEvent::Approved
@@ -103,6 +105,37 @@ async fn a_new_approved_absence_is_applied_with_four_approved_events_for_each_su
             "42-20240305-PM"
         ]
     );
+}
+
+#[tokio::test]
+async fn a_traced_change_is_written_with_the_trace_of_its_use_case() {
+    let _spans = tracing::subscriber::set_default(tracing_subscriber::registry());
+    let traceparent =
+        TraceParent::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").unwrap();
+    let mut trace = MockTraceContext::new();
+    let given = traceparent.clone();
+    trace
+        .expect_traceparent()
+        .withf(|span| span.metadata().map(tracing::Metadata::name) == Some("put_absence"))
+        .times(1)
+        .returning(move |_| Some(given.clone()));
+    let mut absences = MockAbsenceStore::new();
+    absences.expect_load().returning(|_, _| Ok(None));
+    absences.expect_allocate_number().returning(|| Ok(number()));
+    absences
+        .expect_write()
+        .withf(move |w| w.traceparent.as_ref() == Some(&traceparent))
+        .times(1)
+        .returning(|w| Ok(echo_versions(&w)));
+    let mut subs = MockSubscriptionStore::new();
+    subs.expect_list()
+        .returning(|_| Ok(vec![subscription("s1", EventFilter::All)]));
+    let result = service(absences, subs)
+        .with_tracing(Arc::new(trace))
+        .put_absence(&tenant(), &absence(1, AbsenceStatus::Approved))
+        .await
+        .unwrap();
+    assert_eq!(result.outcome, ChangeOutcome::Applied);
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 //! The absence store: current absences and their leaves, and the outbox write.
 
 use super::StoreError;
+use super::trace::TraceParent;
 use absync_domain::{
     Absence, AbsenceId, AbsenceNumber, ChangeVersion, Leave, LeaveEvent, LeaveEventRecord,
     LeaveKey, Revision, SubscriptionId, TenantId,
@@ -92,6 +93,17 @@ pub struct AbsenceWrite {
     pub events: Vec<OutboxEvent>,
     /// When the change is made: new deliveries are due from then.
     pub at: DateTime<Utc>,
+    /// The trace of the change (its use case's span), stored with its events so that their
+    /// delivery attempts can link to it; `None` when traces are not exported.
+    pub traceparent: Option<TraceParent>,
+}
+
+impl AbsenceWrite {
+    /// How many deliveries it queues: one per event and listed subscription.
+    #[must_use]
+    pub fn deliveries(&self) -> usize {
+        self.events.iter().map(|e| e.subscriptions.len()).sum()
+    }
 }
 
 /// An event as written, with its change version.

@@ -2,6 +2,7 @@
 
 use super::StoreError;
 use super::sender::SendOutcome;
+use super::trace::TraceParent;
 use absync_domain::{
     AuthorizationValue, ChangeVersion, DeliveryId, DestinationUrl, LeaveEventRecord, PayloadFormat,
     SigningSecret, SubscriptionId, TenantId,
@@ -34,6 +35,8 @@ pub struct ClaimedDelivery {
     /// The secrets that sign it: the subscription's current one, and the previous one during the 24 h
     /// after a rotation.
     pub signing_secrets: Vec<SigningSecret>,
+    /// The trace of the change that queued it, if it was traced.
+    pub traceparent: Option<TraceParent>,
 }
 
 /// What follows an attempt.

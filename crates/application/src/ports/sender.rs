@@ -1,5 +1,6 @@
 //! The webhook sender: one HTTP POST to a subscriber.
 
+use super::trace::TraceParent;
 use async_trait::async_trait;
 
 /// A request to POST.
@@ -11,6 +12,8 @@ pub struct OutboundRequest {
     pub headers: Vec<(String, String)>,
     /// Body bytes.
     pub body: Vec<u8>,
+    /// Sent as the `traceparent` header, so that the receiver can join the attempt's trace.
+    pub traceparent: Option<TraceParent>,
 }
 
 impl std::fmt::Debug for OutboundRequest {
@@ -23,6 +26,7 @@ impl std::fmt::Debug for OutboundRequest {
                 &self.headers.iter().map(|(k, _)| k).collect::<Vec<_>>(),
             )
             .field("body_len", &self.body.len())
+            .field("traceparent", &self.traceparent)
             .finish()
     }
 }
