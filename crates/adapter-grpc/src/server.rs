@@ -13,7 +13,7 @@ use crate::proto::absence_ingest_server::AbsenceIngestServer;
 use crate::proto::deliveries_server::DeliveriesServer;
 use crate::proto::subscriptions_server::SubscriptionsServer;
 use crate::subscriptions::SubscriptionsApi;
-use crate::traced::ServerSpans;
+use crate::traced::server_spans;
 use absync_application::ports::{StoreHealth, TraceContext};
 use absync_application::{IngestService, SubscriptionService, TokenService, TrackingService};
 use std::future::Future;
@@ -142,7 +142,7 @@ pub async fn serve(
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()?;
     tonic::transport::Server::builder()
-        .layer(ServerSpans(api.trace))
+        .layer(server_spans(api.trace))
         .add_service(health_service)
         .add_service(reflection)
         .add_service(reflection_v1alpha)

@@ -1,7 +1,7 @@
 //! The server span of every call, when traces are exported: named `{service}/{method}` with the
 //! OpenTelemetry RPC attributes (`rpc.system`, `rpc.service`, `rpc.method`, `rpc.grpc.status_code`),
 //! and the child of the caller's span when the request carries a W3C `traceparent`. Without a
-//! [`TraceContext`] a call gets no span and nothing is read.
+//! [`TraceContext`] the layer is left out (see [`server_spans`]): calls pass through untouched.
 
 use absync_application::ports::{TraceContext, TraceParent};
 use std::sync::Arc;
@@ -12,7 +12,15 @@ use tracing::Instrument;
 
 /// Wraps the server's routes in [`Traced`].
 #[derive(Clone)]
-pub(crate) struct ServerSpans(pub(crate) Option<Arc<dyn TraceContext>>);
+pub(crate) struct ServerSpans(Arc<dyn TraceContext>);
+
+/// The server-span layer when traces are exported, and no layer at all when they are not, so that an
+/// untraced server pays nothing for it.
+pub(crate) fn server_spans(
+    trace: Option<Arc<dyn TraceContext>>,
+) -> tower::util::Either<ServerSpans, tower_layer::Identity> {
+    tower::util::option_layer(trace.map(ServerSpans))
+}
 
 impl<S> tower_layer::Layer<S> for ServerSpans {
     type Service = Traced<S>;
@@ -29,7 +37,7 @@ impl<S> tower_layer::Layer<S> for ServerSpans {
 #[derive(Clone)]
 pub(crate) struct Traced<S> {
     inner: S,
-    trace: Option<Arc<dyn TraceContext>>,
+    trace: Arc<dyn TraceContext>,
 }
 
 /// The codes that are the server's failure, not the caller's (the conventions' list): a server span
@@ -80,9 +88,6 @@ where
     }
 
     fn call(&mut self, request: http::Request<Body>) -> Self::Future {
-        let Some(trace) = &self.trace else {
-            return Box::pin(self.inner.call(request));
-        };
         let span = server_span(request.uri().path());
         if let Some(parent) = request
             .headers()
@@ -90,7 +95,7 @@ where
             .and_then(|value| value.to_str().ok())
             .and_then(TraceParent::parse)
         {
-            trace.set_parent(&span, &parent);
+            self.trace.set_parent(&span, &parent);
         }
         let answer = {
             let _entered = span.enter();

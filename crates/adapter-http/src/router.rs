@@ -154,15 +154,18 @@ pub(crate) fn routes() -> Router<HttpApi> {
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
 }
 
-/// Every route, with the body limit, each request in a server span that honours an incoming
-/// `traceparent`.
+/// Every route, with the body limit; when traces are exported, each request in a server span that
+/// honours an incoming `traceparent` (otherwise no span layer at all, so an untraced server pays
+/// nothing for it).
 pub fn router(api: HttpApi) -> Router {
-    routes()
-        .layer(axum::middleware::from_fn_with_state(
-            api.trace.clone(),
+    let routes = match api.trace.clone() {
+        Some(trace) => routes().layer(axum::middleware::from_fn_with_state(
+            trace,
             crate::traced::server_span,
-        ))
-        .with_state(api)
+        )),
+        None => routes(),
+    };
+    routes.with_state(api)
 }
 
 /// Serves the HTTP API on `listener` until `shutdown` resolves, letting in-flight requests finish.

@@ -1,7 +1,8 @@
 //! The server span of every request, when traces are exported: named `{method} {route}` with the
 //! OpenTelemetry HTTP attributes (`http.request.method`, `http.route`, `url.path`,
 //! `http.response.status_code`), and the child of the caller's span when the request carries a W3C
-//! `traceparent`. Without a [`TraceContext`] a request gets no span and nothing is read.
+//! `traceparent`. Without a [`TraceContext`] the router has no such layer (see
+//! [`router`](crate::router)): requests pass through untouched.
 
 use absync_application::ports::{TraceContext, TraceParent};
 use axum::extract::{MatchedPath, Request, State};
@@ -12,13 +13,10 @@ use tracing::Instrument;
 
 /// Runs `request` in its server span (see the module).
 pub(crate) async fn server_span(
-    State(trace): State<Option<Arc<dyn TraceContext>>>,
+    State(trace): State<Arc<dyn TraceContext>>,
     request: Request,
     next: Next,
 ) -> Response {
-    let Some(trace) = trace else {
-        return next.run(request).await;
-    };
     let method = request.method().as_str().to_owned();
     let route = request
         .extensions()
