@@ -30,13 +30,7 @@ pub(crate) struct FieldError {
 
 /// An error answer: an RFC 9457 problem document, served as `application/problem+json`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-#[schema(example = json!({
-    "type": "about:blank",
-    "title": "Bad Request",
-    "status": 400,
-    "detail": "destinationUrl: is required",
-    "errors": [{"field": "destinationUrl", "message": "is required"}]
-}))]
+#[schema(example = json!(Problem::field("destinationUrl", "is required")))]
 pub(crate) struct Problem {
     /// Always `about:blank`: the status code says what kind of problem it is.
     #[serde(rename = "type")]
@@ -63,12 +57,7 @@ pub(crate) struct Problem {
 #[response(
     content_type = "application/problem+json",
     headers(("WWW-Authenticate" = String, description = "`Bearer`")),
-    example = json!({
-        "type": "about:blank",
-        "title": "Unauthorized",
-        "status": 401,
-        "detail": "missing Authorization: Bearer <token>"
-    }),
+    example = json!(Problem::unauthorized("missing Authorization: Bearer <token>")),
 )]
 #[allow(dead_code)] // Describes an answer `Problem` gives.
 pub(crate) struct Unauthorized(Problem);
@@ -78,12 +67,10 @@ pub(crate) struct Unauthorized(Problem);
 #[derive(utoipa::ToResponse)]
 #[response(
     content_type = "application/problem+json",
-    example = json!({
-        "type": "about:blank",
-        "title": "Service Unavailable",
-        "status": 503,
-        "detail": "the store is unavailable; nothing was written, the call is safe to retry"
-    }),
+    example = json!(Problem::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the store is unavailable; nothing was written, the call is safe to retry"
+    )),
 )]
 #[allow(dead_code)] // Describes an answer `Problem` gives.
 pub(crate) struct Unavailable(Problem);

@@ -80,10 +80,7 @@ impl From<SubscriptionStatus> for WebhookStatus {
 /// each bad field.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-#[schema(example = json!({
-    "destinationUrl": "https://hooks.example.com/absync",
-    "collectionName": "absences"
-}))]
+#[schema(example = json!(CreateWebhook::example()))]
 pub(crate) struct CreateWebhook {
     /// Where the messages are POSTed: an `https://` URL of a host on the public internet.
     #[schema(format = Uri, example = "https://hooks.example.com/absync")]
@@ -92,19 +89,22 @@ pub(crate) struct CreateWebhook {
     collection_name: CollectionName,
 }
 
+impl CreateWebhook {
+    /// The request of the document's examples.
+    fn example() -> Self {
+        Self {
+            destination_url: "https://hooks.example.com/absync".to_owned(),
+            collection_name: CollectionName::Absences,
+        }
+    }
+}
+
 /// A webhook subscription. Its key (the signing secret) is shown only when it is created.
 ///
 /// The properties are in alphabetical order, as the API has always written them.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-#[schema(example = json!({
-    "collectionName": "absences",
-    "createdAt": "2026-03-02T09:30:00.123456+00:00",
-    "destinationUrl": "https://hooks.example.com/absync",
-    "id": "0b6f3c1e-6d0a-4f43-9a54-3f1c2a7d9e10",
-    "status": "Enabled",
-    "validUntil": "2026-05-31T09:30:00.123456+00:00"
-}))]
+#[schema(example = json!(Webhook::example()))]
 pub(crate) struct Webhook {
     /// The format of its messages.
     collection_name: CollectionName,
@@ -125,6 +125,20 @@ pub(crate) struct Webhook {
     valid_until: Option<String>,
 }
 
+impl Webhook {
+    /// The webhook of every example in the document.
+    fn example() -> Self {
+        Self {
+            collection_name: CollectionName::Absences,
+            created_at: "2026-03-02T09:30:00.123456+00:00".to_owned(),
+            destination_url: CreateWebhook::example().destination_url,
+            id: "0b6f3c1e-6d0a-4f43-9a54-3f1c2a7d9e10".to_owned(),
+            status: WebhookStatus::Enabled,
+            valid_until: Some("2026-05-31T09:30:00.123456+00:00".to_owned()),
+        }
+    }
+}
+
 impl From<&Subscription> for Webhook {
     fn from(s: &Subscription) -> Self {
         Self {
@@ -141,15 +155,7 @@ impl From<&Subscription> for Webhook {
 /// The answer to `POST …/webhooks`: the webhook with its key, shown only here.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-#[schema(example = json!({
-    "collectionName": "absences",
-    "createdAt": "2026-03-02T09:30:00.123456+00:00",
-    "destinationUrl": "https://hooks.example.com/absync",
-    "id": "0b6f3c1e-6d0a-4f43-9a54-3f1c2a7d9e10",
-    "key": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
-    "status": "Enabled",
-    "validUntil": "2026-05-31T09:30:00.123456+00:00"
-}))]
+#[schema(example = json!(CreatedWebhook::example()))]
 pub(crate) struct CreatedWebhook {
     /// The format of its messages.
     collection_name: CollectionName,
@@ -176,8 +182,8 @@ pub(crate) struct CreatedWebhook {
     valid_until: Option<String>,
 }
 
-impl From<&Subscription> for CreatedWebhook {
-    fn from(s: &Subscription) -> Self {
+impl CreatedWebhook {
+    fn new(webhook: Webhook, key: String) -> Self {
         let Webhook {
             collection_name,
             created_at,
@@ -185,16 +191,30 @@ impl From<&Subscription> for CreatedWebhook {
             id,
             status,
             valid_until,
-        } = s.into();
+        } = webhook;
         Self {
             collection_name,
             created_at,
             destination_url,
             id,
-            key: s.signing_secret.expose(),
+            key,
             status,
             valid_until,
         }
+    }
+
+    /// The document's example: [`Webhook::example`] with its key.
+    fn example() -> Self {
+        Self::new(
+            Webhook::example(),
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".to_owned(),
+        )
+    }
+}
+
+impl From<&Subscription> for CreatedWebhook {
+    fn from(s: &Subscription) -> Self {
+        Self::new(s.into(), s.signing_secret.expose())
     }
 }
 
@@ -316,10 +336,7 @@ pub(crate) async fn create_from_body(
     request_body(
         content = CreateWebhook,
         content_type = "application/json",
-        example = json!({
-            "destinationUrl": "https://hooks.example.com/absync",
-            "collectionName": "absences"
-        }),
+        example = json!(CreateWebhook::example()),
     ),
     responses(
         (
@@ -327,15 +344,7 @@ pub(crate) async fn create_from_body(
             description = "Created; the answer is the only one that shows the key.",
             body = CreatedWebhook,
             headers(("Location" = String, description = "The path of the new webhook.")),
-            example = json!({
-                "collectionName": "absences",
-                "createdAt": "2026-03-02T09:30:00.123456+00:00",
-                "destinationUrl": "https://hooks.example.com/absync",
-                "id": "0b6f3c1e-6d0a-4f43-9a54-3f1c2a7d9e10",
-                "key": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
-                "status": "Enabled",
-                "validUntil": "2026-05-31T09:30:00.123456+00:00"
-            }),
+            example = json!(CreatedWebhook::example()),
         ),
         (
             status = BAD_REQUEST,
@@ -343,16 +352,10 @@ pub(crate) async fn create_from_body(
                            an unknown collection, a destination that is not a public `https://` URL.",
             body = Problem,
             content_type = "application/problem+json",
-            example = json!({
-                "type": "about:blank",
-                "title": "Bad Request",
-                "status": 400,
-                "detail": "collectionName: unknown collection \"holidays\"; known: absences, leaves",
-                "errors": [{
-                    "field": "collectionName",
-                    "message": "unknown collection \"holidays\"; known: absences, leaves"
-                }]
-            }),
+            example = json!(Problem::field(
+                "collectionName",
+                "unknown collection \"holidays\"; known: absences, leaves"
+            )),
         ),
         (status = UNAUTHORIZED, response = Unauthorized),
         (
@@ -366,12 +369,10 @@ pub(crate) async fn create_from_body(
             description = "The body is not `Content-Type: application/json`.",
             body = Problem,
             content_type = "application/problem+json",
-            example = json!({
-                "type": "about:blank",
-                "title": "Unsupported Media Type",
-                "status": 415,
-                "detail": "the body must be JSON with Content-Type: application/json"
-            }),
+            example = json!(Problem::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "the body must be JSON with Content-Type: application/json"
+            )),
         ),
         (status = SERVICE_UNAVAILABLE, response = Unavailable),
     ),
@@ -428,12 +429,10 @@ pub(crate) struct WebhookId {
 #[derive(utoipa::ToResponse)]
 #[response(
     content_type = "application/problem+json",
-    example = json!({
-        "type": "about:blank",
-        "title": "Not Found",
-        "status": 404,
-        "detail": "subscription 0b6f3c1e-6d0a-4f43-9a54-3f1c2a7d9e10 not found"
-    }),
+    example = json!(Problem::new(
+        StatusCode::NOT_FOUND,
+        "subscription 0b6f3c1e-6d0a-4f43-9a54-3f1c2a7d9e10 not found"
+    )),
 )]
 #[allow(dead_code)] // Describes an answer `Problem` gives.
 pub(crate) struct WebhookNotFound(Problem);
@@ -460,30 +459,17 @@ pub(crate) struct WebhookNotFound(Problem);
             status = OK,
             description = "The webhooks.",
             body = WebhookList,
-            example = json!({"value": [{
-                "collectionName": "absences",
-                "createdAt": "2026-03-02T09:30:00.123456+00:00",
-                "destinationUrl": "https://hooks.example.com/absync",
-                "id": "0b6f3c1e-6d0a-4f43-9a54-3f1c2a7d9e10",
-                "status": "Enabled",
-                "validUntil": "2026-05-31T09:30:00.123456+00:00"
-            }]}),
+            example = json!({"value": [Webhook::example()]}),
         ),
         (
             status = BAD_REQUEST,
             description = "The filter is not one this API supports, or is given twice.",
             body = Problem,
             content_type = "application/problem+json",
-            example = json!({
-                "type": "about:blank",
-                "title": "Bad Request",
-                "status": 400,
-                "detail": "filter: supported: status eq 'Enabled' | status eq 'Disabled'",
-                "errors": [{
-                    "field": "filter",
-                    "message": "supported: status eq 'Enabled' | status eq 'Disabled'"
-                }]
-            }),
+            example = json!(Problem::field(
+                "filter",
+                "supported: status eq 'Enabled' | status eq 'Disabled'"
+            )),
         ),
         (status = UNAUTHORIZED, response = Unauthorized),
         (status = SERVICE_UNAVAILABLE, response = Unavailable),
@@ -527,14 +513,7 @@ pub(crate) async fn list_webhooks(
             status = OK,
             description = "The webhook.",
             body = Webhook,
-            example = json!({
-                "collectionName": "absences",
-                "createdAt": "2026-03-02T09:30:00.123456+00:00",
-                "destinationUrl": "https://hooks.example.com/absync",
-                "id": "0b6f3c1e-6d0a-4f43-9a54-3f1c2a7d9e10",
-                "status": "Enabled",
-                "validUntil": "2026-05-31T09:30:00.123456+00:00"
-            }),
+            example = json!(Webhook::example()),
         ),
         (status = UNAUTHORIZED, response = Unauthorized),
         (status = NOT_FOUND, response = WebhookNotFound),
@@ -668,42 +647,8 @@ fn query_escape(text: &str) -> String {
             example = json!({
                 "nextLink": "/connector/protimeapi/api/v1/absences?pageSize=2&pageToken=1-20240304-PM&filter=date%20ge%20%272024-03-01%27",
                 "value": [
-                    {
-                        "changeVersion": "00000000000000000002",
-                        "id": 170_644,
-                        "person": {"id": 134, "@employee-number": "00001", "@badge-number": "B-17"},
-                        "resultingAbsenceDefinition": {"id": 12, "@absence-code": null},
-                        "requestedAbsenceDefinition": {"id": 11, "@absence-code": "VAC"},
-                        "shiftDefinition": {"id": null, "@shift-code": null},
-                        "date": "2024-03-04",
-                        "startTimeInMinutes": 0,
-                        "durationInMinutes": 720,
-                        "calculatedDurationInMinutes": 720,
-                        "dayPart": "First",
-                        "request": {"id": "acme-134-1"},
-                        "status": "Manual",
-                        "approvalLevel": "Approved",
-                        "isLocked": false,
-                        "periodType": "Day"
-                    },
-                    {
-                        "changeVersion": "00000000000000000002",
-                        "id": 170_645,
-                        "person": {"id": 134, "@employee-number": "00001", "@badge-number": "B-17"},
-                        "resultingAbsenceDefinition": {"id": 12, "@absence-code": null},
-                        "requestedAbsenceDefinition": {"id": 11, "@absence-code": "VAC"},
-                        "shiftDefinition": {"id": null, "@shift-code": null},
-                        "date": "2024-03-04",
-                        "startTimeInMinutes": 720,
-                        "durationInMinutes": 720,
-                        "calculatedDurationInMinutes": 720,
-                        "dayPart": "Second",
-                        "request": {"id": "acme-134-1"},
-                        "status": "Manual",
-                        "approvalLevel": "Approved",
-                        "isLocked": false,
-                        "periodType": "Day"
-                    }
+                    instance::example(170_644, 0, "First"),
+                    instance::example(170_645, 720, "Second")
                 ]
             }),
         ),
@@ -712,13 +657,7 @@ fn query_escape(text: &str) -> String {
             description = "A query parameter is wrong or given twice (named in `errors`).",
             body = Problem,
             content_type = "application/problem+json",
-            example = json!({
-                "type": "about:blank",
-                "title": "Bad Request",
-                "status": 400,
-                "detail": "pageSize: must be 1..=1000",
-                "errors": [{"field": "pageSize", "message": "must be 1..=1000"}]
-            }),
+            example = json!(Problem::field("pageSize", "must be 1..=1000")),
         ),
         (status = UNAUTHORIZED, response = Unauthorized),
         (status = SERVICE_UNAVAILABLE, response = Unavailable),

@@ -93,12 +93,10 @@ async fn healthz() -> &'static str {
             description = "The store is unreachable.",
             body = Problem,
             content_type = "application/problem+json",
-            example = json!({
-                "type": "about:blank",
-                "title": "Service Unavailable",
-                "status": 503,
-                "detail": "the store is unreachable"
-            }),
+            example = json!(Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the store is unreachable"
+            )),
         ),
     ),
 )]

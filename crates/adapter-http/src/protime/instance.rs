@@ -10,30 +10,38 @@
 #![allow(dead_code)]
 
 use serde::Serialize;
+use serde_json::{Value, json};
 use utoipa::ToSchema;
+
+/// The documented instance of leave `id`: the morning (`0`, `First`) or the afternoon (`720`,
+/// `Second`) of absence `acme-134-1` on 2024-03-04. A unit test of the document checks it against
+/// what the domain renders.
+pub(super) fn example(id: i64, start_time_in_minutes: u16, day_part: &str) -> Value {
+    json!({
+        "changeVersion": "00000000000000000002",
+        "id": id,
+        "person": {"id": 134, "@employee-number": "00001", "@badge-number": "B-17"},
+        "resultingAbsenceDefinition": {"id": 12, "@absence-code": null},
+        "requestedAbsenceDefinition": {"id": 11, "@absence-code": "VAC"},
+        "shiftDefinition": {"id": null, "@shift-code": null},
+        "date": "2024-03-04",
+        "startTimeInMinutes": start_time_in_minutes,
+        "durationInMinutes": 720,
+        "calculatedDurationInMinutes": 720,
+        "dayPart": day_part,
+        "request": {"id": "acme-134-1"},
+        "status": "Manual",
+        "approvalLevel": "Approved",
+        "isLocked": false,
+        "periodType": "Day"
+    })
+}
 
 /// A current leave (one half-day of an absence) as the Protime absences collection lists it: the
 /// properties of the webhook's delta item, without `changeType`.
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-#[schema(example = json!({
-    "changeVersion": "00000000000000000002",
-    "id": 170644,
-    "person": {"id": 134, "@employee-number": "00001", "@badge-number": "B-17"},
-    "resultingAbsenceDefinition": {"id": 12, "@absence-code": null},
-    "requestedAbsenceDefinition": {"id": 11, "@absence-code": "VAC"},
-    "shiftDefinition": {"id": null, "@shift-code": null},
-    "date": "2024-03-04",
-    "startTimeInMinutes": 0,
-    "durationInMinutes": 720,
-    "calculatedDurationInMinutes": 720,
-    "dayPart": "First",
-    "request": {"id": "acme-134-1"},
-    "status": "Manual",
-    "approvalLevel": "Approved",
-    "isLocked": false,
-    "periodType": "Day"
-}))]
+#[schema(example = json!(example(170_644, 0, "First")))]
 pub(crate) struct AbsenceInstance {
     /// The change version of the leave's latest event: 20 upper-case hex digits, so that string
     /// order is change order.
