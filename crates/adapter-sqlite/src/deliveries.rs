@@ -13,14 +13,21 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, params};
 use sqlx::types::Json;
 
+// The statements are put together from the pieces below with `concat!` at compile time: a macro
+// expands to a string literal where a `const` could not be concatenated, so no claim builds its SQL.
+
 /// The columns of a [`ClaimRow`], over `deliveries c`, `subscriptions s` and `leave_events e`; `?1`
 /// is now (in microseconds).
-pub(crate) const CLAIM_COLUMNS: &str = "c.id, c.tenant_id, c.subscription_id, s.collection, s.destination,
+macro_rules! claim_columns {
+    () => {
+        "c.id, c.tenant_id, c.subscription_id, s.collection, s.destination,
     s.authorization_value, c.change_version, e.record, c.attempt_count, s.signing_secret,
     CASE WHEN s.previous_secret_expires_at > ?1 THEN s.previous_signing_secret END AS previous_signing_secret,
-    e.traceparent";
+    e.traceparent"
+    };
+}
 
-/// Reads a row of [`CLAIM_COLUMNS`], in their order, on the writer's connection.
+/// Reads a row of the claim columns (`claim_columns!`), in their order, on the writer's connection.
 fn read_claim(row: &rusqlite::Row<'_>) -> rusqlite::Result<ClaimRow> {
     let record: String = row.get(7)?;
     Ok(ClaimRow {
@@ -61,15 +68,83 @@ fn promote_next(conn: &Connection, finished: i64, at: i64) -> Result<(), StoreEr
 }
 
 /// A subscription `s` whose deliveries may be sent at `?1`.
-const SENDING: &str = "s.deleted_at IS NULL AND s.status = 'Enabled' AND s.paused_at IS NULL
-    AND (s.valid_until IS NULL OR s.valid_until > ?1)";
+macro_rules! sending {
+    () => {
+        "s.deleted_at IS NULL AND s.status = 'Enabled' AND s.paused_at IS NULL
+    AND (s.valid_until IS NULL OR s.valid_until > ?1)"
+    };
+}
 
 /// The tokens in a rate-limited subscription `s`'s bucket at `?1` (microseconds): what was left at
 /// `budget_at`, plus `max_per_second` a second since, at most half a second's worth and at least one
 /// token's room (NULL: full). See `absync_domain::MaxPerSecond::burst`.
-const BUDGET_TOKENS: &str = "min(max(1, s.max_per_second / 2.0),
+macro_rules! budget_tokens {
+    () => {
+        "min(max(1, s.max_per_second / 2.0),
     COALESCE(s.budget_tokens + max(0, ?1 - s.budget_at) / 1000000.0 * s.max_per_second,
-             s.max_per_second))";
+             s.max_per_second))"
+    };
+}
+
+/// Leases (until `?3`) up to `?2` deliveries that are pending (so first in line for their leave),
+/// due at `?1`, not leased (or the lease expired), of an unlimited subscription that is sending and
+/// not among the ids of the JSON array `?4`, in due order.
+const CLAIM_OPEN: &str = concat!(
+    "UPDATE deliveries SET lease_until = ?3
+     WHERE id IN (SELECT d.id FROM deliveries d
+                  JOIN subscriptions s ON s.id = d.subscription_id
+                                      AND s.max_per_second IS NULL AND ",
+    sending!(),
+    "
+                  WHERE d.status = 'pending' AND d.next_attempt_at <= ?1
+                    AND (d.lease_until IS NULL OR d.lease_until <= ?1)
+                    AND d.subscription_id NOT IN (SELECT value FROM json_each(?4))
+                  ORDER BY d.next_attempt_at LIMIT ?2)
+     RETURNING id"
+);
+
+/// The claimed deliveries (ids in the JSON array `?2`) with their subscription and event, at `?1`.
+const CLAIMED: &str = concat!(
+    "SELECT ",
+    claim_columns!(),
+    "
+     FROM deliveries c
+     JOIN subscriptions s ON s.id = c.subscription_id
+     JOIN leave_events e ON e.tenant_id = c.tenant_id AND e.change_version = c.change_version
+     WHERE c.id IN (SELECT value FROM json_each(?2))
+     ORDER BY c.id"
+);
+
+/// The rate-limited subscriptions that are sending at `?1`, not among the ids of the JSON array
+/// `?2`, with at least one whole token in their bucket: each id and its tokens, in id order.
+const BUDGETS: &str = concat!(
+    "SELECT s.id, ",
+    budget_tokens!(),
+    " FROM subscriptions s
+     WHERE s.max_per_second IS NOT NULL AND ",
+    sending!(),
+    "
+       AND s.id NOT IN (SELECT value FROM json_each(?2))
+       AND ",
+    budget_tokens!(),
+    " >= 1
+     ORDER BY s.id"
+);
+
+/// When the next delivery can be claimed, at `?1`: among the soonest pending deliveries, those of a
+/// subscription that is sending, each from its due time, its lease's end, and for a rate-limited
+/// subscription with an empty bucket, the time its next token comes.
+const NEXT_DUE: &str = concat!(
+    "SELECT min(max(d.next_attempt_at, COALESCE(d.lease_until, d.next_attempt_at),
+                    CASE WHEN s.max_per_second IS NOT NULL AND s.budget_tokens < 1
+                         THEN s.budget_at + CAST((1 - s.budget_tokens) * 1000000 / s.max_per_second AS INTEGER)
+                         ELSE d.next_attempt_at END))
+     FROM (SELECT subscription_id, next_attempt_at, lease_until
+           FROM deliveries WHERE status = 'pending'
+           ORDER BY next_attempt_at LIMIT 1000) AS d
+     JOIN subscriptions s ON s.id = d.subscription_id AND ",
+    sending!()
+);
 
 /// Leases up to `limit` due deliveries and reads them with their subscription and event.
 ///
@@ -88,17 +163,7 @@ fn claim_rows(
     // Pending (so first in line for its leave), due, not leased (or the lease expired), of a
     // subscription that is sending, in due order.
     let mut ids: Vec<i64> = conn
-        .prepare_cached(&format!(
-            "UPDATE deliveries SET lease_until = ?3
-             WHERE id IN (SELECT d.id FROM deliveries d
-                          JOIN subscriptions s ON s.id = d.subscription_id
-                                              AND s.max_per_second IS NULL AND {SENDING}
-                          WHERE d.status = 'pending' AND d.next_attempt_at <= ?1
-                            AND (d.lease_until IS NULL OR d.lease_until <= ?1)
-                            AND d.subscription_id NOT IN (SELECT value FROM json_each(?4))
-                          ORDER BY d.next_attempt_at LIMIT ?2)
-             RETURNING id"
-        ))
+        .prepare_cached(CLAIM_OPEN)
         .and_then(|mut s| {
             s.query_map(params![now, i64::from(limit), lease_until, skip], |row| {
                 row.get(0)
@@ -114,16 +179,9 @@ fn claim_rows(
         return Ok(Vec::new());
     }
     let list = serde_json::to_string(&ids).map_err(|e| decode_error("ids", e))?;
-    conn.prepare_cached(&format!(
-        "SELECT {CLAIM_COLUMNS}
-         FROM deliveries c
-         JOIN subscriptions s ON s.id = c.subscription_id
-         JOIN leave_events e ON e.tenant_id = c.tenant_id AND e.change_version = c.change_version
-         WHERE c.id IN (SELECT value FROM json_each(?2))
-         ORDER BY c.id"
-    ))
-    .and_then(|mut s| s.query_map(params![now, list], read_claim)?.collect())
-    .map_err(sqlite_error)
+    conn.prepare_cached(CLAIMED)
+        .and_then(|mut s| s.query_map(params![now, list], read_claim)?.collect())
+        .map_err(sqlite_error)
 }
 
 /// Claims up to `room` deliveries of the rate-limited subscriptions, each within its bucket, and
@@ -136,13 +194,7 @@ fn claim_limited(
     skip: &str,
 ) -> Result<Vec<i64>, StoreError> {
     let budgets: Vec<(String, f64)> = conn
-        .prepare_cached(&format!(
-            "SELECT s.id, {BUDGET_TOKENS} FROM subscriptions s
-             WHERE s.max_per_second IS NOT NULL AND {SENDING}
-               AND s.id NOT IN (SELECT value FROM json_each(?2))
-               AND {BUDGET_TOKENS} >= 1
-             ORDER BY s.id"
-        ))
+        .prepare_cached(BUDGETS)
         .and_then(|mut s| {
             s.query_map(params![now, skip], |row| Ok((row.get(0)?, row.get(1)?)))?
                 .collect()
@@ -346,20 +398,11 @@ impl DeliveryQueue for SqliteStore {
     async fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
         // Leased deliveries count from their lease's end: that is when they can be claimed again.
         // A rate-limited subscription with an empty bucket counts from its next token.
-        let next: Option<i64> = sqlx::query_scalar(&format!(
-            "SELECT min(max(d.next_attempt_at, COALESCE(d.lease_until, d.next_attempt_at),
-                            CASE WHEN s.max_per_second IS NOT NULL AND s.budget_tokens < 1
-                                 THEN s.budget_at + CAST((1 - s.budget_tokens) * 1000000 / s.max_per_second AS INTEGER)
-                                 ELSE d.next_attempt_at END))
-             FROM (SELECT subscription_id, next_attempt_at, lease_until
-                   FROM deliveries WHERE status = 'pending'
-                   ORDER BY next_attempt_at LIMIT 1000) AS d
-             JOIN subscriptions s ON s.id = d.subscription_id AND {SENDING}"
-        ))
-        .bind(now())
-        .fetch_one(&self.pool)
-        .await
-        .map_err(store_error)?;
+        let next: Option<i64> = sqlx::query_scalar(NEXT_DUE)
+            .bind(now())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(store_error)?;
         Ok(next.map(time))
     }
 
