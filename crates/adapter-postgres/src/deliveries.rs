@@ -1,4 +1,5 @@
-//! Delivery queue: claim due deliveries with a lease, record attempts in batches.
+//! Delivery queue: claim due deliveries with a lease, record attempts in batches. The claim and the
+//! next due time leave rate limits out while no subscription has one (`rate_limits.rs`).
 
 use crate::error::store_error;
 use crate::store::PgStore;
@@ -53,6 +54,54 @@ macro_rules! claimable {
     };
 }
 
+/// The start of both claims: `async_commit`, and `open`, the claimable deliveries of subscriptions
+/// without a rate limit (one ordered scan of the `deliveries_due` index), locked without waiting for
+/// other claimers.
+macro_rules! claim_open {
+    () => {
+        concat!(
+            "
+WITH async_commit AS MATERIALIZED (
+    SELECT set_config('synchronous_commit', 'off', true)
+), open AS (
+    SELECT d.id, d.next_attempt_at
+    FROM async_commit, deliveries d
+    JOIN subscriptions s ON s.id = d.subscription_id AND s.max_per_second IS NULL AND ",
+            sending!(),
+            "
+    WHERE ",
+            claimable!(),
+            "
+      AND d.subscription_id <> ALL($4::text[]::uuid[])
+    ORDER BY d.next_attempt_at
+    LIMIT $2
+    FOR UPDATE OF d SKIP LOCKED
+)"
+        )
+    };
+}
+
+/// The end of both claims: leases the deliveries of `chosen` and reads them with their subscription
+/// and event.
+macro_rules! claim_lease {
+    () => {
+        concat!(
+            ", claimed AS (
+    UPDATE deliveries d SET lease_until = $3
+    FROM chosen WHERE d.id = chosen.id
+    RETURNING d.id, d.tenant_id, d.subscription_id, d.change_version, d.attempt_count
+)
+SELECT ",
+            claim_columns!(),
+            "
+FROM claimed c
+JOIN subscriptions s ON s.id = c.subscription_id
+JOIN leave_events e ON e.tenant_id = c.tenant_id AND e.change_version = c.change_version
+ORDER BY c.id"
+        )
+    };
+}
+
 /// The claim. A lease is soft state: if a crash of PostgreSQL loses one, the delivery is simply
 /// claimable again; so the claim's own commit does not wait for the disk (`synchronous_commit` off
 /// for it alone). `$1` now, `$2` the limit, `$3` the lease's end, `$4` subscription ids to skip.
@@ -65,24 +114,12 @@ macro_rules! claimable {
 /// over every instance. It takes at most its whole tokens (`limited`), and is not looked at while it
 /// has less than one, so its backlog never crowds out the others. What goes over the budget stays
 /// pending, due, for a later claim: no attempt, no retry.
+///
+/// While no subscription has a limit the store claims with [`CLAIM_UNLIMITED`] instead
+/// (`rate_limits.rs`).
 pub const CLAIM: &str = concat!(
-    "
-WITH async_commit AS MATERIALIZED (
-    SELECT set_config('synchronous_commit', 'off', true)
-), open AS (
-    SELECT d.id, d.next_attempt_at
-    FROM async_commit, deliveries d
-    JOIN subscriptions s ON s.id = d.subscription_id AND s.max_per_second IS NULL AND ",
-    sending!(),
-    "
-    WHERE ",
-    claimable!(),
-    "
-      AND d.subscription_id <> ALL($4::text[]::uuid[])
-    ORDER BY d.next_attempt_at
-    LIMIT $2
-    FOR UPDATE OF d SKIP LOCKED
-), budgets AS (
+    claim_open!(),
+    ", budgets AS (
     SELECT s.id, ",
     budget_tokens!(),
     " AS tokens
@@ -125,19 +162,33 @@ WITH async_commit AS MATERIALIZED (
         budget_at = GREATEST(s.budget_at, $1)
     FROM budgets b
     WHERE s.id = b.id
-), claimed AS (
-    UPDATE deliveries d SET lease_until = $3
-    FROM chosen WHERE d.id = chosen.id
-    RETURNING d.id, d.tenant_id, d.subscription_id, d.change_version, d.attempt_count
-)
-SELECT ",
-    claim_columns!(),
-    "
-FROM claimed c
-JOIN subscriptions s ON s.id = c.subscription_id
-JOIN leave_events e ON e.tenant_id = c.tenant_id AND e.change_version = c.change_version
-ORDER BY c.id"
+)",
+    claim_lease!()
 );
+
+/// The claim while no subscription has a rate limit: [`CLAIM`]'s `open` step alone, same
+/// parameters, same columns. It passes rate-limited subscriptions by, so using it when one has
+/// appeared since only delays that one's deliveries (`rate_limits.rs`).
+pub const CLAIM_UNLIMITED: &str = concat!(
+    claim_open!(),
+    ", chosen AS (SELECT id FROM open)",
+    claim_lease!()
+);
+
+/// The pending deliveries that can be claimed soonest (`d`), and their subscription `s`, if it is
+/// sending.
+macro_rules! soonest_due {
+    () => {
+        concat!(
+            "
+FROM (SELECT subscription_id, next_attempt_at, lease_until
+      FROM deliveries WHERE status = 'pending'
+      ORDER BY next_attempt_at LIMIT 1000) AS d
+JOIN subscriptions s ON s.id = d.subscription_id AND ",
+            sending!()
+        )
+    };
+}
 
 /// When the next delivery can be claimed: among the soonest pending deliveries, those of a
 /// subscription that is sending, each from its due time, its lease's end, and for a rate-limited
@@ -147,12 +198,18 @@ const NEXT_DUE: &str = concat!(
 SELECT min(GREATEST(d.next_attempt_at, d.lease_until,
                     CASE WHEN s.max_per_second IS NOT NULL AND s.budget_tokens < 1
                          THEN s.budget_at + (1 - s.budget_tokens) / s.max_per_second * interval '1 second'
-                    END))
-FROM (SELECT subscription_id, next_attempt_at, lease_until
-      FROM deliveries WHERE status = 'pending'
-      ORDER BY next_attempt_at LIMIT 1000) AS d
-JOIN subscriptions s ON s.id = d.subscription_id AND ",
-    sending!(),
+                    END))",
+    soonest_due!(),
+);
+
+/// [`NEXT_DUE`] while no subscription has a rate limit: the subscriptions that [`CLAIM_UNLIMITED`]
+/// serves only. Counting the others would wake the dispatcher for deliveries it then passes by, over
+/// and over until the flag is refreshed.
+const NEXT_DUE_UNLIMITED: &str = concat!(
+    "
+SELECT min(GREATEST(d.next_attempt_at, d.lease_until))",
+    soonest_due!(),
+    " AND s.max_per_second IS NULL"
 );
 
 /// Moves the next waiting delivery of each (subscription, leave) whose pending one just finished to
@@ -175,10 +232,13 @@ const EXCERPT_LIMIT: usize = 4096;
 
 #[async_trait]
 impl DeliveryQueue for PgStore {
-    #[tracing::instrument(name = "pg.claim_due", skip_all, err, fields(limit = claim.limit, claimed))]
+    #[tracing::instrument(name = "pg.claim_due", skip_all, err, fields(limit = claim.limit, claimed, rate_limits))]
     async fn claim_due(&self, claim: ClaimRequest) -> Result<Vec<ClaimedDelivery>, StoreError> {
         let skip: Vec<&str> = claim.skip.iter().map(SubscriptionId::as_str).collect();
-        let rows: Vec<ClaimRow> = sqlx::query_as(CLAIM)
+        let rate_limits = self.limited.may_exist(&self.pool).await;
+        tracing::Span::current().record("rate_limits", rate_limits);
+        let claim_sql = if rate_limits { CLAIM } else { CLAIM_UNLIMITED };
+        let rows: Vec<ClaimRow> = sqlx::query_as(claim_sql)
             .bind(claim.now)
             .bind(i64::from(claim.limit))
             .bind(claim.lease_until)
@@ -312,7 +372,12 @@ impl DeliveryQueue for PgStore {
     async fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
         // Leased deliveries count from their lease's end: that is when they can be claimed again.
         // Among the soonest pending deliveries, only those of a live subscription count.
-        let (next,): (Option<DateTime<Utc>>,) = sqlx::query_as(NEXT_DUE)
+        let next_due_sql = if self.limited.may_exist(&self.pool).await {
+            NEXT_DUE
+        } else {
+            NEXT_DUE_UNLIMITED
+        };
+        let (next,): (Option<DateTime<Utc>>,) = sqlx::query_as(next_due_sql)
             .bind(Utc::now())
             .fetch_one(&self.pool)
             .await

@@ -6,7 +6,7 @@ use crate::error::store_error;
 use crate::store::PgStore;
 use absync_application::ports::{StoreError, Subscription, TokenRecord};
 use absync_domain::TenantId;
-use absync_store_core::{Arg, Dialect, Engine, Rows, Statement, WriteTx};
+use absync_store_core::{Arg, Dialect, Engine, RateLimitChange, Rows, Statement, WriteTx};
 use async_trait::async_trait;
 use sqlx::Postgres;
 use sqlx::postgres::{PgArguments, PgRow};
@@ -102,6 +102,10 @@ impl Engine for PgStore {
     fn work_queued(&self) {
         self.signal_work();
         self.announce_work();
+    }
+
+    async fn rate_limit_changed(&self, change: RateLimitChange) {
+        PgStore::rate_limit_changed(self, change).await;
     }
 
     async fn fold_counts(&self) -> Result<(), StoreError> {

@@ -4,8 +4,10 @@ use crate::MIGRATOR;
 use crate::batch::Coalesced;
 use crate::error::ConnectError;
 use crate::group::GroupWriter;
+use crate::rate_limits::LimitedSubscriptions;
 use absync_application::ports::{StoredAbsence, Subscription, TokenRecord};
 use absync_domain::{AbsenceId, TenantId};
+use absync_store_core::RateLimitChange;
 use sqlx::migrate::MigrateDatabase;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
 use sqlx::{PgPool, Postgres};
@@ -16,6 +18,10 @@ use tokio::sync::Notify;
 
 /// The channel writes `NOTIFY` when they queue deliveries.
 const WORK_CHANNEL: &str = "absync_work";
+
+/// The channel a store `NOTIFY`s after it sets or lifts a subscription's rate limit, or deletes a
+/// subscription: the other instances check again whether their claims must spend token buckets.
+const LIMITS_CHANNEL: &str = "absync_subscriptions";
 
 /// Pool sizing and timeouts.
 #[derive(Debug, Clone)]
@@ -51,6 +57,8 @@ pub struct PgStore {
     pub(crate) subscription_lists: Coalesced<TenantId, Vec<Subscription>>,
     /// Token look-ups (every call's authentication), coalesced.
     pub(crate) token_lookups: Coalesced<[u8; 32], Option<TokenRecord>>,
+    /// Whether some subscription may be rate-limited: which claim to run.
+    pub(crate) limited: Arc<LimitedSubscriptions>,
 }
 
 impl PgStore {
@@ -95,6 +103,7 @@ impl PgStore {
             pool,
             work: Arc::new(Notify::new()),
             announce: Arc::new(Notify::new()),
+            limited: Arc::default(),
             spare_numbers: absync_application::ports::stored::SpareNumbers::default(),
         }
     }
@@ -144,9 +153,28 @@ impl PgStore {
         }
     }
 
+    /// A subscription's rate limit was set or lifted here, or a subscription deleted: this store's
+    /// claims know at once (or check again), the other instances' through `NOTIFY
+    /// absync_subscriptions` (their periodic check finds it if the notification is lost).
+    pub(crate) async fn rate_limit_changed(&self, change: RateLimitChange) {
+        match change {
+            RateLimitChange::Set => self.limited.limit_set(),
+            RateLimitChange::Lifted => self.limited.recheck(),
+        }
+        if let Err(err) = sqlx::query("SELECT pg_notify($1, '')")
+            .bind(LIMITS_CHANNEL)
+            .execute(&self.pool)
+            .await
+        {
+            tracing::debug!(error = %err, "cannot NOTIFY other instances of a rate limit; their periodic check will find it");
+        }
+    }
+
     /// Relays `NOTIFY absync_work` (sent after writes that queue deliveries, in any process) to
-    /// [`PgStore::work_queued`] until `stop` turns true. A lost connection is re-established; what was
-    /// missed meanwhile is found by the dispatcher's poll.
+    /// [`PgStore::work_queued`] until `stop` turns true, and `NOTIFY absync_subscriptions` (a rate
+    /// limit set or lifted) to the claim, which checks again whether it must spend token buckets,
+    /// then to [`PgStore::work_queued`] too. A lost connection is re-established, and the claim checks
+    /// again then; what was missed meanwhile is found by the dispatcher's poll.
     pub async fn relay_notifications(self, mut stop: tokio::sync::watch::Receiver<bool>) {
         loop {
             let mut listener = match PgListener::connect_with(&self.pool).await {
@@ -159,16 +187,23 @@ impl PgStore {
                     }
                 }
             };
-            if let Err(err) = listener.listen(WORK_CHANNEL).await {
+            if let Err(err) = listener.listen_all([WORK_CHANNEL, LIMITS_CHANNEL]).await {
                 tracing::warn!(error = %err, "cannot LISTEN for queued work; retrying");
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 continue;
             }
+            // A limit may have changed while nobody listened.
+            self.limited.recheck();
             loop {
                 tokio::select! {
                     _ = stop.wait_for(|stop| *stop) => return,
                     received = listener.recv() => match received {
-                        Ok(_) => self.signal_work(),
+                        Ok(notification) => {
+                            if notification.channel() == LIMITS_CHANNEL {
+                                self.limited.recheck();
+                            }
+                            self.signal_work();
+                        }
                         Err(err) => {
                             tracing::warn!(error = %err, "LISTEN connection lost; reconnecting");
                             break;

@@ -1,9 +1,9 @@
-//! The claim's plan does not visit cancelled deliveries: after a subscription with 1,000 unsent
+//! The claim's plan (with token buckets or without) does not visit cancelled deliveries: after a subscription with 1,000 unsent
 //! deliveries is deleted, claiming reads none of them (they are out of the `deliveries_due` index).
 
 #![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
 
-use absync_adapter_postgres::{CLAIM, PgStore};
+use absync_adapter_postgres::{CLAIM, CLAIM_UNLIMITED, PgStore};
 use absync_application::ports::SubscriptionStore;
 use absync_domain::{SubscriptionId, TenantId};
 use chrono::{Duration, Utc};
@@ -102,24 +102,29 @@ async fn the_claim_does_not_visit_cancelled_deliveries(pool: PgPool) {
     // Statistics as a long-running store has them.
     sqlx::query("ANALYZE").execute(&pool).await.unwrap();
     let now = Utc::now();
-    let plan: Value = sqlx::query_scalar(&format!("EXPLAIN (ANALYZE, FORMAT JSON) {CLAIM}"))
-        .bind(now)
-        .bind(100_i64)
-        .bind(now + Duration::minutes(1))
-        .bind(Vec::<String>::new())
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-    let mut nodes = Vec::new();
-    deliveries_nodes(&plan[0]["Plan"], &mut nodes);
-    assert!(!nodes.is_empty(), "the claim reads deliveries: {plan}");
-    for (node, visited) in &nodes {
-        assert_eq!(*visited, 0, "{node} visits {visited} rows: {plan:#}");
+    for (name, claim) in [("CLAIM", CLAIM), ("CLAIM_UNLIMITED", CLAIM_UNLIMITED)] {
+        let plan: Value = sqlx::query_scalar(&format!("EXPLAIN (ANALYZE, FORMAT JSON) {claim}"))
+            .bind(now)
+            .bind(100_i64)
+            .bind(now + Duration::minutes(1))
+            .bind(Vec::<String>::new())
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        let mut nodes = Vec::new();
+        deliveries_nodes(&plan[0]["Plan"], &mut nodes);
+        assert!(!nodes.is_empty(), "{name} reads deliveries: {plan}");
+        for (node, visited) in &nodes {
+            assert_eq!(
+                *visited, 0,
+                "{name}: {node} visits {visited} rows: {plan:#}"
+            );
+        }
+        assert!(
+            nodes
+                .iter()
+                .any(|(node, _)| node.ends_with("using deliveries_due")),
+            "{name}: due deliveries are found through the due index: {nodes:?}"
+        );
     }
-    assert!(
-        nodes
-            .iter()
-            .any(|(node, _)| node.ends_with("using deliveries_due")),
-        "due deliveries are found through the due index: {nodes:?}"
-    );
 }

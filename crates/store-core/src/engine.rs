@@ -102,6 +102,11 @@ pub trait Engine:
     /// Tells the dispatchers that deliveries were queued or re-queued.
     fn work_queued(&self);
 
+    /// A subscription's rate limit was written, after the commit. A store whose claim leaves out
+    /// the token buckets while no subscription has a limit (PostgreSQL's) learns here that it must
+    /// spend them, or may look again; nothing to do by default.
+    async fn rate_limit_changed(&self, _change: RateLimitChange) {}
+
     /// Makes `delivery_counts` readable as one row per status. Nothing to do where the counts are
     /// kept that way on write.
     async fn fold_counts(&self) -> Result<(), StoreError> {
@@ -119,6 +124,15 @@ pub trait Engine:
     async fn find_token(&self, hash: [u8; 32]) -> Result<Option<TokenRecord>, StoreError> {
         crate::tokens::find_active(self, hash).await
     }
+}
+
+/// What became of a subscription's rate limit ([`Engine::rate_limit_changed`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateLimitChange {
+    /// The subscription has a limit now.
+    Set,
+    /// The subscription has no limit now, or is deleted (whether it had one or not).
+    Lifted,
 }
 
 /// A write transaction of an [`Engine`]: nothing is visible to others before [`WriteTx::commit`],

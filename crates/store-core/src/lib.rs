@@ -32,7 +32,7 @@ pub mod subscriptions;
 pub mod tokens;
 pub mod tracking;
 
-pub use engine::{Dialect, Engine, Reads, Rows, WriteTx, read_all};
+pub use engine::{Dialect, Engine, RateLimitChange, Reads, Rows, WriteTx, read_all};
 pub use errors::store_error;
 pub use scopes::ScopeNames;
 pub use stamp::Stamp;

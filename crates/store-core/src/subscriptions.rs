@@ -1,6 +1,6 @@
 //! The subscription store, written once for every store.
 
-use crate::engine::{Dialect, Engine, WriteTx, read_all};
+use crate::engine::{Dialect, Engine, RateLimitChange, WriteTx, read_all};
 use crate::rows::SubscriptionRow;
 use crate::{Statement, new_uuid};
 use absync_application::ports::{
@@ -62,6 +62,7 @@ pub async fn create<E: Engine>(
     store: &E,
     new: NewSubscription,
 ) -> Result<Subscription, StoreError> {
+    let limited = new.max_per_second.is_some();
     let mut tx = store.write().await?;
     tx.execute(Statement::new(insert_tenant::<E>()).arg(new.tenant.as_str()))
         .await?;
@@ -86,6 +87,9 @@ pub async fn create<E: Engine>(
     .arg(new.max_per_second.map(|r| i64::from(r.get())));
     let created = first::<E>(&tx.fetch_all(insert).await?)?;
     tx.commit().await?;
+    if limited {
+        store.rate_limit_changed(RateLimitChange::Set).await;
+    }
     created.ok_or_else(|| StoreError::Unexpected("the new subscription was not returned".into()))
 }
 
@@ -136,6 +140,9 @@ pub async fn delete<E: Engine>(
         cancel_unsent::<E>(&mut tx, id, CancelReason::SubscriptionDeleted).await?;
     }
     tx.commit().await?;
+    if deleted {
+        store.rate_limit_changed(RateLimitChange::Lifted).await;
+    }
     Ok(deleted)
 }
 
@@ -301,6 +308,16 @@ pub async fn update<E: Engine>(
         cancel_unsent::<E>(&mut tx, id, reason).await?;
     }
     tx.commit().await?;
+    // Before the dispatchers are woken, so that their next claim knows of the limit.
+    if let (Some(_), Some(limit)) = (&updated, changes.max_per_second) {
+        store
+            .rate_limit_changed(if limit.is_some() {
+                RateLimitChange::Set
+            } else {
+                RateLimitChange::Lifted
+            })
+            .await;
+    }
     // Resumed (or re-enabled, or given a higher rate): what queued up meanwhile is due now.
     if updated.is_some() && (changes.status.is_some() || changes.max_per_second.is_some()) {
         store.work_queued();
