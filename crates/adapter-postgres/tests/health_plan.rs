@@ -1,12 +1,16 @@
 //! The health figures of a subscription read its attempts through the index on (subscription, start
-//! time): with 1,000,000 attempts of history, the 24-hour figures read the day's attempts only.
+//! time): with 1,000,000 attempts of history, the 24-hour figures read the day's attempts only, and
+//! so do those of a list of subscriptions; the last success and failure of each read a few.
 
 #![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
 
 use absync_adapter_postgres::PgStore;
 use absync_domain::{SubscriptionId, TenantId};
 use absync_store_core::Arg;
-use absync_store_core::health::tallies_statement;
+use absync_store_core::Statement;
+use absync_store_core::health::{
+    last_failures_statement, last_successes_statement, tallies_of_statement, tallies_statement,
+};
 use chrono::{Duration, Utc};
 use serde_json::Value;
 use sqlx::PgPool;
@@ -59,6 +63,46 @@ fn index_names(plan: &Value, found: &mut Vec<String>) {
     {
         index_names(child, found);
     }
+}
+
+/// The plan of `statement`, run (`EXPLAIN ANALYZE`).
+async fn explain(pool: &PgPool, statement: &Statement) -> Value {
+    let explain = format!("EXPLAIN (ANALYZE, FORMAT JSON) {}", statement.sql());
+    let mut query = sqlx::query_scalar::<_, Value>(&explain);
+    for arg in statement.args() {
+        query = match arg {
+            Arg::Text(text) => query.bind(text.clone()),
+            Arg::Time(at) => query.bind(*at),
+            other => panic!("the health figures take text and times, not {other:?}"),
+        };
+    }
+    query.fetch_one(pool).await.unwrap()
+}
+
+/// The attempts `plan` visits, node by node, after checking that it finds them through the index
+/// on (subscription, start time) and never scans the table.
+fn attempts_visited(plan: &Value) -> Vec<i64> {
+    let mut nodes = Vec::new();
+    nodes_reading(&plan[0]["Plan"], "delivery_attempts", &mut nodes);
+    assert!(
+        !nodes.is_empty(),
+        "the plan reads delivery_attempts: {plan:#}"
+    );
+    let mut indexes = Vec::new();
+    index_names(&plan[0]["Plan"], &mut indexes);
+    assert!(
+        indexes
+            .iter()
+            .any(|i| i == "delivery_attempts_by_subscription"),
+        "the attempts are found through the index: {plan:#}"
+    );
+    nodes
+        .into_iter()
+        .map(|(node, _, visited)| {
+            assert_ne!(node, "Seq Scan", "{plan:#}");
+            visited
+        })
+        .collect()
 }
 
 async fn subscription(pool: &PgPool, destination: &str) -> String {
@@ -116,41 +160,37 @@ async fn the_day_of_a_subscription_with_a_million_attempts_is_read_through_the_i
     attempts(&pool, &neighbour, 2, 200_000, 2).await;
     sqlx::query("ANALYZE").execute(&pool).await.unwrap();
 
+    let acme = TenantId::parse("acme").unwrap();
     let since = Utc::now() - Duration::hours(24);
-    let statement = tallies_statement::<PgStore>(
-        &TenantId::parse("acme").unwrap(),
-        &SubscriptionId::new(busy),
-        since,
-    );
-    let explain = format!("EXPLAIN (ANALYZE, FORMAT JSON) {}", statement.sql());
-    let mut query = sqlx::query_scalar::<_, Value>(&explain);
-    for arg in statement.args() {
-        query = match arg {
-            Arg::Text(text) => query.bind(text.clone()),
-            Arg::Time(at) => query.bind(*at),
-            other => panic!("the tallies take text and a time, not {other:?}"),
-        };
-    }
-    let plan = query.fetch_one(&pool).await.unwrap();
-    let mut nodes = Vec::new();
-    nodes_reading(&plan[0]["Plan"], "delivery_attempts", &mut nodes);
-    assert!(
-        !nodes.is_empty(),
-        "the tallies read delivery_attempts: {plan:#}"
-    );
-    let mut indexes = Vec::new();
-    index_names(&plan[0]["Plan"], &mut indexes);
-    assert!(
-        indexes
-            .iter()
-            .any(|i| i == "delivery_attempts_by_subscription"),
-        "the attempts are found through the index: {plan:#}"
-    );
-    for (node, _, visited) in &nodes {
-        assert_ne!(node, "Seq Scan", "{plan:#}");
+    let busy = SubscriptionId::new(busy);
+    let neighbour = SubscriptionId::new(neighbour);
+    let plan = explain(&pool, &tallies_statement::<PgStore>(&acme, &busy, since)).await;
+    for visited in attempts_visited(&plan) {
         assert!(
-            (17_000..=17_400).contains(visited),
-            "{node} visits {visited} attempts for a day of 17,280: {plan:#}"
+            (17_000..=17_400).contains(&visited),
+            "the tallies visit {visited} attempts for a day of 17,280: {plan:#}"
         );
+    }
+
+    // The list's figures: the day of both (17,280 and 43,200 attempts), and the newest success and
+    // failure of each, a few attempts back from the newest.
+    let both = [&busy, &neighbour];
+    let plan = explain(&pool, &tallies_of_statement::<PgStore>(&acme, &both, since)).await;
+    let visited: i64 = attempts_visited(&plan).iter().sum();
+    assert!(
+        (60_000..=60_800).contains(&visited),
+        "the tallies of both visit {visited} attempts for days of 60,480: {plan:#}"
+    );
+    for statement in [
+        last_successes_statement::<PgStore>(&acme, &both),
+        last_failures_statement::<PgStore>(&acme, &both),
+    ] {
+        let plan = explain(&pool, &statement).await;
+        for visited in attempts_visited(&plan) {
+            assert!(
+                visited <= 40,
+                "{visited} attempts visited for the newest of two subscriptions: {plan:#}"
+            );
+        }
     }
 }

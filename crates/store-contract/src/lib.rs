@@ -126,6 +126,7 @@ macro_rules! suite {
                 operations::a_paused_subscription_queues_and_resume_sends_in_order
                 operations::a_rate_limited_subscription_is_claimed_within_its_budget
                 operations::health_figures_read_attempts_by_subscription_and_hour
+                operations::health_figures_are_read_for_a_list_of_subscriptions
                 queue::claims_lease_and_keep_each_leave_in_order
                 queue::claims_take_only_due_deliveries_up_to_the_limit
                 queue::claims_skip_the_subscriptions_asked

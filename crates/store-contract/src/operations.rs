@@ -3,13 +3,13 @@
 use crate::ContractStore;
 use crate::fixtures::{
     ACME, OTHER, absence, answered, claim_all, lease, new_subscription, pending_then_approved,
-    put_new, setup, subscribe, t0, tenant,
+    put_new, setup, subscribe, t0, tenant, timed_out,
 };
 use absync_application::ports::{
-    ClaimRequest, NextStep, SubscriptionChanges, SubscriptionQuery, SubscriptionState,
-    SubscriptionStore,
+    ClaimRequest, ClaimedDelivery, NextStep, SubscriptionChanges, SubscriptionQuery,
+    SubscriptionState, SubscriptionStore,
 };
-use absync_domain::{AbsenceStatus, MaxPerSecond, SubscriptionId, SubscriptionStatus};
+use absync_domain::{AbsenceStatus, DeliveryId, MaxPerSecond, SubscriptionId, SubscriptionStatus};
 use chrono::{DateTime, Duration, Utc};
 
 fn set_status(status: SubscriptionStatus) -> SubscriptionChanges {
@@ -313,4 +313,184 @@ pub async fn health_figures_read_attempts_by_subscription_and_hour<S: ContractSt
             .is_empty()
     );
     assert_eq!(store.unsent(&other, &sub).await.unwrap(), 0);
+}
+
+/// The deliveries of `claimed` that are `subscription`'s, in claim order.
+fn of_subscription(claimed: &[ClaimedDelivery], subscription: &SubscriptionId) -> Vec<DeliveryId> {
+    claimed
+        .iter()
+        .filter(|d| d.subscription == *subscription)
+        .map(|d| d.id)
+        .collect()
+}
+
+/// The figures of a list of subscriptions are read for the whole list at once, each keyed by its
+/// subscription: attempts by hour, outcome and duration, the newest success, the newest failure (by
+/// time, whatever the order the attempts were recorded in) and the deliveries still to send. A
+/// subscription without any is absent, as are ids of another tenant and ids that are no UUID.
+pub async fn health_figures_are_read_for_a_list_of_subscriptions<S: ContractStore>(store: S) {
+    setup(&store).await;
+    let busy = subscribe(&store, ACME).await;
+    let failing = subscribe(&store, ACME).await;
+    let quiet = subscribe(&store, ACME).await;
+    let theirs = subscribe(&store, OTHER).await;
+    put_new(
+        &store,
+        ACME,
+        &absence("hr-1", 1, AbsenceStatus::Approved),
+        &[busy.clone(), failing.clone()],
+    )
+    .await;
+    put_new(
+        &store,
+        OTHER,
+        &absence("hr-9", 1, AbsenceStatus::Approved),
+        std::slice::from_ref(&theirs),
+    )
+    .await;
+    let claimed = claim_all(&store, t0()).await;
+    assert_eq!(claimed.len(), 12);
+    let minutes = |m: i64| t0() + Duration::minutes(m);
+    let retry = NextStep::RetryAt(t0() + Duration::hours(2));
+    let b = of_subscription(&claimed, &busy);
+    let f = of_subscription(&claimed, &failing);
+    let o = of_subscription(&claimed, &theirs);
+    // The newest failure of `failing` is recorded first; the newest success of `busy` in between.
+    let mut reports = vec![
+        answered(f[3], minutes(65), 502, retry),
+        timed_out(f[0], minutes(5), retry),
+        answered(f[1], minutes(20), 500, retry),
+        answered(f[2], minutes(5), 503, retry),
+        answered(b[0], minutes(10), 200, NextStep::Succeeded),
+        answered(b[1], minutes(30), 200, NextStep::Succeeded),
+        answered(b[2], minutes(15), 200, NextStep::Succeeded),
+        answered(b[3], minutes(40), 503, retry),
+    ];
+    reports.extend(
+        o.iter()
+            .map(|id| answered(*id, minutes(70), 200, NextStep::Succeeded)),
+    );
+    store.record(reports).await.unwrap();
+
+    let acme = tenant(ACME);
+    let listed = [
+        busy.clone(),
+        failing.clone(),
+        quiet.clone(),
+        theirs.clone(),
+        SubscriptionId::new("not-a-uuid"),
+    ];
+    let tallies = store
+        .attempt_tallies_of(&acme, &listed, t0() - Duration::hours(1))
+        .await
+        .unwrap();
+    let sorted = |id: &SubscriptionId| {
+        let mut seen: Vec<_> = tallies[id]
+            .iter()
+            .map(|t| (t.hour, t.succeeded, t.duration_ms, t.count))
+            .collect();
+        seen.sort();
+        seen
+    };
+    let one = t0() + Duration::hours(1);
+    assert_eq!(sorted(&busy), [(t0(), false, 3, 1), (t0(), true, 3, 3)]);
+    assert_eq!(
+        sorted(&failing),
+        [
+            (t0(), false, 3, 2),
+            (t0(), false, 10_000, 1),
+            (one, false, 3, 1)
+        ]
+    );
+    assert_eq!(
+        tallies.len(),
+        2,
+        "none of quiet or of another tenant: {tallies:?}"
+    );
+    let since_one = store.attempt_tallies_of(&acme, &listed, one).await.unwrap();
+    assert_eq!(
+        since_one.keys().collect::<Vec<_>>(),
+        [&failing],
+        "only the attempts since the time asked"
+    );
+
+    let successes = store.last_successes(&acme, &listed).await.unwrap();
+    assert_eq!(
+        successes.get(&busy),
+        Some(&minutes(30)),
+        "the newest success"
+    );
+    assert_eq!(successes.len(), 1, "{successes:?}");
+
+    let failures = store.last_failures(&acme, &listed).await.unwrap();
+    let last = |id: &SubscriptionId| {
+        let f = &failures[id];
+        (f.delivery, f.at, f.http_status, f.error.clone())
+    };
+    assert_eq!(last(&busy), (b[3], minutes(40), Some(503), None));
+    assert_eq!(
+        last(&failing),
+        (f[3], minutes(65), Some(502), None),
+        "the newest failure by time"
+    );
+    assert_eq!(failures.len(), 2, "{failures:?}");
+
+    let unsent = store.unsent_counts(&acme, &listed).await.unwrap();
+    assert_eq!(
+        unsent,
+        [(busy.clone(), 1), (failing.clone(), 4)]
+            .into_iter()
+            .collect(),
+        "the retries"
+    );
+
+    // Nothing for nothing asked; nothing of ACME's for another tenant, which sees its own.
+    assert!(
+        store
+            .attempt_tallies_of(&acme, &[], t0())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(store.last_successes(&acme, &[]).await.unwrap().is_empty());
+    assert!(store.last_failures(&acme, &[]).await.unwrap().is_empty());
+    assert!(store.unsent_counts(&acme, &[]).await.unwrap().is_empty());
+    let other = tenant(OTHER);
+    let ours = [busy.clone(), failing.clone(), quiet.clone()];
+    let since = t0() - Duration::hours(1);
+    assert!(
+        store
+            .attempt_tallies_of(&other, &ours, since)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .last_successes(&other, &ours)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(store.last_failures(&other, &ours).await.unwrap().is_empty());
+    assert!(store.unsent_counts(&other, &ours).await.unwrap().is_empty());
+    let their_own = std::slice::from_ref(&theirs);
+    assert_eq!(
+        store
+            .attempt_tallies_of(&other, their_own, since)
+            .await
+            .unwrap()[&theirs]
+            .iter()
+            .map(|t| t.count)
+            .sum::<u64>(),
+        4
+    );
+    assert_eq!(
+        store
+            .last_successes(&other, their_own)
+            .await
+            .unwrap()
+            .get(&theirs),
+        Some(&minutes(70))
+    );
 }

@@ -3,7 +3,8 @@
 use crate::Statement;
 use crate::rows::{
     AttemptSummaryRow, AttemptTallyRow, ClaimRow, DueRow, FailedAttemptRow, LeaveRow, MomentRow,
-    PendingTaskRow, ResyncRow, StatusCountRow, SubscriptionRow, SummaryRow, TokenRow,
+    OfSubscription, PendingTaskRow, ResyncRow, StatusCountRow, SubscriptionRow, SummaryRow,
+    TokenRow,
 };
 use absync_application::ports::stored::decode_error;
 use absync_application::ports::{StoreError, Subscription, TokenRecord};
@@ -83,6 +84,10 @@ pub trait Engine:
     + Reads<AttemptTallyRow>
     + Reads<FailedAttemptRow>
     + Reads<MomentRow>
+    + Reads<OfSubscription<AttemptTallyRow>>
+    + Reads<OfSubscription<MomentRow>>
+    + Reads<OfSubscription<FailedAttemptRow>>
+    + Reads<OfSubscription<DueRow>>
     + Send
     + Sync
     + Sized

@@ -240,6 +240,55 @@ macro_rules! store_ports {
             ) -> Result<u64, $crate::reexport::ports::StoreError> {
                 $crate::health::unsent(self, tenant, subscription).await
             }
+
+            #[$crate::reexport::instrument(name = "store.attempt_tallies_of", skip_all, err, fields(tenant = %tenant, subscriptions = subscriptions.len()))]
+            async fn attempt_tallies_of(
+                &self,
+                tenant: &$crate::reexport::TenantId,
+                subscriptions: &[$crate::reexport::SubscriptionId],
+                since: $crate::reexport::DateTime<$crate::reexport::Utc>,
+            ) -> Result<
+                ::std::collections::HashMap<$crate::reexport::SubscriptionId, Vec<$crate::reexport::ports::AttemptTally>>,
+                $crate::reexport::ports::StoreError,
+            > {
+                $crate::health::attempt_tallies_of(self, tenant, subscriptions, since).await
+            }
+
+            #[$crate::reexport::instrument(name = "store.last_successes", skip_all, err, fields(tenant = %tenant, subscriptions = subscriptions.len()))]
+            async fn last_successes(
+                &self,
+                tenant: &$crate::reexport::TenantId,
+                subscriptions: &[$crate::reexport::SubscriptionId],
+            ) -> Result<
+                ::std::collections::HashMap<$crate::reexport::SubscriptionId, $crate::reexport::DateTime<$crate::reexport::Utc>>,
+                $crate::reexport::ports::StoreError,
+            > {
+                $crate::health::last_successes(self, tenant, subscriptions).await
+            }
+
+            #[$crate::reexport::instrument(name = "store.last_failures", skip_all, err, fields(tenant = %tenant, subscriptions = subscriptions.len()))]
+            async fn last_failures(
+                &self,
+                tenant: &$crate::reexport::TenantId,
+                subscriptions: &[$crate::reexport::SubscriptionId],
+            ) -> Result<
+                ::std::collections::HashMap<$crate::reexport::SubscriptionId, $crate::reexport::ports::FailedAttempt>,
+                $crate::reexport::ports::StoreError,
+            > {
+                $crate::health::last_failures(self, tenant, subscriptions).await
+            }
+
+            #[$crate::reexport::instrument(name = "store.unsent_counts", skip_all, err, fields(tenant = %tenant, subscriptions = subscriptions.len()))]
+            async fn unsent_counts(
+                &self,
+                tenant: &$crate::reexport::TenantId,
+                subscriptions: &[$crate::reexport::SubscriptionId],
+            ) -> Result<
+                ::std::collections::HashMap<$crate::reexport::SubscriptionId, u64>,
+                $crate::reexport::ports::StoreError,
+            > {
+                $crate::health::unsent_counts(self, tenant, subscriptions).await
+            }
         }
     };
 }

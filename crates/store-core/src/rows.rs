@@ -507,3 +507,13 @@ pub struct MomentRow {
     /// The time.
     pub at: Option<Stamp>,
 }
+
+/// A row of a figure read for several subscriptions at once: whose it is, and the figure.
+#[derive(Debug, sqlx::FromRow)]
+pub struct OfSubscription<T> {
+    /// The subscription's id, as text.
+    pub subscription_id: String,
+    /// The figure's own row.
+    #[sqlx(flatten)]
+    pub row: T,
+}
