@@ -118,6 +118,23 @@ pub struct SubscriptionHealth {
     pub unsent: u64,
 }
 
+/// A subscription's figures over the last 24 hours, as a list of subscriptions shows them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SubscriptionSummary {
+    /// The subscription.
+    pub subscription: Subscription,
+    /// When the figures were taken.
+    pub now: DateTime<Utc>,
+    /// The last 24 hours together.
+    pub day: HourFigures,
+    /// When the last successful attempt started.
+    pub last_success: Option<DateTime<Utc>>,
+    /// The latest failed attempt: the last error.
+    pub last_failure: Option<FailedAttempt>,
+    /// Deliveries waiting to be sent.
+    pub unsent: u64,
+}
+
 /// Reads subscriptions' health figures.
 #[derive(Clone)]
 pub struct HealthService {
@@ -166,6 +183,57 @@ impl HealthService {
                 .await?
                 .ok_or(ApplicationError::NotFound("subscription"))?;
             self.of(tenant, subscription, window).await
+        })
+        .await
+    }
+
+    /// The figures of the last 24 hours of subscriptions already read (a page of a list), in their
+    /// order: one store read per figure for them all, however many they are, and none without any.
+    ///
+    /// # Errors
+    /// Store errors.
+    #[tracing::instrument(name = "subscription_summaries", skip_all,
+        fields(tenant = %tenant, subscriptions = subscriptions.len()))]
+    pub async fn summaries(
+        &self,
+        tenant: &TenantId,
+        subscriptions: Vec<Subscription>,
+    ) -> Result<Vec<SubscriptionSummary>, ApplicationError> {
+        logged(async {
+            if subscriptions.is_empty() {
+                return Ok(Vec::new());
+            }
+            let now = self.clock.now();
+            let current_hour = now.duration_trunc(Duration::hours(1)).unwrap_or(now);
+            let day_start = current_hour - Duration::hours(23);
+            let ids: Vec<SubscriptionId> = subscriptions.iter().map(|s| s.id.clone()).collect();
+            let tallies = self
+                .store
+                .attempt_tallies_of(tenant, &ids, day_start)
+                .await?;
+            let last_successes = self.store.last_successes(tenant, &ids).await?;
+            let last_failures = self.store.last_failures(tenant, &ids).await?;
+            let unsent = self.store.unsent_counts(tenant, &ids).await?;
+            Ok(subscriptions
+                .into_iter()
+                .map(|subscription| {
+                    let id = &subscription.id;
+                    let of_day: Vec<&AttemptTally> = tallies
+                        .get(id)
+                        .into_iter()
+                        .flatten()
+                        .filter(|t| t.hour >= day_start)
+                        .collect();
+                    SubscriptionSummary {
+                        now,
+                        day: HourFigures::of(day_start, &of_day),
+                        last_success: last_successes.get(id).copied(),
+                        last_failure: last_failures.get(id).cloned(),
+                        unsent: unsent.get(id).copied().unwrap_or(0),
+                        subscription,
+                    }
+                })
+                .collect())
         })
         .await
     }
@@ -224,6 +292,7 @@ mod tests {
     use crate::ports::subscriptions::MockSubscriptionStore;
     use absync_domain::{EventFilter, TenantId};
     use chrono::TimeZone;
+    use std::collections::HashMap;
 
     fn at(h: u32, m: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 12, 3, h, m, 0).unwrap()
@@ -290,5 +359,131 @@ mod tests {
         assert_eq!((health.day.succeeded, health.day.failed), (13, 3));
         assert_eq!(health.day.success_rate(), Some(1300.0 / 16.0));
         assert_eq!(health.unsent, 7);
+    }
+
+    fn failure(delivery: i64, at: DateTime<Utc>, status: u16) -> FailedAttempt {
+        FailedAttempt {
+            delivery: absync_domain::DeliveryId::new(delivery),
+            at,
+            http_status: Some(status),
+            error: None,
+        }
+    }
+
+    /// A page of three subscriptions is summed up with one store read per figure, each over the
+    /// page's ids; the per-subscription reads are never made.
+    #[tokio::test]
+    async fn a_page_is_summed_up_with_one_read_per_figure() {
+        let tenant = TenantId::parse("acme").unwrap();
+        let page: Vec<Subscription> = ["s1", "s2", "s3"]
+            .into_iter()
+            .map(|id| subscription(id, tenant.clone(), EventFilter::All))
+            .collect();
+        let ids: Vec<SubscriptionId> = page.iter().map(|s| s.id.clone()).collect();
+        let mut clock = MockClock::new();
+        clock.expect_now().returning(|| at(15, 20));
+        let day_start = at(15, 0) - Duration::hours(23);
+        let mut store = MockHealthStore::new();
+        let (asked, acme) = (ids.clone(), tenant.clone());
+        store
+            .expect_attempt_tallies_of()
+            .times(1)
+            .withf(move |t, subs, since| *t == acme && subs == asked && *since == day_start)
+            .returning(move |_, _, _| {
+                Ok(HashMap::from([
+                    (
+                        SubscriptionId::new("s1"),
+                        vec![tally(at(15, 0), true, 4, 12), tally(at(9, 0), false, 30, 3)],
+                    ),
+                    (
+                        SubscriptionId::new("s3"),
+                        vec![tally(at(10, 0), true, 8, 2)],
+                    ),
+                ]))
+            });
+        let asked = ids.clone();
+        store
+            .expect_last_successes()
+            .times(1)
+            .withf(move |_, subs| subs == asked)
+            .returning(|_, _| Ok(HashMap::from([(SubscriptionId::new("s1"), at(15, 10))])));
+        let asked = ids.clone();
+        store
+            .expect_last_failures()
+            .times(1)
+            .withf(move |_, subs| subs == asked)
+            .returning(|_, _| {
+                Ok(HashMap::from([(
+                    SubscriptionId::new("s1"),
+                    failure(9, at(9, 30), 503),
+                )]))
+            });
+        let asked = ids.clone();
+        store
+            .expect_unsent_counts()
+            .times(1)
+            .withf(move |_, subs| subs == asked)
+            .returning(|_, _| Ok(HashMap::from([(SubscriptionId::new("s3"), 5)])));
+        store.expect_attempt_tallies().never();
+        store.expect_last_success().never();
+        store.expect_recent_failures().never();
+        store.expect_unsent().never();
+        let service = HealthService::new(
+            Arc::new(MockSubscriptionStore::new()),
+            Arc::new(store),
+            Arc::new(clock),
+        );
+
+        let summaries = service.summaries(&tenant, page).await.unwrap();
+
+        let ids_back: Vec<&str> = summaries
+            .iter()
+            .map(|s| s.subscription.id.as_str())
+            .collect();
+        assert_eq!(ids_back, ["s1", "s2", "s3"], "in the page's order");
+        let [s1, s2, s3] = &summaries[..] else {
+            panic!("three summaries: {summaries:?}");
+        };
+        assert_eq!(s1.now, at(15, 20));
+        assert_eq!(
+            (s1.day.start, s1.day.succeeded, s1.day.failed),
+            (day_start, 12, 3)
+        );
+        assert_eq!((s1.day.p50_ms, s1.day.p99_ms), (Some(4), Some(30)));
+        assert_eq!(s1.last_success, Some(at(15, 10)));
+        assert_eq!(s1.last_failure, Some(failure(9, at(9, 30), 503)));
+        assert_eq!(s1.unsent, 0);
+        assert_eq!((s2.day.attempts(), s2.day.p50_ms), (0, None));
+        assert_eq!(
+            (s2.last_success, &s2.last_failure, s2.unsent),
+            (None, &None, 0)
+        );
+        assert_eq!((s3.day.succeeded, s3.day.failed, s3.unsent), (2, 0, 5));
+        assert_eq!((s3.last_success, &s3.last_failure), (None, &None));
+    }
+
+    /// An empty page reads nothing.
+    #[tokio::test]
+    async fn an_empty_page_reads_nothing() {
+        let mut store = MockHealthStore::new();
+        store.expect_attempt_tallies_of().never();
+        store.expect_last_successes().never();
+        store.expect_last_failures().never();
+        store.expect_unsent_counts().never();
+        let mut clock = MockClock::new();
+        clock.expect_now().returning(|| at(15, 20));
+        let service = HealthService::new(
+            Arc::new(MockSubscriptionStore::new()),
+            Arc::new(store),
+            Arc::new(clock),
+        );
+        let tenant = TenantId::parse("acme").unwrap();
+        assert!(
+            service
+                .summaries(&tenant, Vec::new())
+                .await
+                .unwrap()
+                .is_empty()
+        );
     }
 }

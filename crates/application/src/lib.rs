@@ -21,7 +21,9 @@ pub mod tracking;
 pub use dispatch::{DispatchSettings, Dispatcher, Wakeup};
 pub use error::{ApplicationError, Field, FieldViolation};
 pub use failure::{Failure, Severity, log_failure, logged};
-pub use health::{HealthService, HealthWindow, HourFigures, SubscriptionHealth};
+pub use health::{
+    HealthService, HealthWindow, HourFigures, SubscriptionHealth, SubscriptionSummary,
+};
 pub use ingest::{ChangeOutcome, ChangeResult, IngestService};
 pub use subscriptions::{CreateSubscription, SubscriptionService, UpdateSubscription};
 pub use tokens::{IssuedToken, Principal, TokenService};

@@ -3,9 +3,10 @@
 
 use super::chart::Chart;
 use absync_application::ports::{
-    AttemptSummary, DeliveryStatus, DeliverySummary, FailedAttempt, PendingTask, SubscriptionState,
+    AttemptSummary, DeliveryStatus, DeliverySummary, FailedAttempt, PendingTask, Subscription,
+    SubscriptionState,
 };
-use absync_application::{ApplicationError, HourFigures, SubscriptionHealth};
+use absync_application::{ApplicationError, HourFigures, SubscriptionHealth, SubscriptionSummary};
 use absync_domain::LeaveEvent;
 use askama::Template;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -243,27 +244,59 @@ pub(crate) struct SubscriptionRow {
     pub(crate) unsent: u64,
 }
 
-impl From<&SubscriptionHealth> for SubscriptionRow {
-    fn from(h: &SubscriptionHealth) -> Self {
-        let s = &h.subscription;
+impl SubscriptionRow {
+    /// A subscription's row from its figures over the last 24 hours, taken at `now`.
+    fn new(
+        s: &Subscription,
+        now: DateTime<Utc>,
+        day: &HourFigures,
+        last_success: Option<DateTime<Utc>>,
+        last_failure: Option<&FailedAttempt>,
+        unsent: u64,
+    ) -> Self {
         Self {
             id: s.id.to_string(),
-            state: s.state_at(h.now).as_str(),
+            state: s.state_at(now).as_str(),
             destination: s.destination.as_str().to_owned(),
             format: s.payload_format.as_str(),
             events: s.event_filter.as_str(),
-            succeeded: h.day.succeeded,
-            failed: h.day.failed,
-            success_rate: h
-                .day
+            succeeded: day.succeeded,
+            failed: day.failed,
+            success_rate: day
                 .success_rate()
                 .map_or_else(|| "—".to_owned(), |rate| format!("{rate:.1} %")),
-            p50: milliseconds(h.day.p50_ms),
-            p99: milliseconds(h.day.p99_ms),
-            last_success: h.last_success.map_or_else(|| "never".to_owned(), time),
-            last_error: h.recent_failures.first().map(FailureRow::from),
-            unsent: h.unsent,
+            p50: milliseconds(day.p50_ms),
+            p99: milliseconds(day.p99_ms),
+            last_success: last_success.map_or_else(|| "never".to_owned(), time),
+            last_error: last_failure.map(FailureRow::from),
+            unsent,
         }
+    }
+}
+
+impl From<&SubscriptionHealth> for SubscriptionRow {
+    fn from(h: &SubscriptionHealth) -> Self {
+        Self::new(
+            &h.subscription,
+            h.now,
+            &h.day,
+            h.last_success,
+            h.recent_failures.first(),
+            h.unsent,
+        )
+    }
+}
+
+impl From<&SubscriptionSummary> for SubscriptionRow {
+    fn from(s: &SubscriptionSummary) -> Self {
+        Self::new(
+            &s.subscription,
+            s.now,
+            &s.day,
+            s.last_success,
+            s.last_failure.as_ref(),
+            s.unsent,
+        )
     }
 }
 

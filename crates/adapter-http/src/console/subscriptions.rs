@@ -1,23 +1,21 @@
 //! The subscriptions list at `/admin/subscriptions`: each of the tenant's subscriptions with its
-//! health over the last 24 hours, filtered by state, oldest first, a page at a time.
+//! health over the last 24 hours, filtered by state, oldest first, a page at a time. The page's
+//! figures are read together ([`absync_application::HealthService::summaries`]): one store read per
+//! figure for the page, not per subscription.
 
 use super::forms::{percent_encode, subscription_id};
 use super::page::{Failure, SubscriptionRow, SubscriptionsPage, render};
 use super::session::Session;
 use crate::router::HttpApi;
-use absync_application::HealthWindow;
 use absync_application::ports::{SubscriptionCursor, SubscriptionQuery, SubscriptionState};
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use futures::{StreamExt, TryStreamExt};
 use serde::Deserialize;
 use std::fmt::Write as _;
 
 /// Subscriptions per page of the list.
 const PAGE_SIZE: u32 = 20;
-/// How many subscriptions' figures are read at once.
-const READ_AHEAD: usize = 4;
 
 #[derive(Deserialize, Default)]
 pub(super) struct ListQuery {
@@ -106,15 +104,14 @@ pub(super) async fn subscriptions(
         .filter(|_| more)
         .map(|last| list_href(state, Some(last.id.as_str())));
     let first = after.map(|_| list_href(state, None));
-    let tenant = session.tenant();
-    let health = api.subscription_health.clone();
-    let rows: Vec<SubscriptionRow> = futures::stream::iter(listed)
-        .map(|subscription| health.of(tenant, subscription, HealthWindow::Day))
-        .buffered(READ_AHEAD)
-        .map_ok(|h| SubscriptionRow::from(&h))
-        .try_collect()
+    let rows: Vec<SubscriptionRow> = api
+        .subscription_health
+        .summaries(session.tenant(), listed)
         .await
-        .map_err(|e| Failure::from_application(&e).with_nav(nav.clone()))?;
+        .map_err(|e| Failure::from_application(&e).with_nav(nav.clone()))?
+        .iter()
+        .map(SubscriptionRow::from)
+        .collect();
     Ok(render(
         StatusCode::OK,
         &SubscriptionsPage {
