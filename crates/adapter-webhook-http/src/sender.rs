@@ -35,7 +35,7 @@ impl Default for SenderSettings {
         Self {
             timeout: Duration::from_secs(10),
             user_agent: concat!("absync/", env!("CARGO_PKG_VERSION")).to_owned(),
-            pool_max_idle_per_host: 32,
+            pool_max_idle_per_host: 64,
             policy: DestinationPolicy::default(),
             resolver: Arc::new(SystemResolver),
         }

@@ -35,8 +35,8 @@ impl Default for DispatchSettings {
         Self {
             retry: RetryPolicy::default(),
             batch_size: 256,
-            concurrency: 64,
-            per_subscription: 32,
+            concurrency: 128,
+            per_subscription: 64,
             lease: Duration::from_secs(60),
         }
     }

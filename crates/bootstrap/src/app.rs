@@ -92,6 +92,8 @@ impl Application {
         let sender = HttpWebhookSender::new(SenderSettings {
             timeout: args.delivery_timeout,
             policy: policy.clone(),
+            // As many kept-alive connections to a receiver as can be in flight to it.
+            pool_max_idle_per_host: usize::from(args.dispatch_per_subscription),
             ..SenderSettings::default()
         })
         .context("building the webhook HTTP client")?;

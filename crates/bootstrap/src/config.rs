@@ -226,11 +226,11 @@ pub struct ServeArgs {
     #[arg(long, env = "ABSYNC_DELIVERY_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     pub delivery_timeout: Duration,
     /// Deliveries sent at once.
-    #[arg(long, env = "ABSYNC_DISPATCH_CONCURRENCY", default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(long, env = "ABSYNC_DISPATCH_CONCURRENCY", default_value_t = 128, value_parser = clap::value_parser!(u16).range(1..))]
     pub dispatch_concurrency: u16,
     /// Deliveries sent at once to one subscription (at most the concurrency): a slow or dead receiver
     /// holds only these slots.
-    #[arg(long, env = "ABSYNC_DISPATCH_PER_SUBSCRIPTION", default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(long, env = "ABSYNC_DISPATCH_PER_SUBSCRIPTION", default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..))]
     pub dispatch_per_subscription: u16,
     /// Most deliveries claimed at once.
     #[arg(long, env = "ABSYNC_DISPATCH_BATCH_SIZE", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=10_000))]

@@ -398,7 +398,7 @@ async fn a_success_is_recorded_as_succeeded_with_the_rendered_message() {
         ClaimRequest {
             now: now(),
             // A subscription's share of the free slots.
-            limit: 32,
+            limit: 64,
             lease_until: now() + chrono::Duration::seconds(60),
             skip: Vec::new(),
         }
