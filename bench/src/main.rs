@@ -6,6 +6,8 @@
 //! (b) unit workload: 20,000 half-day absences, one PutAbsence each, 32 concurrent callers: PutAbsence
 //!     calls answered per second, and deliveries arrived per second;
 //! (c) batch workload: 2,000 five-day absences (20,000 leaves) through PutAbsences;
+//! (c') fan-out workload: 2,000 half-day absences, one PutAbsence each, to 10 subscriptions (20,000
+//!     deliveries, as Svix's fan-out in `compare.sh`), run last, after (f) is read;
 //! (d) latency at 200 leaves/s paced: from the PutAbsence reply (ack) to the leave's first arrival at
 //!     the receiver, p50 and p99;
 //! (d') the same calls, from just before each PutAbsence call to the leave's first arrival;

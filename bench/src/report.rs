@@ -34,6 +34,7 @@ pub(crate) fn to_json(r: &Results, claim: &ClaimCost, history: &History, costs: 
                  "seconds": r.unit.seconds, "ratio_to_raw": r.unit.deliveries_per_s / r.raw_posts_per_s},
         "batch": {"deliveries_per_s": r.batch_deliveries_per_s, "seconds": r.batch_seconds,
                   "ratio_to_raw": r.batch_deliveries_per_s / r.raw_posts_per_s},
+        "fan_out": {"deliveries_per_s": r.fan_out_deliveries_per_s, "seconds": r.fan_out_seconds},
         "latency_ms": latency,
         "send_latency_ms": send_latency,
         "claim_cycle_ms": {"empty": empty_ms, "backlog": backlog_ms, "backlog_rows": claim.backlog_rows,
@@ -181,6 +182,21 @@ const ROWS: &[Row] = &[
             (
                 format!("{v:.0}/s ({s:.1} s; {ratio:.3} of (a))"),
                 Some(v >= 10_000.0),
+            )
+        },
+    },
+    Row {
+        name: "(c') fan-out: delivered",
+        target: "Svix fan-out (compare.sh)",
+        cell: |j| {
+            if j.get("fan_out").is_none() {
+                return ("not measured in this run".to_owned(), None);
+            }
+            let v = number(j, &["fan_out", "deliveries_per_s"]);
+            let s = number(j, &["fan_out", "seconds"]);
+            (
+                format!("{v:.0}/s ({s:.1} s; 2,000 absences × 10 subscriptions)"),
+                None,
             )
         },
     },

@@ -1,5 +1,5 @@
-//! Workloads (a)–(d) and (f), against a release absync started as a process; the unit workload (b)
-//! is also what (g) and (h) run.
+//! Workloads (a)–(d), (c') and (f), against a release absync started as a process; the unit
+//! workload (b) is also what (g) and (h) run.
 
 use crate::receiver::{self, Arrivals};
 use crate::store::BenchStore;
@@ -17,6 +17,10 @@ const UNIT_ABSENCES: usize = 20_000;
 const UNIT_CALLERS: usize = 32;
 const BATCH_ABSENCES: usize = 2_000;
 const BATCH_SIZE: usize = 100;
+/// (c') Unit absences sent to `FAN_OUT_SUBSCRIPTIONS` subscriptions each: 20,000 deliveries, as
+/// Svix's fan-out workload in `compare.sh` (2,000 messages to 10 endpoints).
+const FAN_OUT_ABSENCES: usize = 2_000;
+const FAN_OUT_SUBSCRIPTIONS: usize = 10;
 /// The paced rate of (d), leaves per second.
 pub(crate) const PACED_PER_SECOND: u64 = 200;
 const PACED_SECONDS: u64 = 5;
@@ -28,6 +32,9 @@ pub(crate) struct Results {
     pub(crate) unit: UnitRate,
     pub(crate) batch_deliveries_per_s: f64,
     pub(crate) batch_seconds: f64,
+    /// (c'): deliveries arrived per second, and from the first call to the last arrival.
+    pub(crate) fan_out_deliveries_per_s: f64,
+    pub(crate) fan_out_seconds: f64,
     /// (d): from the PutAbsence reply (ack) to the first arrival at the receiver.
     pub(crate) ack_latency: Percentiles,
     /// (d'): from just before the PutAbsence call to the first arrival at the receiver.
@@ -182,6 +189,46 @@ async fn batch(clients: &Clients, arrivals: &Arrivals) -> anyhow::Result<(f64, f
     Ok((leaves as f64 / seconds, seconds))
 }
 
+/// Subscribes `destination` to every leave event, in the Timmi format.
+async fn subscribe(clients: &mut Clients, destination: &str) -> anyhow::Result<()> {
+    let request = clients.request(proto::CreateSubscriptionRequest {
+        destination_url: destination.to_owned(),
+        collection: proto::Collection::Leaves.into(),
+        event_filter: proto::EventFilter::All.into(),
+        ..Default::default()
+    });
+    clients.subscriptions.create_subscription(request).await?;
+    Ok(())
+}
+
+/// (c') Unit absences, one PutAbsence each, `UNIT_CALLERS` at a time, to `FAN_OUT_SUBSCRIPTIONS`
+/// subscriptions: deliveries arrived per second, from the first call to the last arrival.
+async fn fan_out(clients: &Clients, arrivals: &Arrivals) -> anyhow::Result<(f64, f64)> {
+    arrivals.reset();
+    let started = Instant::now();
+    futures::stream::iter(0..FAN_OUT_ABSENCES)
+        .map(|i| {
+            let mut clients = clients.clone();
+            async move {
+                let request = clients.request(proto::PutAbsenceRequest {
+                    absence: Some(half_day(&format!("fan-out-{i}"), 18)),
+                });
+                clients.ingest.put_absence(request).await
+            }
+        })
+        .buffer_unordered(UNIT_CALLERS)
+        .for_each(|result| async move {
+            if let Err(status) = result {
+                eprintln!("bench: PutAbsence failed: {status}");
+            }
+        })
+        .await;
+    let deliveries = FAN_OUT_ABSENCES * FAN_OUT_SUBSCRIPTIONS;
+    let last = arrivals.wait_for(deliveries).await;
+    let seconds = last.duration_since(started).as_secs_f64();
+    Ok((deliveries as f64 / seconds, seconds))
+}
+
 /// One paced call: its leave id, when the call was made and when its answer came.
 struct PacedCall {
     leave_id: String,
@@ -269,13 +316,7 @@ pub(crate) async fn run(absync: &str, store: &BenchStore) -> anyhow::Result<Resu
     let service = AbsyncProcess::start(absync, &url, &["--dispatch-concurrency", &concurrency]);
     let token = store.token(&url).await?;
     let mut clients = Clients::connect(service.grpc_addr, Some(token)).await;
-    let request = clients.request(proto::CreateSubscriptionRequest {
-        destination_url: receiver_url,
-        collection: proto::Collection::Leaves.into(),
-        event_filter: proto::EventFilter::All.into(),
-        ..Default::default()
-    });
-    clients.subscriptions.create_subscription(request).await?;
+    subscribe(&mut clients, &receiver_url).await?;
 
     eprintln!("bench: (b) unit workload");
     let unit = unit(&clients, &arrivals, "unit", UNIT_ABSENCES).await?;
@@ -287,6 +328,11 @@ pub(crate) async fn run(absync: &str, store: &BenchStore) -> anyhow::Result<Resu
     eprintln!("bench: (d) paced latency");
     let (ack_latency, send_latency) = latency(&clients, &arrivals).await?;
     let peak_rss_mb = peak_rss_mb(service.pid());
+    eprintln!("bench: (c') fan-out workload");
+    for k in 1..FAN_OUT_SUBSCRIPTIONS {
+        subscribe(&mut clients, &format!("{receiver_url}/{k}")).await?;
+    }
+    let (fan_out_deliveries_per_s, fan_out_seconds) = fan_out(&clients, &arrivals).await?;
     drop(service);
     store.discard(&name).await?;
     Ok(Results {
@@ -294,6 +340,8 @@ pub(crate) async fn run(absync: &str, store: &BenchStore) -> anyhow::Result<Resu
         unit,
         batch_deliveries_per_s,
         batch_seconds,
+        fan_out_deliveries_per_s,
+        fan_out_seconds,
         ack_latency,
         send_latency,
         peak_rss_mb,
