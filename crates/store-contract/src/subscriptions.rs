@@ -63,6 +63,9 @@ pub async fn subscriptions_page_in_creation_order_and_take_changes<S: ContractSt
         let new = new_subscription(ACME, &format!("https://example.com/{n}"));
         created.push(SubscriptionStore::create(&store, new).await.unwrap());
     }
+    // Creation order is (creation time, id): creations within the clock's resolution tie, and their
+    // ids break the tie.
+    created.sort_by(|a, b| (a.created_at, a.id.as_str()).cmp(&(b.created_at, b.id.as_str())));
     let first = store
         .page(&tenant(ACME), SubscriptionQuery::new(t0(), 2))
         .await
