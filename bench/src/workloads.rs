@@ -113,6 +113,30 @@ pub(crate) fn half_day(id: &str, day: u32) -> proto::Absence {
     one_morning(id, &date, 1, AbsenceStatus::Approved)
 }
 
+/// Sends `absence(0)`, `absence(1)`, … `absence(count - 1)`, one PutAbsence each, `UNIT_CALLERS` at a
+/// time; a refused call is reported, not retried.
+async fn put_one_by_one(
+    clients: &Clients,
+    count: usize,
+    absence: impl Fn(usize) -> proto::Absence,
+) {
+    futures::stream::iter(0..count)
+        .map(|i| {
+            let mut clients = clients.clone();
+            let request = clients.request(proto::PutAbsenceRequest {
+                absence: Some(absence(i)),
+            });
+            async move { clients.ingest.put_absence(request).await }
+        })
+        .buffer_unordered(UNIT_CALLERS)
+        .for_each(|result| async move {
+            if let Err(status) = result {
+                eprintln!("bench: PutAbsence failed: {status}");
+            }
+        })
+        .await;
+}
+
 /// (b) One PutAbsence per half-day absence, `UNIT_CALLERS` at a time, `absences` of them (ids
 /// `{prefix}-0`, `{prefix}-1`, …); returns once every delivery arrived.
 pub(crate) async fn unit(
@@ -123,26 +147,13 @@ pub(crate) async fn unit(
 ) -> anyhow::Result<UnitRate> {
     arrivals.reset();
     let started = Instant::now();
-    futures::stream::iter(0..absences)
-        .map(|i| {
-            let mut clients = clients.clone();
-            async move {
-                let request = clients.request(proto::PutAbsenceRequest {
-                    absence: Some(half_day(
-                        &format!("{prefix}-{i}"),
-                        4 + u32::try_from(i % 5).unwrap_or(0),
-                    )),
-                });
-                clients.ingest.put_absence(request).await
-            }
-        })
-        .buffer_unordered(UNIT_CALLERS)
-        .for_each(|result| async move {
-            if let Err(status) = result {
-                eprintln!("bench: PutAbsence failed: {status}");
-            }
-        })
-        .await;
+    put_one_by_one(clients, absences, |i| {
+        half_day(
+            &format!("{prefix}-{i}"),
+            4 + u32::try_from(i % 5).unwrap_or(0),
+        )
+    })
+    .await;
     let accepted = started.elapsed().as_secs_f64();
     let last = arrivals.wait_for(absences).await;
     let delivered = last.duration_since(started).as_secs_f64();
@@ -206,23 +217,10 @@ async fn subscribe(clients: &mut Clients, destination: &str) -> anyhow::Result<(
 async fn fan_out(clients: &Clients, arrivals: &Arrivals) -> anyhow::Result<(f64, f64)> {
     arrivals.reset();
     let started = Instant::now();
-    futures::stream::iter(0..FAN_OUT_ABSENCES)
-        .map(|i| {
-            let mut clients = clients.clone();
-            async move {
-                let request = clients.request(proto::PutAbsenceRequest {
-                    absence: Some(half_day(&format!("fan-out-{i}"), 18)),
-                });
-                clients.ingest.put_absence(request).await
-            }
-        })
-        .buffer_unordered(UNIT_CALLERS)
-        .for_each(|result| async move {
-            if let Err(status) = result {
-                eprintln!("bench: PutAbsence failed: {status}");
-            }
-        })
-        .await;
+    put_one_by_one(clients, FAN_OUT_ABSENCES, |i| {
+        half_day(&format!("fan-out-{i}"), 18)
+    })
+    .await;
     let deliveries = FAN_OUT_ABSENCES * FAN_OUT_SUBSCRIPTIONS;
     let last = arrivals.wait_for(deliveries).await;
     let seconds = last.duration_since(started).as_secs_f64();
