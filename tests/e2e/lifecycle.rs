@@ -97,7 +97,10 @@ async fn validated_only_hears_of_approved_leaves_only() {
 #[tokio::test]
 async fn expired_disabled_and_deleted_subscriptions_get_nothing_new() {
     let mut app = spawn_app().await;
-    let soon = (chrono::Utc::now() + chrono::Duration::milliseconds(800)).to_rfc3339();
+    // Long enough for the first change to reach it on a loaded machine.
+    let lifetime = Duration::from_secs(3);
+    let expires = tokio::time::Instant::now() + lifetime;
+    let soon = (chrono::Utc::now() + lifetime).to_rfc3339();
     subscribe_path(&mut app, "/expiring", EventFilter::All, soon).await;
     let disabled = subscribe_path(&mut app, "/disabled", EventFilter::All, String::new()).await;
     let deleted = subscribe_path(&mut app, "/deleted", EventFilter::All, String::new()).await;
@@ -139,7 +142,7 @@ async fn expired_disabled_and_deleted_subscriptions_get_nothing_new() {
         .delete_subscription(delete)
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(900)).await; // past the expiry
+    tokio::time::sleep_until(expires + Duration::from_millis(100)).await; // past the expiry
 
     app.put(one_morning(
         "hr-2",
@@ -194,12 +197,10 @@ async fn expired_disabled_and_deleted_subscriptions_get_nothing_new() {
 #[tokio::test]
 async fn subscriptions_page_and_updates_are_checked() {
     let mut app = spawn_app().await;
-    let mut ids = Vec::new();
+    let mut made = Vec::new();
     for i in 0..3 {
-        ids.push(
-            subscribe_path(&mut app, &format!("/s{i}"), EventFilter::All, String::new())
-                .await
-                .id,
+        made.push(
+            subscribe_path(&mut app, &format!("/s{i}"), EventFilter::All, String::new()).await,
         );
     }
     let mut seen = Vec::new();
@@ -222,7 +223,7 @@ async fn subscriptions_page_and_updates_are_checked() {
         }
         token = page.next_page_token;
     }
-    assert_eq!(seen, ids);
+    assert_eq!(seen, absync_e2e::client::oldest_first(&made));
 
     // An update is checked like a creation, and an unknown mask path is named.
     for (paths, destination, field) in [
@@ -236,7 +237,7 @@ async fn subscriptions_page_and_updates_are_checked() {
     ] {
         let request = app.clients.request(proto::UpdateSubscriptionRequest {
             subscription: Some(proto::Subscription {
-                id: ids[0].clone(),
+                id: made[0].id.clone(),
                 destination_url: destination.into(),
                 ..Default::default()
             }),
@@ -255,7 +256,7 @@ async fn subscriptions_page_and_updates_are_checked() {
     }
     let request = app.clients.request(proto::UpdateSubscriptionRequest {
         subscription: Some(proto::Subscription {
-            id: ids[0].clone(),
+            id: made[0].id.clone(),
             authorization: "Bearer rotated".into(),
             event_filter: EventFilter::ValidatedOnly.into(),
             ..Default::default()

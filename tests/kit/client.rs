@@ -122,6 +122,19 @@ impl Clients {
         answer.map(Response::into_inner)
     }
 
+    /// The ids of subscriptions `ids` (not deleted) in the order every listing gives them: oldest
+    /// first, and by id among those made within one clock tick.
+    ///
+    /// # Panics
+    /// When a subscription cannot be read.
+    pub async fn in_listing_order(&self, ids: &[String]) -> Vec<String> {
+        let mut made = Vec::new();
+        for id in ids {
+            made.push(self.get_subscription(id).await.expect("GetSubscription"));
+        }
+        oldest_first(&made)
+    }
+
     /// `ListSubscriptions`, the first page.
     ///
     /// # Errors
@@ -160,4 +173,23 @@ impl Clients {
             .await
             .expect("create the subscription");
     }
+}
+
+/// The ids of `subscriptions` in the order every listing gives them: by creation time, then by id
+/// (two made within one clock tick are listed by id).
+///
+/// # Panics
+/// When a creation time is not RFC 3339.
+#[must_use]
+pub fn oldest_first(subscriptions: &[proto::Subscription]) -> Vec<String> {
+    let mut keyed: Vec<_> = subscriptions
+        .iter()
+        .map(|s| {
+            let created = chrono::DateTime::parse_from_rfc3339(&s.created_at)
+                .unwrap_or_else(|e| panic!("created_at {:?}: {e}", s.created_at));
+            (created, s.id.clone())
+        })
+        .collect();
+    keyed.sort();
+    keyed.into_iter().map(|(_, id)| id).collect()
 }

@@ -10,7 +10,7 @@ use absync_adapter_grpc::proto::{self, AbsenceStatus, EventFilter, HalfDay};
 use absync_adapter_postgres::{PgStore, PoolSettings};
 use absync_application::TokenService;
 use absync_domain::{Scope, TenantId};
-use absync_e2e::client::Clients;
+use absync_e2e::client::{Clients, oldest_first};
 use absync_e2e::database::{StoreKind, TestDatabase, url_for};
 use absync_e2e::fixtures::half_days;
 use absync_e2e::process::AbsyncProcess;
@@ -216,7 +216,7 @@ async fn lists_shows_pauses_and_resumes(store: StoreKind) {
             None,
         ),
     ];
-    let mut ids = Vec::new();
+    let mut made = Vec::new();
     for (path, collection, filter, max_per_second) in asked {
         let created = clients
             .create_subscription(proto::CreateSubscriptionRequest {
@@ -229,8 +229,10 @@ async fn lists_shows_pauses_and_resumes(store: StoreKind) {
             })
             .await
             .unwrap();
-        ids.push(created.subscription.unwrap().id);
+        made.push(created.subscription.unwrap());
     }
+    // Made in this order; listed oldest first, by id among those made within one clock tick.
+    let ids: Vec<String> = made.iter().map(|s| s.id.clone()).collect();
 
     let listed = json(
         &server,
@@ -238,9 +240,13 @@ async fn lists_shows_pauses_and_resumes(store: StoreKind) {
         &["subscriptions", "list", "--page-size", "2"],
     );
     let listed = listed.as_array().unwrap();
-    let seen: Vec<&str> = listed.iter().map(|s| s["id"].as_str().unwrap()).collect();
-    assert_eq!(seen, ids, "every page, oldest first");
-    let first = &listed[0];
+    let seen: Vec<String> = listed
+        .iter()
+        .map(|s| s["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(seen, oldest_first(&made), "every page, oldest first");
+    let row = |id: &str| listed.iter().find(|s| s["id"] == id).unwrap();
+    let first = row(&ids[0]);
     assert_eq!(first["status"], "enabled");
     assert_eq!(first["collection"], "leaves");
     assert_eq!(first["event_filter"], "all");
@@ -248,10 +254,11 @@ async fn lists_shows_pauses_and_resumes(store: StoreKind) {
     assert_eq!(first["destination_url"], receiver.url("/limited"));
     assert_eq!(first["paused_since"], Value::Null);
     assert_eq!(first["authorization"], "Basic ****", "redacted");
-    assert_eq!(listed[1]["collection"], "absences");
-    assert!(listed[1]["valid_until"].is_string(), "Protime's expire");
-    assert_eq!(listed[1]["max_per_second"], Value::Null, "unlimited");
-    assert_eq!(listed[2]["event_filter"], "validated_only");
+    let protime = row(&ids[1]);
+    assert_eq!(protime["collection"], "absences");
+    assert!(protime["valid_until"].is_string(), "Protime's expire");
+    assert_eq!(protime["max_per_second"], Value::Null, "unlimited");
+    assert_eq!(row(&ids[2])["event_filter"], "validated_only");
     let table = run(&server, &token, &["subscriptions", "list"]);
     assert_eq!(table.lines().count(), 4, "a header and a row each: {table}");
     assert!(table.contains(&receiver.url("/protime")), "{table}");
@@ -272,12 +279,12 @@ async fn lists_shows_pauses_and_resumes(store: StoreKind) {
     assert!(table.contains(&format!("paused since {since}")), "{table}");
     // The others are not paused.
     let listed = json(&server, &token, &["subscriptions", "list"]);
-    let statuses: Vec<&str> = listed
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["status"].as_str().unwrap())
-        .collect();
+    let status_of = |id: &str| {
+        let listed = listed.as_array().unwrap();
+        let row = listed.iter().find(|s| s["id"] == id).unwrap();
+        row["status"].as_str().unwrap().to_owned()
+    };
+    let statuses = ids.iter().map(|id| status_of(id)).collect::<Vec<_>>();
     assert_eq!(statuses, ["paused", "enabled", "enabled"]);
 
     let resumed = json(&server, &token, &["subscriptions", "resume", id]);

@@ -363,7 +363,7 @@ pub async fn pending_tasks<E: Engine>(
          FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id
          WHERE d.tenant_id = $1 AND d.status = 'failed'
          GROUP BY d.subscription_id, s.destination
-         ORDER BY min(d.created_at)",
+         ORDER BY min(d.created_at), d.subscription_id",
         E::uuid_text("d.subscription_id")
     ))
     .arg(tenant.as_str());

@@ -5,8 +5,8 @@
 
 use absync_application::fixtures::new_subscription;
 use absync_application::ports::{
-    DeliveryFilter, DeliveryTracking, StoreError, SubscriptionChanges, SubscriptionQuery,
-    SubscriptionStore, TokenStore,
+    DeliveryFilter, DeliveryTracking, StoreError, Subscription, SubscriptionChanges,
+    SubscriptionQuery, SubscriptionStore, TokenStore,
 };
 use absync_domain::{DeliveryId, Scope, SubscriptionStatus, TenantId};
 use absync_store_core::{Arg, Dialect, Engine, Rows, Statement, WriteTx, store_error};
@@ -188,14 +188,21 @@ async fn the_skeleton_keeps_subscriptions_per_tenant() {
         Some(first.clone())
     );
     assert_eq!(store.get(&other, &first.id).await.expect("get"), None);
+    // Pages go oldest first; two made within one clock tick are ordered by id.
+    let key = |s: &Subscription| (s.created_at, s.id.as_str().to_owned());
+    let (older, newer) = if key(&first) <= key(&second) {
+        (&first, &second)
+    } else {
+        (&second, &first)
+    };
     let page = store
         .page(&acme, SubscriptionQuery::new(Utc::now(), 1))
         .await
         .expect("page");
-    assert_eq!(page, vec![first.clone()]);
+    assert_eq!(page, vec![older.clone()]);
     let cursor = absync_application::ports::SubscriptionCursor {
-        created_at: first.created_at,
-        id: first.id.clone(),
+        created_at: older.created_at,
+        id: older.id.clone(),
     };
     assert_eq!(
         store
@@ -205,7 +212,7 @@ async fn the_skeleton_keeps_subscriptions_per_tenant() {
             )
             .await
             .expect("page"),
-        vec![second.clone()]
+        vec![newer.clone()]
     );
 
     let disabled = store
