@@ -57,13 +57,18 @@ struct Args {
     out: PathBuf,
 }
 
-fn args() -> anyhow::Result<Args> {
+/// The command line's arguments; `None` when help was asked for (and printed).
+fn args() -> anyhow::Result<Option<Args>> {
     let mut absync = None;
     let mut stores = vec!["postgres".to_owned(), "sqlite".to_owned()];
     let mut database_url = std::env::var("DATABASE_URL").ok();
     let mut out = PathBuf::from("target/bench/results.json");
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
+        if flag == "-h" || flag == "--help" {
+            println!("{USAGE}");
+            return Ok(None);
+        }
         let value = args
             .next()
             .with_context(|| format!("{flag} needs a value\n{USAGE}"))?;
@@ -81,12 +86,12 @@ fn args() -> anyhow::Result<Args> {
             other => anyhow::bail!("unknown flag {other}\n{USAGE}"),
         }
     }
-    Ok(Args {
+    Ok(Some(Args {
         absync: absync.context("--absync PATH (the release absync binary) is required")?,
         stores,
         database_url,
         out,
-    })
+    }))
 }
 
 /// The earlier results file's entries by store (none when missing or unreadable).
@@ -100,7 +105,9 @@ fn earlier(out: &Path) -> Map<String, Value> {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let args = args()?;
+    let Some(args) = args()? else {
+        return Ok(());
+    };
     let mut entries = earlier(&args.out);
     let mut measured_now = Vec::new();
     let out_dir = args
