@@ -50,10 +50,62 @@ async fn ingest(clients: &mut Clients, prefix: &str, absences: usize) {
     }
 }
 
-/// Subscribes the receiver and puts `absences` one-week absences.
-async fn subscribe_and_ingest(clients: &mut Clients, receiver: &Receiver, absences: usize) {
-    clients.subscribe_leaves(receiver.url("/hook")).await;
-    ingest(clients, "hr", absences).await;
+/// A run under way: a database, a receiver, and the flags its absync instances start with.
+struct Run {
+    database: TestDatabase,
+    receiver: Receiver,
+    flags: Vec<&'static str>,
+}
+
+impl Run {
+    /// A database of `store`, absync started on it with `flags`, eight sends in flight at most and
+    /// polling every 200 ms, a receiver answering after `answer_delay`, subscribed, and `absences`
+    /// one-week absences put. Returns the run and that first instance.
+    async fn start(
+        store: StoreKind,
+        flags: [&'static str; 2],
+        answer_delay: Duration,
+        absences: usize,
+    ) -> (Self, AbsyncProcess) {
+        let database = TestDatabase::create_on(store).await;
+        let url = database.url();
+        let mut flags = flags.to_vec();
+        flags.extend([
+            "--dispatch-concurrency",
+            "8",
+            "--dispatch-poll-interval",
+            "200ms",
+        ]);
+        let first = AbsyncProcess::start(ABSYNC, url, &flags);
+        let receiver = Receiver::start().await;
+        receiver.delay_answers(answer_delay);
+        let mut clients = Clients::connect(first.grpc_addr, Some(token(url).await)).await;
+        clients.subscribe_leaves(receiver.url("/hook")).await;
+        ingest(&mut clients, "hr", absences).await;
+        let run = Self {
+            database,
+            receiver,
+            flags,
+        };
+        (run, first)
+    }
+
+    /// Starts a second absync with the same flags, and waits until all `deliveries` arrived and
+    /// are recorded succeeded.
+    async fn finish_with_a_second_instance(&self, deliveries: usize) {
+        let _second = AbsyncProcess::start(ABSYNC, self.database.url(), &self.flags);
+        let seen = wait_distinct(&self.receiver, deliveries, Duration::from_secs(60)).await;
+        assert_eq!(
+            seen.len(),
+            deliveries,
+            "every delivery arrived at least once"
+        );
+        wait_all_succeeded(
+            &self.database.pool().await,
+            i64::try_from(deliveries).unwrap(),
+        )
+        .await;
+    }
 }
 
 /// How often each delivery (webhook-id) arrived.
@@ -120,31 +172,19 @@ async fn a_crash_mid_run_loses_nothing_on_sqlite() {
 }
 
 async fn a_crash_mid_run_loses_nothing(store: StoreKind) {
-    let database = TestDatabase::create_on(store).await;
-    let url = database.url();
-    let flags = [
-        "--dispatch-lease",
-        "2s",
-        "--dispatch-concurrency",
-        "8",
-        "--dispatch-poll-interval",
-        "200ms",
-    ];
-    let first = AbsyncProcess::start(ABSYNC, url, &flags);
-    let receiver = Receiver::start().await;
-    receiver.delay_answers(Duration::from_millis(20));
-    let mut clients = Clients::connect(first.grpc_addr, Some(token(url).await)).await;
-    subscribe_and_ingest(&mut clients, &receiver, 200).await;
-
-    receiver.wait_for(300, Duration::from_secs(30)).await;
+    let (run, first) = Run::start(
+        store,
+        ["--dispatch-lease", "2s"],
+        Duration::from_millis(20),
+        200,
+    )
+    .await;
+    run.receiver.wait_for(300, Duration::from_secs(30)).await;
     first.kill();
-    let before = arrivals(&receiver.received()).len();
+    let before = arrivals(&run.receiver.received()).len();
     assert!(before < 2000, "the crash came mid-run ({before} delivered)");
 
-    let _second = AbsyncProcess::start(ABSYNC, url, &flags);
-    let seen = wait_distinct(&receiver, 2000, Duration::from_secs(60)).await;
-    assert_eq!(seen.len(), 2000, "every delivery arrived at least once");
-    wait_all_succeeded(&database.pool().await, 2000).await;
+    run.finish_with_a_second_instance(2000).await;
 }
 
 #[tokio::test]
@@ -190,22 +230,14 @@ async fn sigterm_mid_run_exits_in_time_and_a_restart_finishes_on_sqlite() {
 }
 
 async fn sigterm_mid_run_exits_in_time_and_a_restart_finishes(store: StoreKind) {
-    let database = TestDatabase::create_on(store).await;
-    let url = database.url();
-    let flags = [
-        "--shutdown-timeout",
-        "2s",
-        "--dispatch-concurrency",
-        "8",
-        "--dispatch-poll-interval",
-        "200ms",
-    ];
-    let first = AbsyncProcess::start(ABSYNC, url, &flags);
-    let receiver = Receiver::start().await;
-    receiver.delay_answers(Duration::from_millis(200));
-    let mut clients = Clients::connect(first.grpc_addr, Some(token(url).await)).await;
-    subscribe_and_ingest(&mut clients, &receiver, 20).await;
-    receiver.wait_for(16, Duration::from_secs(30)).await;
+    let (run, first) = Run::start(
+        store,
+        ["--shutdown-timeout", "2s"],
+        Duration::from_millis(200),
+        20,
+    )
+    .await;
+    run.receiver.wait_for(16, Duration::from_secs(30)).await;
 
     let (status, took) = first.terminate(Duration::from_secs(5));
     assert!(status.success(), "{status:?}");
@@ -213,14 +245,11 @@ async fn sigterm_mid_run_exits_in_time_and_a_restart_finishes(store: StoreKind) 
         took < Duration::from_secs(3),
         "exited after {took:?}, bound 2 s"
     );
-    let delivered = arrivals(&receiver.received()).len();
+    let delivered = arrivals(&run.receiver.received()).len();
     assert!(
         delivered < 200,
         "SIGTERM came mid-run ({delivered} delivered)"
     );
 
-    let _second = AbsyncProcess::start(ABSYNC, url, &flags);
-    let seen = wait_distinct(&receiver, 200, Duration::from_secs(60)).await;
-    assert_eq!(seen.len(), 200);
-    wait_all_succeeded(&database.pool().await, 200).await;
+    run.finish_with_a_second_instance(200).await;
 }
