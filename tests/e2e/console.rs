@@ -10,7 +10,6 @@ use absync_adapter_grpc::proto::{
 use absync_domain::Scope;
 use absync_e2e::fixtures::{half_days, monday_to_tuesday, one_morning};
 use absync_e2e::wait::{eventually, ready_when};
-use prost_types::FieldMask;
 use reqwest::header::{COOKIE, LOCATION, ORIGIN, SET_COOKIE};
 use reqwest::{Client, StatusCode, redirect};
 use std::collections::{BTreeMap, HashMap};
@@ -493,17 +492,8 @@ async fn the_subscriptions_list_shows_each_ones_health_and_filters_by_state() {
         )
         .await
         .unwrap();
-    subscriptions
-        .update_subscription(app.clients.request(proto::UpdateSubscriptionRequest {
-            subscription: Some(proto::Subscription {
-                id: disabled.clone(),
-                status: SubscriptionStatus::Disabled.into(),
-                ..Default::default()
-            }),
-            update_mask: Some(FieldMask {
-                paths: vec!["status".into()],
-            }),
-        }))
+    app.clients
+        .set_status(&disabled, SubscriptionStatus::Disabled)
         .await
         .unwrap();
     app.clients.delete_subscription(&deleted).await.unwrap();
@@ -942,18 +932,8 @@ async fn pausing_in_the_console_holds_deliveries_and_resuming_sends_them_in_orde
 async fn resuming_in_the_console_re_enables_a_disabled_subscription() {
     let mut app = spawn_app().await;
     let id = subscribe_path(&app, "/hook").await;
-    let mut subscriptions = app.clients.subscriptions.clone();
-    subscriptions
-        .update_subscription(app.clients.request(proto::UpdateSubscriptionRequest {
-            subscription: Some(proto::Subscription {
-                id: id.clone(),
-                status: SubscriptionStatus::Disabled.into(),
-                ..Default::default()
-            }),
-            update_mask: Some(FieldMask {
-                paths: vec!["status".into()],
-            }),
-        }))
+    app.clients
+        .set_status(&id, SubscriptionStatus::Disabled)
         .await
         .unwrap();
     let cookie = sign_in(&app, &app.token).await;

@@ -116,23 +116,11 @@ async fn expired_disabled_and_deleted_subscriptions_get_nothing_new() {
     .unwrap();
     app.receiver.wait_for(3, WAIT).await;
 
-    let disable = app.clients.request(proto::UpdateSubscriptionRequest {
-        subscription: Some(proto::Subscription {
-            id: disabled.id.clone(),
-            status: proto::SubscriptionStatus::Disabled.into(),
-            ..Default::default()
-        }),
-        update_mask: Some(FieldMask {
-            paths: vec!["status".into()],
-        }),
-    });
     let updated = app
         .clients
-        .subscriptions
-        .update_subscription(disable)
+        .set_status(&disabled.id, proto::SubscriptionStatus::Disabled)
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
     assert_eq!(updated.status(), proto::SubscriptionStatus::Disabled);
     let delete = app.clients.request(proto::DeleteSubscriptionRequest {
         id: deleted.id.clone(),
@@ -167,19 +155,8 @@ async fn expired_disabled_and_deleted_subscriptions_get_nothing_new() {
     assert_eq!(kept, 1);
 
     // Re-enabled by an operator, the disabled one hears of the next change.
-    let enable = app.clients.request(proto::UpdateSubscriptionRequest {
-        subscription: Some(proto::Subscription {
-            id: disabled.id,
-            status: proto::SubscriptionStatus::Enabled.into(),
-            ..Default::default()
-        }),
-        update_mask: Some(FieldMask {
-            paths: vec!["status".into()],
-        }),
-    });
     app.clients
-        .subscriptions
-        .update_subscription(enable)
+        .set_status(&disabled.id, proto::SubscriptionStatus::Enabled)
         .await
         .unwrap();
     app.put(one_morning(

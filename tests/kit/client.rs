@@ -135,6 +135,30 @@ impl Clients {
         oldest_first(&made)
     }
 
+    /// `UpdateSubscription` of `id`'s status alone, as an operator sets it.
+    ///
+    /// # Errors
+    /// The call's status.
+    pub async fn set_status(
+        &self,
+        id: &str,
+        status: proto::SubscriptionStatus,
+    ) -> Result<proto::Subscription, Status> {
+        let request = self.request(proto::UpdateSubscriptionRequest {
+            subscription: Some(proto::Subscription {
+                id: id.to_owned(),
+                status: status.into(),
+                ..Default::default()
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["status".into()],
+            }),
+        });
+        let mut subscriptions = self.subscriptions.clone();
+        let answer = subscriptions.update_subscription(request).await;
+        answer.map(Response::into_inner)
+    }
+
     /// `ListSubscriptions`, the first page.
     ///
     /// # Errors
