@@ -200,18 +200,6 @@ async fn batch(clients: &Clients, arrivals: &Arrivals) -> anyhow::Result<(f64, f
     Ok((leaves as f64 / seconds, seconds))
 }
 
-/// Subscribes `destination` to every leave event, in the Timmi format.
-async fn subscribe(clients: &mut Clients, destination: &str) -> anyhow::Result<()> {
-    let request = clients.request(proto::CreateSubscriptionRequest {
-        destination_url: destination.to_owned(),
-        collection: proto::Collection::Leaves.into(),
-        event_filter: proto::EventFilter::All.into(),
-        ..Default::default()
-    });
-    clients.subscriptions.create_subscription(request).await?;
-    Ok(())
-}
-
 /// (c') Unit absences, one PutAbsence each, `UNIT_CALLERS` at a time, to `FAN_OUT_SUBSCRIPTIONS`
 /// subscriptions: deliveries arrived per second, from the first call to the last arrival.
 async fn fan_out(clients: &Clients, arrivals: &Arrivals) -> anyhow::Result<(f64, f64)> {
@@ -314,7 +302,7 @@ pub(crate) async fn run(absync: &str, store: &BenchStore) -> anyhow::Result<Resu
     let service = AbsyncProcess::start(absync, &url, &["--dispatch-concurrency", &concurrency]);
     let token = store.token(&url).await?;
     let mut clients = Clients::connect(service.grpc_addr, Some(token)).await;
-    subscribe(&mut clients, &receiver_url).await?;
+    clients.subscribe_leaves(receiver_url.clone()).await;
 
     eprintln!("bench: (b) unit workload");
     let unit = unit(&clients, &arrivals, "unit", UNIT_ABSENCES).await?;
@@ -328,7 +316,9 @@ pub(crate) async fn run(absync: &str, store: &BenchStore) -> anyhow::Result<Resu
     let peak_rss_mb = peak_rss_mb(service.pid());
     eprintln!("bench: (c') fan-out workload");
     for k in 1..FAN_OUT_SUBSCRIPTIONS {
-        subscribe(&mut clients, &format!("{receiver_url}/{k}")).await?;
+        clients
+            .subscribe_leaves(format!("{receiver_url}/{k}"))
+            .await;
     }
     let (fan_out_deliveries_per_s, fan_out_seconds) = fan_out(&clients, &arrivals).await?;
     drop(service);
