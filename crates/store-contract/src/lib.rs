@@ -150,6 +150,7 @@ macro_rules! suite {
                 tracking::resync_failed_requeues_the_latest_failure_of_each_leave
                 tracking::changed_since_lists_changes_oldest_change_first
                 tracking::pending_tasks_group_failures_by_subscription
+                tracking::pending_tasks_with_one_oldest_time_go_by_subscription
                 tracking::queue_stats_count_each_status_and_the_due
                 tenancy::another_tenant_sees_and_changes_nothing
                 groups::concurrent_writes_each_get_their_own_result

@@ -637,6 +637,40 @@ pub async fn pending_tasks_group_failures_by_subscription<S: ContractStore>(stor
     );
 }
 
+/// Subscriptions whose oldest failures were queued at one time (by one change) are listed by id.
+pub async fn pending_tasks_with_one_oldest_time_go_by_subscription<S: ContractStore>(store: S) {
+    setup(&store).await;
+    let (first, second) = (subscribe(&store, ACME).await, subscribe(&store, ACME).await);
+    put_new(
+        &store,
+        ACME,
+        &one_leave("hr-1", 1, AbsenceStatus::Approved),
+        &[first.clone(), second.clone()],
+    )
+    .await;
+    let claimed = claim_all(&store, t0()).await;
+    assert_eq!(claimed.len(), 2);
+    store
+        .record(
+            claimed
+                .iter()
+                .map(|d| answered(d.id, t0(), 503, FAILED))
+                .collect(),
+        )
+        .await
+        .unwrap();
+
+    let tasks = store.pending_tasks(&tenant(ACME)).await.unwrap();
+    assert_eq!(tasks.len(), 2);
+    assert_eq!(tasks[0].oldest, tasks[1].oldest, "one change queued both");
+    let mut by_id = [first, second];
+    by_id.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    assert_eq!(
+        [&tasks[0].subscription, &tasks[1].subscription],
+        [&by_id[0], &by_id[1]]
+    );
+}
+
 /// The queue's numbers cover every tenant: deliveries per status, how many pending ones are due at
 /// `now`, and since when.
 pub async fn queue_stats_count_each_status_and_the_due<S: ContractStore>(store: S) {

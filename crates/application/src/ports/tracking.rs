@@ -293,7 +293,8 @@ pub trait DeliveryTracking: Send + Sync {
     /// [`StoreError::Unavailable`] or [`StoreError::Unexpected`].
     async fn queue_stats(&self, now: DateTime<Utc>) -> Result<QueueStats, StoreError>;
 
-    /// Failed deliveries grouped by subscription.
+    /// Failed deliveries grouped by subscription, the group with the oldest delivery first (by
+    /// subscription id among groups whose oldest were queued at one time).
     ///
     /// # Errors
     /// [`StoreError::Unavailable`] or [`StoreError::Unexpected`].
